@@ -1,0 +1,139 @@
+"""Training configuration: one dataclass, two presets (``paper`` and ``cpu``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from gazsl.io import GazslError, data_error
+
+
+@dataclass
+class Config:
+    # model (paper: Zhu et al. 2018 and its released code)
+    text_reduced_dim: int = 1000  # text layer: Linear(text_dim, 1000), no activation
+    noise_dim: int = 100  # z ~ N(0, I)
+    generator_hidden: int = 4096
+    critic_hidden: int = 4096
+    # losses
+    gp_lambda: float = 10.0  # WGAN-GP
+    critic_steps: int = 5  # critic updates per generator update
+    pivot_weight: float = 1.0  # visual-pivot regulariser
+    weight_decay_g: float = 1e-3  # ||W||^2 over generator weights
+    text_l21: float = 1e-4  # L2,1 norm of the text layer's weights
+    # extensions (0 = off: the paper's model)
+    creativity_weight: float = 0.0  # CIZSL: entropy of the aux classifier on mixed-text samples
+    cycle_weight: float = 0.0  # CANZSL-style: regress generated features back to the reduced text
+    # optimisation
+    lr: float = 1e-4
+    beta1: float = 0.5
+    beta2: float = 0.9
+    batch_size: int = 1000
+    iterations: int = 3000
+    # data
+    text: str = "tfidf"  # which text vectors of the store to use
+    feature_norm: str = "mean_var"  # mean_var: (x - mean) / var as the original code; minmax: per-dim to [-1, 1]
+    # evaluation
+    eval_every: int = 40
+    eval_start: int = 100
+    knn_k: int = 20
+    samples_per_class: int = 60  # generated features per class at test time
+    classifier: str = "knn"  # knn | pivot | softmax
+    calibration_min: float = -2.0
+    calibration_max: float = 2.0
+    calibration_step: float = 0.01
+    # bookkeeping
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    checkpoint_every: int = 100
+    log_every: int = 20
+    fast_step: bool = True  # the optimised training step (identical updates, see gazsl/step.py)
+    compile: bool = False  # torch.compile the networks (GPU)
+    bf16: bool = False  # bf16 autocast (GPU)
+
+    def replace(self, **changes) -> "Config":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+PRESETS: dict[str, Config] = {
+    "paper": Config(),
+    # Small enough for two CPU cores: the aviary end to end in about a minute.
+    "cpu": Config(
+        text_reduced_dim=256,
+        generator_hidden=512,
+        critic_hidden=512,
+        batch_size=256,
+        iterations=600,
+        lr=5e-4,
+        feature_norm="minmax",
+        eval_every=50,
+        eval_start=100,
+    ),
+}
+
+KNOWN_FEATURE_NORMS = ("mean_var", "minmax")
+KNOWN_CLASSIFIERS = ("knn", "pivot", "softmax")
+
+
+def preset(name: str) -> Config:
+    if name not in PRESETS:
+        raise GazslError(f"unknown preset '{name}' (available: {', '.join(PRESETS)})")
+    return PRESETS[name]
+
+
+def from_mapping(base: Config, values: dict, source: str = "config") -> Config:
+    """Overlay ``values`` on ``base``, rejecting unknown fields and ill-typed values."""
+    types = typing.get_type_hints(Config)
+    known = {f.name for f in fields(Config)}
+    changes = {}
+    for key, value in values.items():
+        if key not in known:
+            raise data_error(source, f"unknown config field '{key}'")
+        expected = types[key]
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if expected in (int, float) and isinstance(value, bool) or not isinstance(value, expected):
+            raise data_error(source, f"field '{key}' must be {expected.__name__}, got {value!r}")
+        changes[key] = value
+    config = dataclasses.replace(base, **changes)
+    validate(config, source)
+    return config
+
+
+def load(path, base: Config) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise data_error(path, f"cannot read config ({err.strerror})") from None
+    except UnicodeDecodeError:
+        raise data_error(path, "config is not UTF-8 text") from None
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise data_error(path, f"invalid JSON ({err.msg})", f"line {err.lineno}") from None
+    if not isinstance(values, dict):
+        raise data_error(path, "a config file holds one JSON object")
+    return from_mapping(base, values, str(path))
+
+
+def validate(config: Config, source: str = "config") -> None:
+    positive = ("text_reduced_dim", "noise_dim", "generator_hidden", "critic_hidden", "critic_steps",
+                "batch_size", "knn_k", "samples_per_class", "eval_every", "log_every", "checkpoint_every")
+    for key in positive:
+        if getattr(config, key) <= 0:
+            raise data_error(source, f"field '{key}' must be positive, got {getattr(config, key)}")
+    if config.iterations < 0:
+        raise data_error(source, f"field 'iterations' must be >= 0, got {config.iterations}")
+    if config.feature_norm not in KNOWN_FEATURE_NORMS:
+        raise data_error(source, f"field 'feature_norm' must be one of {KNOWN_FEATURE_NORMS}, got {config.feature_norm!r}")
+    if config.classifier not in KNOWN_CLASSIFIERS:
+        raise data_error(source, f"field 'classifier' must be one of {KNOWN_CLASSIFIERS}, got {config.classifier!r}")
+    if config.lr <= 0:
+        raise data_error(source, f"field 'lr' must be positive, got {config.lr}")

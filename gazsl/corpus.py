@@ -1,0 +1,121 @@
+"""Documents: read a text corpus (one document per class), as defined in text_corpora/README.md.
+
+Two layouts are accepted:
+
+* a folder with one UTF-8 file per class named ``<class_id>.<Name>.txt``
+  (the layout of the GAZSL article release);
+* a JSONL file with one ``{"class_id": int, "text": str}`` object per line
+  (several lines for one class are joined).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from gazsl.io import data_error
+
+_FILE_NAME = re.compile(r"^(\d+)\.(.+)\.txt$")
+_LINE_INDEX = re.compile(r"^\d+ +")
+
+
+@dataclass
+class Corpus:
+    """Class documents keyed by the dataset's own class id."""
+
+    source: Path
+    texts: dict[int, str]  # class_id -> document
+    names: dict[int, str]  # class_id -> name from the file name ('' for JSONL)
+
+    def checksum(self) -> str:
+        """SHA-256 over (class_id, text) pairs: identifies the corpus content for caches."""
+        digest = hashlib.sha256()
+        for cid in sorted(self.texts):
+            digest.update(f"{cid}\0{self.texts[cid]}\0".encode())
+        return digest.hexdigest()
+
+    def documents(self, class_ids) -> list[str]:
+        """Documents in the order of ``class_ids``; every class must have one."""
+        missing = [int(c) for c in class_ids if int(c) not in self.texts]
+        if missing:
+            shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+            raise data_error(self.source, f"no document for {len(missing)} class id(s): {shown}")
+        return [self.texts[int(c)] for c in class_ids]
+
+
+def read_corpus(path) -> Corpus:
+    path = Path(path)
+    if not path.exists():
+        raise data_error(path, "corpus not found")
+    if path.is_dir():
+        return _read_folder(path)
+    if path.suffix == ".jsonl":
+        return _read_jsonl(path)
+    raise data_error(path, "a corpus is a folder of <class_id>.<Name>.txt files or a .jsonl file")
+
+
+def _read_folder(path: Path) -> Corpus:
+    texts, names = {}, {}
+    for file in sorted(path.iterdir()):
+        if file.suffix != ".txt":
+            continue
+        match = _FILE_NAME.match(file.name)
+        if not match:
+            raise data_error(file, "corpus file name must be <class_id>.<Name>.txt")
+        cid = int(match.group(1))
+        if cid in texts:
+            raise data_error(file, f"second document for class id {cid}")
+        texts[cid] = _clean_document(_read_utf8(file), file)
+        names[cid] = match.group(2)
+    if not texts:
+        raise data_error(path, "no <class_id>.<Name>.txt files in corpus folder")
+    return Corpus(source=path, texts=texts, names=names)
+
+
+def _read_jsonl(path: Path) -> Corpus:
+    parts: dict[int, list[str]] = {}
+    for lineno, line in enumerate(_read_utf8(path).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            cid, text = int(record["class_id"]), record["text"]
+        except (ValueError, KeyError, TypeError):
+            raise data_error(path, 'expected {"class_id": int, "text": str}', f"line {lineno}") from None
+        if not isinstance(text, str):
+            raise data_error(path, "'text' must be a string", f"line {lineno}")
+        parts.setdefault(cid, []).append(text)
+    if not parts:
+        raise data_error(path, "empty corpus")
+    texts = {cid: _clean_document("\n".join(chunks), path, f"class_id {cid}") for cid, chunks in parts.items()}
+    return Corpus(source=path, texts=texts, names={cid: "" for cid in texts})
+
+
+def _read_utf8(file: Path) -> str:
+    try:
+        return file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise data_error(file, f"not UTF-8 text (byte {err.start})") from None
+    except OSError as err:
+        raise data_error(file, f"cannot read ({err.strerror})") from None
+
+
+def _clean_document(text: str, file: Path, key: str | None = None) -> str:
+    """Drop the '<n> ' sentence index that starts each line of the GAZSL release."""
+    lines = [_LINE_INDEX.sub("", line, count=1).strip() for line in text.splitlines()]
+    document = "\n".join(line for line in lines if line)
+    if not document:
+        raise data_error(file, "empty document", key)
+    return document
+
+
+def split_sentences(document: str) -> list[str]:
+    """One sentence per line in our corpora; fall back to punctuation for prose."""
+    sentences = []
+    for line in document.splitlines():
+        sentences.extend(s.strip() for s in re.split(r"(?<=[.!?])\s+(?=[A-Za-z])", line) if s.strip())
+    return sentences
+

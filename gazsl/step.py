@@ -1,0 +1,114 @@
+"""One GAZSL training iteration: ``critic_steps`` critic updates, then one generator update.
+
+``reference_step`` is the plain formulation, line by line as the paper's code
+does it (text layer once per sample, critic run on real features in the
+generator step, a Python loop for the pivot loss). It is kept as the reference
+that ``fast_step`` (gazsl/fast_step.py) is tested against.
+
+All randomness of an iteration (batch indices, z, gradient-penalty alphas) is
+drawn up front by ``draw_inputs`` so that both formulations can be fed the
+very same draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gazsl.config import Config
+from gazsl.model import Critic, Generator, aux_accuracy, gradient_penalty, pivot_loss
+
+
+@dataclass
+class TrainingData:
+    """Everything a step reads, resident on the training device."""
+
+    features: torch.Tensor  # (N, D) normalised features of training images
+    labels: torch.Tensor  # (N,) int64 seen-class index in [0, S)
+    text: torch.Tensor  # (S, T) text vectors of the seen classes
+    centroids: torch.Tensor  # (S, D) mean real feature per seen class
+
+
+@dataclass
+class StepInputs:
+    critic_batches: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]  # (idx (B,), z (B, Z), alpha (B, 1))
+    generator_batch: tuple[torch.Tensor, torch.Tensor]  # (idx (B,), z (B, Z))
+
+
+class EpochSampler:
+    """Shuffled batches without replacement; a new permutation when an epoch runs out (as the original data layer)."""
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        self.n, self.batch_size = n, min(batch_size, n)
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(n)
+        self.position = 0
+
+    def next(self) -> np.ndarray:
+        if self.position + self.batch_size > self.n:
+            self.order = self.rng.permutation(self.n)
+            self.position = 0
+        batch = self.order[self.position:self.position + self.batch_size]
+        self.position += self.batch_size
+        return batch
+
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.bit_generator.state, "order": self.order.copy(), "position": self.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self.order = np.asarray(state["order"])
+        self.position = int(state["position"])
+
+
+def draw_inputs(sampler: EpochSampler, config: Config, generator: torch.Generator, device) -> StepInputs:
+    def z(b):
+        return torch.randn(b, config.noise_dim, generator=generator).to(device)
+
+    critic_batches = []
+    for _ in range(config.critic_steps):
+        idx = torch.from_numpy(sampler.next()).to(device)
+        critic_batches.append((idx, z(len(idx)), torch.rand(len(idx), 1, generator=generator).to(device)))
+    idx = torch.from_numpy(sampler.next()).to(device)
+    return StepInputs(critic_batches, (idx, z(len(idx))))
+
+
+def generator_regularisers(netG: Generator, config: Config) -> torch.Tensor:
+    return config.weight_decay_g * netG.weight_l2() + config.text_l21 * netG.text_l21()
+
+
+def reference_step(netG: Generator, netD: Critic, optG, optD, data: TrainingData,
+                   inputs: StepInputs, config: Config) -> dict[str, torch.Tensor]:
+    """The plain formulation. Returns the losses of the last critic step and of the generator step."""
+    for idx, z, alpha in inputs.critic_batches:
+        x, y = data.features[idx], data.labels[idx]
+        text = data.text[y]  # (B, T): the text layer will run once per sample
+        optD.zero_grad(set_to_none=True)
+        d_real, c_real = netD(x)
+        fake = netG(text, z).detach()
+        d_fake, c_fake = netD(fake)
+        wgan = d_fake.mean() - d_real.mean()
+        aux = F.cross_entropy(c_real, y) + F.cross_entropy(c_fake, y)
+        gp = gradient_penalty(netD, x, fake, alpha)
+        (wgan + aux + config.gp_lambda * gp).backward()
+        optD.step()
+    critic_log = {"wasserstein": -wgan.detach(), "critic_aux": aux.detach(), "gp": gp.detach(),
+                  "acc_real": aux_accuracy(c_real, y).detach()}
+
+    idx, z = inputs.generator_batch
+    x, y = data.features[idx], data.labels[idx]
+    optG.zero_grad(set_to_none=True)
+    fake = netG(data.text[y], z)
+    d_fake, c_fake = netD(fake)
+    _, c_real = netD(x)
+    aux = (F.cross_entropy(c_real, y) + F.cross_entropy(c_fake, y)) / 2
+    pivot = pivot_loss(fake, y, data.centroids)
+    loss = -d_fake.mean() + aux + config.pivot_weight * pivot + generator_regularisers(netG, config)
+    loss.backward()
+    optG.step()
+    optD.zero_grad(set_to_none=True)  # the generator step's critic gradients are discarded
+    return {**critic_log, "g_loss": loss.detach(), "g_aux": aux.detach(), "pivot": pivot.detach(),
+            "acc_fake": aux_accuracy(c_fake, y).detach()}

@@ -1,0 +1,260 @@
+"""The feature store: one HDF5 file per dataset (schema in features/README.md).
+
+A store holds image features and labels, the classes, named splits and text
+vectors per encoder. ``FeatureStore.open`` validates everything it reads and
+names the file and key of the first problem; ``save`` writes atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gazsl.io import GazslError, atomic_path, data_error
+
+SCHEMA_VERSION = 1
+VAL_CLASS_FRACTION = 0.2
+HELDOUT_IMAGE_FRACTION = 0.2
+
+
+@dataclass
+class Split:
+    """Which classes are seen (trainable) and unseen (zero-shot test).
+
+    ``val`` are seen classes held out for model selection under the honest
+    protocol; ``heldout_images`` are images of seen classes that training never
+    touches (the GZSL seen test set under the honest protocol).
+    """
+
+    name: str
+    seen: np.ndarray  # (S,) class indices
+    unseen: np.ndarray  # (U,) class indices
+    val: np.ndarray  # (V,) class indices, a subset of seen
+    heldout_images: np.ndarray  # (H,) image indices, all of seen classes
+
+
+@dataclass
+class TextVectors:
+    """Class vectors from one encoder, with the settings that made them."""
+
+    vectors: np.ndarray  # (C, T) float32, row c belongs to class index c
+    settings: dict = field(default_factory=dict)
+    vocabulary: list[str] | None = None
+
+
+@dataclass
+class FeatureStore:
+    dataset: str
+    features: np.ndarray  # (N, D) float32
+    labels: np.ndarray  # (N,) int64 class index in [0, C)
+    class_ids: np.ndarray  # (C,) int64, the dataset's own ids (CUB: 1..200)
+    class_names: list[str]  # (C,)
+    super_ids: np.ndarray  # (C,) int64 index into super_names
+    super_names: list[str]
+    splits: dict[str, Split] = field(default_factory=dict)
+    texts: dict[str, TextVectors] = field(default_factory=dict)
+    attributes: np.ndarray | None = None  # (C, A) float32, e.g. the aviary's true attributes
+    info: dict = field(default_factory=dict)  # provenance: source, seeds, backbone ...
+    path: Path | None = None
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    def split(self, name: str) -> Split:
+        if name not in self.splits:
+            raise GazslError(f"{self.path or self.dataset}: unknown split '{name}' (available: {', '.join(sorted(self.splits))})")
+        return self.splits[name]
+
+    def text(self, name: str) -> TextVectors:
+        if name not in self.texts:
+            raise GazslError(
+                f"{self.path or self.dataset}: no text vectors for encoder '{name}' "
+                f"(available: {', '.join(sorted(self.texts)) or 'none'}); "
+                f"run `python -m gazsl.text encode --encoder {name} --store {self.path or '<store>'} --corpus DIR`"
+            )
+        return self.texts[name]
+
+    # ---------------------------------------------------------------- writing
+    def save(self, path) -> Path:
+        import h5py
+
+        self.validate(path)
+        path = Path(path)
+        text_type = h5py.string_dtype()
+        with atomic_path(path, suffix=".h5") as tmp:
+            with h5py.File(tmp, "w") as f:
+                f.attrs["schema_version"] = SCHEMA_VERSION
+                f.attrs["dataset"] = self.dataset
+                f.attrs["info"] = json.dumps(self.info, sort_keys=True)
+                f.create_dataset("features", data=self.features.astype(np.float32), chunks=True)
+                f.create_dataset("labels", data=self.labels.astype(np.int64))
+                f.create_dataset("classes/ids", data=self.class_ids.astype(np.int64))
+                f.create_dataset("classes/names", data=np.array(self.class_names, dtype=object), dtype=text_type)
+                f.create_dataset("classes/super_ids", data=self.super_ids.astype(np.int64))
+                f.create_dataset("classes/super_names", data=np.array(self.super_names, dtype=object), dtype=text_type)
+                if self.attributes is not None:
+                    f.create_dataset("classes/attributes", data=self.attributes.astype(np.float32))
+                for name, split in self.splits.items():
+                    g = f.create_group(f"splits/{name}")
+                    for key in ("seen", "unseen", "val", "heldout_images"):
+                        g.create_dataset(key, data=np.asarray(getattr(split, key), dtype=np.int64))
+                for name, text in self.texts.items():
+                    g = f.create_group(f"text/{name}")
+                    g.create_dataset("vectors", data=text.vectors.astype(np.float32))
+                    g.attrs["settings"] = json.dumps(text.settings, sort_keys=True)
+                    if text.vocabulary is not None:
+                        g.create_dataset("vocabulary", data=np.array(text.vocabulary, dtype=object), dtype=text_type)
+        self.path = path
+        return path
+
+    # ---------------------------------------------------------------- reading
+    @classmethod
+    def open(cls, path) -> "FeatureStore":
+        import h5py
+
+        path = Path(path)
+        if not path.exists():
+            raise data_error(path, "feature store not found; build it first (see features/README.md)")
+        try:
+            f = h5py.File(path, "r")
+        except OSError as err:
+            raise data_error(path, f"not a readable HDF5 file ({err})") from None
+        try:
+            with f:
+                store = cls._read(f, path)
+        except (KeyError, OSError, ValueError, TypeError) as err:
+            raise data_error(path, f"corrupt or truncated store ({err})") from None
+        store.validate(path)
+        return store
+
+    @classmethod
+    def _read(cls, f, path: Path) -> "FeatureStore":
+        def need(key):
+            if key not in f:
+                raise data_error(path, "missing key", key)
+            return f[key]
+
+        version = f.attrs.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise data_error(path, f"schema version {version!r}, this gazsl reads {SCHEMA_VERSION}", "schema_version")
+        splits = {}
+        for name, g in f.get("splits", {}).items():
+            arrays = {}
+            for key in ("seen", "unseen", "val", "heldout_images"):
+                if key not in g:
+                    raise data_error(path, "missing key", f"splits/{name}/{key}")
+                arrays[key] = g[key][()]
+            splits[name] = Split(name=name, **arrays)
+        texts = {}
+        for name, g in f.get("text", {}).items():
+            if "vectors" not in g:
+                raise data_error(path, "missing key", f"text/{name}/vectors")
+            vocab = [v.decode() if isinstance(v, bytes) else v for v in g["vocabulary"][()]] if "vocabulary" in g else None
+            texts[name] = TextVectors(vectors=g["vectors"][()], settings=json.loads(g.attrs.get("settings", "{}")), vocabulary=vocab)
+
+        def strings(key):
+            return [v.decode() if isinstance(v, bytes) else str(v) for v in need(key)[()]]
+
+        return cls(
+            dataset=str(f.attrs.get("dataset", path.stem)),
+            features=need("features")[()],
+            labels=need("labels")[()],
+            class_ids=need("classes/ids")[()],
+            class_names=strings("classes/names"),
+            super_ids=need("classes/super_ids")[()],
+            super_names=strings("classes/super_names"),
+            splits=splits,
+            texts=texts,
+            attributes=f["classes/attributes"][()] if "classes/attributes" in f else None,
+            info=json.loads(f.attrs.get("info", "{}")),
+            path=path,
+        )
+
+    def validate(self, path=None) -> None:
+        """Check shapes, dtypes, ranges and split consistency; raise GazslError on the first problem."""
+        where = path or self.path or self.dataset
+
+        def fail(key, problem):
+            raise data_error(where, problem, key)
+
+        x, y = self.features, self.labels
+        if x.ndim != 2 or not np.issubdtype(x.dtype, np.floating):
+            fail("features", f"expected a 2-d float array, got shape {x.shape} dtype {x.dtype}")
+        if y.shape != (x.shape[0],) or not np.issubdtype(y.dtype, np.integer):
+            fail("labels", f"expected {x.shape[0]} integer labels, got shape {y.shape} dtype {y.dtype}")
+        if not np.isfinite(x).all():
+            bad = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
+            fail("features", f"non-finite value (NaN or inf) in row {bad}")
+        n_classes = len(self.class_names)
+        for key, arr in (("classes/ids", self.class_ids), ("classes/super_ids", self.super_ids)):
+            if np.shape(arr) != (n_classes,):
+                fail(key, f"expected {n_classes} entries (one per class), got shape {np.shape(arr)}")
+        if len(y) and (y.min() < 0 or y.max() >= n_classes):
+            fail("labels", f"label out of range [0, {n_classes}): min {y.min()}, max {y.max()}")
+        if len(self.super_ids) and (self.super_ids.min() < 0 or self.super_ids.max() >= len(self.super_names)):
+            fail("classes/super_ids", f"index out of range [0, {len(self.super_names)})")
+        if self.attributes is not None and (self.attributes.ndim != 2 or self.attributes.shape[0] != n_classes):
+            fail("classes/attributes", f"expected ({n_classes}, A), got {self.attributes.shape}")
+        for name, text in self.texts.items():
+            v = text.vectors
+            if v.ndim != 2 or v.shape[0] != n_classes:
+                fail(f"text/{name}/vectors", f"expected ({n_classes}, T), got {v.shape}")
+            if not np.isfinite(v).all():
+                fail(f"text/{name}/vectors", "non-finite value (NaN or inf)")
+            if text.vocabulary is not None and len(text.vocabulary) != v.shape[1]:
+                fail(f"text/{name}/vocabulary", f"{len(text.vocabulary)} terms for {v.shape[1]} columns")
+        for name, s in self.splits.items():
+            key = f"splits/{name}"
+            for part in ("seen", "unseen", "val"):
+                arr = np.asarray(getattr(s, part))
+                if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
+                    fail(f"{key}/{part}", f"class index out of range [0, {n_classes})")
+            if len(s.seen) == 0 or len(s.unseen) == 0:
+                fail(key, "a split needs at least one seen and one unseen class")
+            if np.intersect1d(s.seen, s.unseen).size:
+                fail(key, "seen and unseen classes overlap")
+            if not np.isin(s.val, s.seen).all():
+                fail(f"{key}/val", "validation classes must be seen classes")
+            h = np.asarray(s.heldout_images)
+            if h.size and (h.min() < 0 or h.max() >= len(y)):
+                fail(f"{key}/heldout_images", f"image index out of range [0, {len(y)})")
+            if h.size and not np.isin(y[h], s.seen).all():
+                fail(f"{key}/heldout_images", "held-out images must belong to seen classes")
+
+
+def make_split(name: str, seen, unseen, labels, seed: int = 0,
+               val_fraction: float = VAL_CLASS_FRACTION,
+               heldout_fraction: float = HELDOUT_IMAGE_FRACTION) -> Split:
+    """A split with a fixed validation subset of seen classes and held-out seen images.
+
+    Both are drawn from ``seed`` alone, so every run and every method sees the
+    same held-out data.
+    """
+    rng = np.random.default_rng(seed)
+    seen = np.sort(np.asarray(seen, dtype=np.int64))
+    unseen = np.sort(np.asarray(unseen, dtype=np.int64))
+    n_val = max(1, int(round(val_fraction * len(seen)))) if len(seen) > 1 else 0
+    val = np.sort(rng.choice(seen, size=n_val, replace=False)) if n_val else np.zeros(0, np.int64)
+    heldout = []
+    labels = np.asarray(labels)
+    for c in seen:
+        idx = np.flatnonzero(labels == c)
+        n_hold = int(round(heldout_fraction * len(idx)))
+        if len(idx) - n_hold < 1:
+            n_hold = len(idx) - 1
+        if n_hold > 0:
+            heldout.append(rng.choice(idx, size=n_hold, replace=False))
+    heldout_images = np.sort(np.concatenate(heldout)) if heldout else np.zeros(0, np.int64)
+    return Split(name=name, seen=seen, unseen=unseen, val=val, heldout_images=heldout_images.astype(np.int64))
+
+
+def default_store_path(dataset: str) -> Path:
+    """features/<dataset>.h5 under the current directory, or GAZSL_FEATURES if set."""
+    import os
+
+    root = Path(os.environ.get("GAZSL_FEATURES", "features"))
+    return root / f"{dataset}.h5"
