@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from gazsl import sentence_encoder, text_noise
 from gazsl.corpus import Corpus, read_corpus
 from gazsl.io import GazslError
 from gazsl.store import FeatureStore, TextVectors
@@ -96,7 +97,14 @@ def encode_tfidf(corpus: Corpus, class_ids, settings: TfidfSettings | None = Non
     return TextVectors(vectors=vectors, settings=settings_record, vocabulary=encoder.vocabulary_)
 
 
-ENCODERS = {"tfidf": encode_tfidf}
+def encode_minilm(corpus: Corpus, class_ids, **options) -> TextVectors:
+    """MiniLM sentence embeddings (gazsl/sentence_encoder.py), imported lazily: the `embed` extra is optional."""
+    from gazsl.sentence_encoder import encode_minilm as encode_with_minilm
+
+    return encode_with_minilm(corpus, class_ids, **options)
+
+
+ENCODERS = {"tfidf": encode_tfidf, "minilm": encode_minilm}
 
 
 def encode(corpus: Corpus, class_ids, encoder: str = "tfidf", **options) -> TextVectors:
@@ -113,14 +121,26 @@ def main(argv=None) -> int:
     enc.add_argument("--encoder", default="tfidf", help="encoder name (default: tfidf)")
     enc.add_argument("--store", required=True, help="feature store (.h5) to add the vectors to")
     enc.add_argument("--name", help="name to store the vectors under (default: the encoder name)")
+    text_noise.add_arguments(enc)
+    sentence_encoder.add_arguments(enc)
     args = parser.parse_args(argv)
 
     if args.command == "encode":
         store = FeatureStore.open(args.store)
         corpus = read_corpus(args.corpus)
-        vectors = encode(corpus, store.class_ids, args.encoder)
-        store.texts[args.name or args.encoder] = vectors
-        store.save(args.store)
+        noise, options = text_noise.settings_from_args(args), {}
+        if args.encoder == "minilm":  # handles noise itself, and may find its vectors cached in the store
+            options = {"settings": sentence_encoder.settings_from_args(args, noise),
+                       "cached": store.texts.get(args.name or args.encoder)}
+        elif noise.active:  # whole-document encoders read the kept sentences
+            embed = sentence_encoder.MinilmEncoder().embed if noise.visual == "query" else None
+            corpus = text_noise.filter_corpus(corpus, noise, embed)
+        vectors = encode(corpus, store.class_ids, args.encoder, **options)
+        if noise.active and args.encoder != "minilm":
+            vectors.settings["noise"] = noise.describe()
+        if vectors is not options.get("cached"):  # a cache hit leaves the store untouched
+            store.texts[args.name or args.encoder] = vectors
+            store.save(args.store)
         print(f"{args.store}: text/{args.name or args.encoder} {vectors.vectors.shape[0]} classes x {vectors.vectors.shape[1]} dims")
     return 0
 

