@@ -39,6 +39,7 @@ class Config:
     # evaluation
     eval_every: int = 40
     eval_start: int = 100
+    patience: int = 5  # honest protocol: stop selection after this many evaluations without progress (0: never)
     knn_k: int = 20
     samples_per_class: int = 60  # generated features per class at test time
     classifier: str = "knn"  # knn | pivot | softmax
@@ -50,7 +51,7 @@ class Config:
     device: str = "auto"  # auto | cpu | cuda
     checkpoint_every: int = 100
     log_every: int = 20
-    fast_step: bool = True  # the optimised training step (identical updates, see gazsl/step.py)
+    fast_step: bool = False  # the optimised training step (identical updates, see gazsl/step.py)
     compile: bool = False  # torch.compile the networks (GPU)
     bf16: bool = False  # bf16 autocast (GPU)
 
@@ -129,6 +130,8 @@ def validate(config: Config, source: str = "config") -> None:
     for key in positive:
         if getattr(config, key) <= 0:
             raise data_error(source, f"field '{key}' must be positive, got {getattr(config, key)}")
+    if config.patience < 0:
+        raise data_error(source, f"field 'patience' must be >= 0, got {config.patience}")
     if config.iterations < 0:
         raise data_error(source, f"field 'iterations' must be >= 0, got {config.iterations}")
     if config.feature_norm not in KNOWN_FEATURE_NORMS:

@@ -3,6 +3,10 @@
 from pathlib import Path
 
 import pytest
+import torch
+
+# Tests use small tensors: one thread avoids OpenMP spin-waiting when the machine is busy.
+torch.set_num_threads(1)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -47,5 +51,5 @@ def tiny_config_file(tmp_path) -> Path:
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps({"text_reduced_dim": 16, "generator_hidden": 32, "critic_hidden": 32, "batch_size": 64,
                                 "critic_steps": 2, "eval_start": 10, "eval_every": 10, "log_every": 5,
-                                "checkpoint_every": 5, "samples_per_class": 10, "knn_k": 5, "patience": 0}))
+                                "checkpoint_every": 5, "samples_per_class": 10, "knn_k": 5, "patience": 0, "lr": 3e-3}))
     return path

@@ -1,0 +1,194 @@
+"""Classifiers on synthetic features and the ZSL / GZSL metrics.
+
+ZSL:  classify test images of unseen classes among the unseen classes only,
+      top-1 per sample (the paper's figure) and mean per class.
+GZSL: classify test images of seen and unseen classes among all classes. A
+      calibration constant added to unseen-class scores trades seen for unseen
+      accuracy (Chao et al., 2016); the area under that seen-unseen curve is
+      AUSUC, and H is the harmonic mean of the two at one chosen constant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gazsl.model import Generator
+
+
+@torch.no_grad()
+def generate(netG: Generator, text: torch.Tensor, per_class: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``per_class`` synthetic features for every row of ``text`` (C, T).
+
+    Returns features (C * per_class, D) and labels (C * per_class,) in [0, C).
+    The text layer runs once per class; the rest in one batch.
+    """
+    n_classes = text.shape[0]
+    reduced = netG.reduce_text(text)  # (C, R)
+    labels = torch.arange(n_classes, device=text.device).repeat_interleave(per_class)  # (C * n,)
+    z = torch.randn(len(labels), netG.noise_dim, generator=generator).to(text.device)
+    return netG.from_reduced(reduced[labels], z), labels
+
+
+def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return F.normalize(a, dim=1) @ F.normalize(b, dim=1).T  # (M, G)
+
+
+def knn_votes(test: torch.Tensor, train: torch.Tensor, train_labels: torch.Tensor, n_classes: int, k: int,
+              chunk: int = 4096) -> torch.Tensor:
+    """Share of the k cosine-nearest synthetic features that belong to each class: (M, C)."""
+    k = min(k, len(train))
+    votes = []
+    for start in range(0, len(test), chunk):
+        nearest = cosine(test[start:start + chunk], train).topk(k, dim=1).indices  # (m, k)
+        counts = torch.zeros(len(nearest), n_classes, device=test.device)
+        counts.scatter_add_(1, train_labels[nearest], torch.ones_like(nearest, dtype=counts.dtype))
+        votes.append(counts / k)
+    return torch.cat(votes)
+
+
+def pivot_scores(test: torch.Tensor, train: torch.Tensor, train_labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Cosine similarity to each class's visual pivot (mean synthetic feature): (M, C)."""
+    sums = torch.zeros(n_classes, train.shape[1], device=train.device).index_add_(0, train_labels, train)
+    pivots = sums / torch.bincount(train_labels, minlength=n_classes).clamp(min=1)[:, None].to(train.dtype)
+    return cosine(test, pivots)
+
+
+def softmax_scores(test: torch.Tensor, train: torch.Tensor, train_labels: torch.Tensor, n_classes: int,
+                   seed: int, epochs: int = 30, lr: float = 1e-3, batch_size: int = 256) -> torch.Tensor:
+    """Log-probabilities of a linear softmax classifier trained on synthetic features (f-CLSWGAN style)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.enable_grad():
+        layer = torch.nn.Linear(train.shape[1], n_classes).to(train.device)
+        torch.nn.init.zeros_(layer.weight)
+        torch.nn.init.zeros_(layer.bias)
+        optimiser = torch.optim.Adam(layer.parameters(), lr=lr, betas=(0.5, 0.999))
+        for _ in range(epochs):
+            order = torch.randperm(len(train), generator=generator).to(train.device)
+            for start in range(0, len(train), batch_size):
+                idx = order[start:start + batch_size]
+                optimiser.zero_grad(set_to_none=True)
+                F.cross_entropy(layer(train[idx]), train_labels[idx]).backward()
+                optimiser.step()
+    with torch.no_grad():
+        return F.log_softmax(layer(test), dim=1)
+
+
+def class_scores(classifier: str, test, train, train_labels, n_classes: int, k: int, seed: int) -> torch.Tensor:
+    if classifier == "knn":
+        return knn_votes(test, train, train_labels, n_classes, k)
+    if classifier == "pivot":
+        return pivot_scores(test, train, train_labels, n_classes)
+    if classifier == "softmax":
+        return softmax_scores(test, train, train_labels, n_classes, seed)
+    raise ValueError(f"unknown classifier {classifier!r}")
+
+
+def top1(predictions: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(per-sample accuracy, mean per-class accuracy), both in percent."""
+    predictions, labels = np.asarray(predictions), np.asarray(labels)
+    correct = predictions == labels
+    per_class = [correct[labels == c].mean() for c in np.unique(labels)]
+    return 100.0 * correct.mean(), 100.0 * float(np.mean(per_class))
+
+
+def per_class_accuracy(correct: np.ndarray, labels: np.ndarray) -> float:
+    """Mean over the classes present in ``labels`` of the share of correct samples (0..1)."""
+    return float(np.mean([correct[labels == c].mean() for c in np.unique(labels)])) if len(labels) else 0.0
+
+
+@dataclass
+class GzslCurve:
+    calibration: np.ndarray  # (P,) constants added to unseen scores
+    seen: np.ndarray  # (P,) mean per-class accuracy on seen test images, 0..1
+    unseen: np.ndarray  # (P,) mean per-class accuracy on unseen test images, 0..1
+
+    def ausuc(self) -> float:
+        """Area under the seen-unseen curve: the trapezoid rule over its points, ordered by unseen accuracy."""
+        order = np.lexsort((-self.seen, self.unseen))
+        return float(np.trapezoid(self.seen[order], self.unseen[order]))
+
+
+def gzsl_predict(scores: np.ndarray, unseen_mask: np.ndarray, calibration: float) -> np.ndarray:
+    return np.argmax(scores + calibration * unseen_mask[None, :], axis=1)
+
+
+def gzsl_grid_curve(scores: np.ndarray, labels: np.ndarray, unseen_mask: np.ndarray,
+                    lo: float = -2.0, hi: float = 2.0, step: float = 0.01) -> GzslCurve:
+    """The paper's sweep: the constant from ``lo`` to ``hi`` in ``step`` increments.
+
+    scores (M, C) over all classes, labels (M,) in [0, C), unseen_mask (C,) bool.
+    """
+    grid = np.round(np.arange(lo, hi + step / 2, step), 10)
+    is_unseen_sample = unseen_mask[labels]
+    seen, unseen = [], []
+    for gamma in grid:
+        correct = gzsl_predict(scores, unseen_mask.astype(scores.dtype), gamma) == labels
+        seen.append(per_class_accuracy(correct[~is_unseen_sample], labels[~is_unseen_sample]))
+        unseen.append(per_class_accuracy(correct[is_unseen_sample], labels[is_unseen_sample]))
+    return GzslCurve(grid, np.array(seen), np.array(unseen))
+
+
+def gzsl_exact_curve(scores: np.ndarray, labels: np.ndarray, unseen_mask: np.ndarray) -> GzslCurve:
+    """Every point of the seen-unseen curve, found by sorting score gaps (no grid).
+
+    With constant g added to unseen scores a sample is given its best unseen class
+    exactly when g > gap = best seen score - best unseen score, so the curve
+    changes only at the sorted gaps; between them it is constant.
+    """
+    unseen_mask = unseen_mask.astype(bool)
+    best_seen = np.where(unseen_mask[None, :], -np.inf, scores).max(axis=1)
+    best_unseen = np.where(unseen_mask[None, :], scores, -np.inf).max(axis=1)
+    seen_right = np.where(unseen_mask[None, :], -np.inf, scores).argmax(axis=1) == labels
+    unseen_right = np.where(unseen_mask[None, :], scores, -np.inf).argmax(axis=1) == labels
+    gaps = best_seen - best_unseen  # (M,)
+    is_unseen_sample = unseen_mask[labels]
+    # Each sample's weight in its side's mean per-class accuracy.
+    class_counts = np.bincount(labels, minlength=len(unseen_mask))
+    n_seen_classes = len(np.unique(labels[~is_unseen_sample])) or 1
+    n_unseen_classes = len(np.unique(labels[is_unseen_sample])) or 1
+    weight = 1.0 / (class_counts[labels] * np.where(is_unseen_sample, n_unseen_classes, n_seen_classes))
+
+    order = np.argsort(gaps, kind="stable")
+    seen_acc = float(np.sum(weight * (~is_unseen_sample & seen_right)))  # g = -inf: all predicted seen
+    unseen_acc = 0.0
+    calibration, seen, unseen = [-np.inf], [seen_acc], [unseen_acc]
+    for i in order:  # raising g past gaps[i] flips sample i to its best unseen class
+        if is_unseen_sample[i]:
+            unseen_acc += weight[i] * unseen_right[i]
+        else:
+            seen_acc -= weight[i] * seen_right[i]
+        calibration.append(gaps[i])
+        seen.append(seen_acc)
+        unseen.append(unseen_acc)
+    return GzslCurve(np.array(calibration), np.clip(seen, 0, 1), np.clip(unseen, 0, 1))
+
+
+def harmonic_mean(seen: float, unseen: float) -> float:
+    return 0.0 if seen + unseen == 0 else 2 * seen * unseen / (seen + unseen)
+
+
+def best_calibration(curve: GzslCurve) -> float:
+    """The constant that maximises H on this curve (used on validation data only)."""
+    h = [harmonic_mean(s, u) for s, u in zip(curve.seen, curve.unseen)]
+    i = int(np.argmax(h))
+    gamma = curve.calibration[i]
+    if not np.isfinite(gamma):  # the g = -inf point: any constant below every gap
+        gamma = float(curve.calibration[1]) - 1.0 if len(curve.calibration) > 1 else 0.0
+    elif i + 1 < len(curve.calibration):  # the flip happens strictly above the gap: take the midpoint
+        gamma = (gamma + curve.calibration[i + 1]) / 2
+    else:
+        gamma = gamma + 1.0
+    return float(gamma)
+
+
+def gzsl_at(scores: np.ndarray, labels: np.ndarray, unseen_mask: np.ndarray, calibration: float) -> tuple[float, float, float]:
+    """(seen, unseen, H) mean per-class accuracies in percent at one calibration constant."""
+    correct = gzsl_predict(scores, unseen_mask.astype(scores.dtype), calibration) == labels
+    is_unseen_sample = unseen_mask[labels]
+    s = per_class_accuracy(correct[~is_unseen_sample], labels[~is_unseen_sample])
+    u = per_class_accuracy(correct[is_unseen_sample], labels[is_unseen_sample])
+    return 100 * s, 100 * u, 100 * harmonic_mean(s, u)

@@ -1,0 +1,105 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from gazsl.config import PRESETS
+from gazsl.store import FeatureStore
+from gazsl.train import build_phases, main
+
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "gazsl.train", *map(str, args)], capture_output=True, text=True,
+                          env=ENV, cwd=cwd, timeout=600)
+
+
+def test_honest_run_writes_metrics(toy_store, tiny_config_file, tmp_path):
+    out = tmp_path / "run"
+    main(["--split", "toy_easy", "--store", str(toy_store), "--config", str(tiny_config_file), "--iters", "80", "--out", str(out)])
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("split", "seed", "iterations", "n_unseen_classes", "zsl_top1", "zsl_top1_per_class", "ausuc",
+                "seconds", "config", "gzsl_seen", "gzsl_unseen", "gzsl_h", "protocol", "preset", "versions", "data"):
+        assert key in metrics, key
+    assert metrics["protocol"] == "honest" and metrics["n_unseen_classes"] == 6
+    assert 0 <= metrics["ausuc"] <= 1 and 0 <= metrics["zsl_top1"] <= 100
+    assert metrics["iterations"] in range(10, 81, 10)  # chosen on validation classes
+    assert metrics["zsl_top1"] > 100 / 6  # the toy world is easy: well above chance
+    assert len(metrics["data"]["store_sha256"]) == 64
+
+
+def test_paper_protocol_reports_oracle_best_and_last(toy_store, tiny_config_file, tmp_path):
+    out = tmp_path / "run"
+    main(["--split", "toy_easy", "--store", str(toy_store), "--config", str(tiny_config_file), "--iters", "30",
+          "--out", str(out), "--protocol", "paper", "--preset", "paper"])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["protocol"] == "paper" and metrics["preset"] == "paper"
+    assert metrics["zsl_top1_best"] >= metrics["zsl_top1"]
+    assert metrics["ausuc_best"] >= metrics["ausuc"]
+    assert "oracle" in metrics["best_selected_on"]
+
+
+def test_honest_phases_never_train_on_heldout_or_validation_data(toy_store):
+    store = FeatureStore.open(toy_store)
+    split = store.split("toy_easy")
+    phases, _ = build_phases(store, "toy_easy", PRESETS["cpu"], "honest")
+    selection, final = phases
+    for phase in phases:
+        assert not np.isin(phase.train_images, split.heldout_images).any()
+        assert not np.isin(store.labels[phase.train_images], split.unseen).any()
+    assert not np.isin(store.labels[selection.train_images], split.val).any()
+    assert not np.isin(selection.train_classes, split.val).any()
+    assert set(store.labels[final.train_images]) == set(split.seen)
+
+
+def test_unknown_split_exits_2_with_one_line(tmp_path):
+    result = run_cli("--split", "moon_easy", "--out", tmp_path / "r", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "moon_easy" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unknown_config_field_exits_2(tmp_path, toy_store):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"learning_rate": 0.1}')
+    result = run_cli("--split", "toy_easy", "--store", toy_store, "--config", bad, "--out", tmp_path / "r")
+    assert result.returncode == 2 and "learning_rate" in result.stderr and str(bad) in result.stderr
+
+
+def test_sigkill_and_resume_gives_the_same_metrics(toy_store, tiny_config_file, tmp_path):
+    args = ["--split", "toy_easy", "--store", toy_store, "--config", tiny_config_file, "--iters", "40", "--device", "cpu"]
+    reference = run_cli(*args, "--out", tmp_path / "whole")
+    assert reference.returncode == 0, reference.stderr
+
+    out = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-m", "gazsl.train", *map(str, args), "--out", str(out)],
+                               env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = out / "checkpoint_select.pt"
+    deadline = time.time() + 300
+    while not checkpoint.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.3)  # let it run past the checkpoint, into unsaved work
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not (out / "metrics.json").exists()
+
+    resumed = run_cli(*args, "--out", out, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    whole = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    again = json.loads((out / "metrics.json").read_text())
+    for key in ("zsl_top1", "zsl_top1_per_class", "ausuc", "gzsl_h", "iterations", "calibration"):
+        assert again[key] == pytest.approx(whole[key], abs=1e-9), key
+
+
+def test_existing_run_is_not_overwritten_without_resume(toy_store, tiny_config_file, tmp_path):
+    out = tmp_path / "run"
+    args = ["--split", "toy_easy", "--store", toy_store, "--config", tiny_config_file, "--iters", "10", "--out", out]
+    assert run_cli(*args).returncode == 0
+    again = run_cli(*args)
+    assert again.returncode == 2 and "--resume" in again.stderr
