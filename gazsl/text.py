@@ -1,12 +1,13 @@
 """Text vectors: encoders that turn class documents into class vectors.
 
-``tfidf``: TF-IDF over Porter-stemmed tokens (scikit-learn + PyStemmer), the
-paper's text representation. The vocabulary is learned from the corpus or
-fixed (e.g. GAZSL's own term list).
+``tfidf``: TF-IDF over Porter-stemmed tokens (scikit-learn + gazsl.stem), the
+paper's text representation, tokenized as GAZSL did. The vocabulary is
+learned from the corpus or fixed (e.g. GAZSL's own term list).
 
 CLI::
 
-    python -m gazsl.text encode --corpus DIR --encoder tfidf --store features/X.h5
+    python -m gazsl.text encode --corpus DIR --encoder tfidf --store features/X.h5 [--vocabulary TERMS]
+    python -m gazsl.text vocab-overlap --corpus DIR --reference CUB_Porter_7551D_TFIDF_term.mat
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from gazsl.corpus import Corpus, read_corpus
 from gazsl.io import GazslError
 from gazsl.store import FeatureStore, TextVectors
 
-_TOKEN = re.compile(r"[a-z0-9]+")
+# GAZSL's tokens (scikit-learn's default pattern): runs of 2+ word characters,
+# so 'black-footed' gives two tokens and Greek or accented words survive.
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_CONTRACTION = re.compile(r"(?<=\w)n't\b")  # won't -> wo n't, as NLTK's tokenizer splits it
 
 
 @dataclass
@@ -35,18 +39,16 @@ class TfidfSettings:
 
 
 def porter_tokens(document: str, stop_words: frozenset[str] = frozenset()) -> list[str]:
-    """Lower-case alphanumeric tokens, stop words removed, Porter-stemmed."""
-    import Stemmer
+    """GAZSL's terms: lower-case tokens, Porter-stemmed (gazsl.stem), numbers and stop words dropped.
 
-    stemmer = _stemmer(Stemmer)
-    tokens = [t for t in _TOKEN.findall(document.lower()) if t not in stop_words]
-    return stemmer.stemWords(tokens)
+    Stop words are matched against the stems, as scikit-learn does with a
+    custom tokenizer: GAZSL's vocabularies keep 'thi' (this) and 'wa' (was).
+    Pure numbers are dropped: GAZSL's vocabularies hold almost none.
+    """
+    from gazsl.stem import stem_words
 
-
-def _stemmer(module, _cache={}):
-    if "porter" not in _cache:
-        _cache["porter"] = module.Stemmer("porter")
-    return _cache["porter"]
+    stems = stem_words(_TOKEN.findall(_CONTRACTION.sub(" n't", document.lower())))
+    return [s for s in stems if s not in stop_words and not s.isdigit()]
 
 
 class TfidfEncoder:
@@ -104,6 +106,40 @@ def encode_minilm(corpus: Corpus, class_ids, **options) -> TextVectors:
     return encode_with_minilm(corpus, class_ids, **options)
 
 
+def read_vocabulary(path) -> list[str]:
+    """A fixed term list: GAZSL's ``*_TFIDF_term.mat`` (key ``TFIDF_Term``) or a text file, one term a line."""
+    from pathlib import Path
+
+    from gazsl.io import data_error
+
+    path = Path(path)
+    if not path.exists():
+        raise data_error(path, "vocabulary file not found")
+    if path.suffix == ".mat":
+        from gazsl.release import load_mat
+
+        raw = load_mat(path, "TFIDF_Term")
+        terms = [str(t).strip() for t in np.asarray(raw).ravel()]  # fixed-width strings, padded with spaces
+    else:
+        try:
+            terms = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except (UnicodeDecodeError, OSError) as err:
+            raise data_error(path, f"cannot read vocabulary ({err})") from None
+    if not terms or any(not t for t in terms):
+        raise data_error(path, "empty vocabulary or empty term")
+    if len(set(terms)) != len(terms):
+        dup = next(t for t in terms if terms.count(t) > 1)
+        raise data_error(path, f"duplicate term '{dup}'")
+    return terms
+
+
+def vocabulary_overlap(learned: list[str], reference: list[str]) -> dict:
+    a, b = set(learned), set(reference)
+    return {"learned": len(a), "reference": len(b), "shared": len(a & b),
+            "only_learned": sorted(a - b), "only_reference": sorted(b - a),
+            "jaccard": len(a & b) / len(a | b) if a | b else 1.0}
+
+
 ENCODERS = {"tfidf": encode_tfidf, "minilm": encode_minilm}
 
 
@@ -121,14 +157,35 @@ def main(argv=None) -> int:
     enc.add_argument("--encoder", default="tfidf", help="encoder name (default: tfidf)")
     enc.add_argument("--store", required=True, help="feature store (.h5) to add the vectors to")
     enc.add_argument("--name", help="name to store the vectors under (default: the encoder name)")
+    enc.add_argument("--vocabulary", help="tfidf only: a fixed term list (GAZSL *_TFIDF_term.mat or one term a line)")
     text_noise.add_arguments(enc)
     sentence_encoder.add_arguments(enc)
+    ovl = sub.add_parser("vocab-overlap", help="learn a tfidf vocabulary and compare it with a reference term list")
+    ovl.add_argument("--corpus", required=True, help="folder of <class_id>.<Name>.txt or a .jsonl file")
+    ovl.add_argument("--reference", required=True, help="reference terms (GAZSL *_TFIDF_term.mat or one term a line)")
+    ovl.add_argument("--show", type=int, default=20, help="print up to this many terms found on one side only")
     args = parser.parse_args(argv)
+
+    if args.command == "vocab-overlap":
+        corpus = read_corpus(args.corpus)
+        reference = read_vocabulary(args.reference)
+        learned = TfidfEncoder().fit(corpus.documents(sorted(corpus.texts))).vocabulary_
+        o = vocabulary_overlap(learned, reference)
+        print(f"corpus {args.corpus}: {len(corpus.texts)} documents, {o['learned']} terms learned")
+        print(f"reference {args.reference}: {o['reference']} terms; shared {o['shared']}")
+        print(f"only learned ({len(o['only_learned'])}): {' '.join(o['only_learned'][:args.show])}")
+        print(f"only reference ({len(o['only_reference'])}): {' '.join(o['only_reference'][:args.show])}")
+        print(f"jaccard={o['jaccard']:.3f}")
+        return 0
 
     if args.command == "encode":
         store = FeatureStore.open(args.store)
         corpus = read_corpus(args.corpus)
         noise, options = text_noise.settings_from_args(args), {}
+        if args.vocabulary:
+            if args.encoder != "tfidf":
+                raise GazslError(f"--vocabulary applies to the tfidf encoder, not '{args.encoder}'")
+            options["vocabulary"] = read_vocabulary(args.vocabulary)
         if args.encoder == "minilm":  # handles noise itself, and may find its vectors cached in the store
             options = {"settings": sentence_encoder.settings_from_args(args, noise),
                        "cached": store.texts.get(args.name or args.encoder)}

