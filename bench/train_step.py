@@ -1,0 +1,198 @@
+"""How fast one GAZSL iteration runs, measured against this machine's own GEMM throughput.
+
+    python bench/train_step.py --shapes cub [--device cpu|cuda] [--iters N] [--impl fast|reference]
+                               [--bf16] [--compile] [--profile] [--seed 0]
+
+Prints, from one process: the reference FLOPs of one iteration (the plain
+formulation of gazsl.step.reference_step, text layer once per sample; formula
+in gazsl.fast_step.reference_gemm_flops, checked against the dispatched GEMMs
+by tests/test_fast_step.py), the GEMM throughput measured here on the
+workload's dominant product, iterations per second, evaluation throughput
+(cosine 20-NN against 60 generated features per unseen class), and last
+``efficiency=0.xx`` = reference FLOPs / iteration time / GEMM throughput.
+Only exact savings of work can lift it above 1. Data are synthetic random
+tensors of the named shapes; no data files are read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import torch
+
+from gazsl import evaluate as ev
+from gazsl.config import preset
+from gazsl.fast_step import StepShape, fast_gemm_flops, fast_step, make_optimizers, reference_gemm_flops
+from gazsl.model import Critic, Generator
+from gazsl.step import EpochSampler, TrainingData, draw_inputs, reference_step
+
+# text: vocabulary size; train/test: image counts (synthetic, of the datasets' order of size)
+SHAPES = {
+    "cub": dict(preset="paper", text=7551, features=3584, seen=150, unseen=50, train=7057, test=2967),
+    "nab": dict(preset="paper", text=13217, features=3584, seen=323, unseen=81, train=24000, test=6000),
+    "cub100": dict(preset="paper", text=7000, features=1280, seen=77, unseen=23, train=4600, test=1400),
+    "aviary": dict(preset="cpu", text=2000, features=512, seen=117, unseen=33, train=7000, test=2000),
+}
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def best_time(fn, device, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        sync(device)
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def gemm_throughput(m: int, k: int, n: int, device, dtype=torch.float32, repeats: int = 5) -> float:
+    """FLOP/s of (m, k) @ (k, n): best of ``repeats`` timings of enough products to last about 0.2 s each."""
+    a, b = torch.randn(m, k, device=device, dtype=dtype), torch.randn(k, n, device=device, dtype=dtype)
+    out = torch.empty(m, n, device=device, dtype=dtype)
+    once = best_time(lambda: torch.mm(a, b, out=out), device, 2)
+    inner = max(1, round(0.2 / once))
+    seconds = best_time(lambda: [torch.mm(a, b, out=out) for _ in range(inner)], device, repeats) / inner
+    return 2 * m * k * n / seconds
+
+
+def synthetic_data(shape: dict, config, device, gen: torch.Generator):
+    n, s, d = shape["train"], shape["seen"], shape["features"]
+    labels = torch.arange(n) % s
+    labels = labels[torch.randperm(n, generator=gen)]
+    features = torch.randn(n, d, generator=gen)
+    centroids = torch.zeros(s, d).index_add_(0, labels, features) / torch.bincount(labels, minlength=s)[:, None]
+    text = torch.rand(s, shape["text"], generator=gen)
+    data = TrainingData(features.to(device), labels.to(device), text.to(device), centroids.to(device))
+    unseen_text = torch.rand(shape["unseen"], shape["text"], generator=gen).to(device)
+    test = torch.randn(shape["test"], d, generator=gen).to(device)
+    return data, unseen_text, test
+
+
+def evaluate(netG: Generator, unseen_text: torch.Tensor, test: torch.Tensor, config, seed: int) -> torch.Tensor:
+    """What training runs at each evaluation: generate, cosine k-NN votes, argmax. Returns (N,) predictions."""
+    fake, labels = ev.generate(netG, unseen_text, config.samples_per_class, torch.Generator().manual_seed(seed))
+    return ev.knn_votes(test, fake, labels, unseen_text.shape[0], config.knn_k).argmax(dim=1)
+
+
+def profile_iteration(step, args_, device) -> None:
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        step(*args_)
+        sync(device)
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    print(prof.key_averages().table(sort_by=key, row_limit=18))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shapes", choices=SHAPES, default="cub")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--iters", type=int, default=None, help="timed iterations (default: 3 on cpu, 30 on cuda)")
+    parser.add_argument("--impl", choices=("fast", "reference"), default="fast")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast (fast impl)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the critic step (fast impl)")
+    parser.add_argument("--profile", action="store_true", help="profile one extra iteration, print the top ops")
+    parser.add_argument("--adam", choices=("fused", "plain"), default="fused",
+                        help="fused: gazsl.fast_step.make_optimizers; plain: torch.optim.Adam's default implementation")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    device = torch.device(args.device)
+    if device.type == "cpu":
+        torch.set_num_threads(len(os.sched_getaffinity(0)))
+    shape = SHAPES[args.shapes]
+    config = preset(shape["preset"]).replace(bf16=args.bf16, compile=args.compile, seed=args.seed)
+    iters = args.iters or (3 if device.type == "cpu" else 30)
+    torch.manual_seed(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    print(f"torch {torch.__version__}, device {device}"
+          + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else f", {torch.get_num_threads()} threads")
+          + f"; shapes {args.shapes}, impl {args.impl}, adam {args.adam}, bf16 {args.bf16}, compile {args.compile}")
+
+    dims = StepShape(batch=config.batch_size, text=shape["text"], reduced=config.text_reduced_dim,
+                     noise=config.noise_dim, gen_hidden=config.generator_hidden, features=shape["features"],
+                     critic_hidden=config.critic_hidden, seen=shape["seen"], critic_steps=config.critic_steps)
+    reference = reference_gemm_flops(dims)
+    ref_flops, fast_flops = sum(reference.values()), sum(fast_gemm_flops(dims).values())
+    zero_flops = reference["critic: gp zeros through first layer"]
+    print(f"reference FLOPs per iteration: {ref_flops / 1e12:.4f} TFLOP (of which {zero_flops / 1e12:.4f} multiply "
+          f"the ReLU mask's zero derivative); fast formulation: {fast_flops / 1e12:.4f} TFLOP")
+    for part, flops in reference.items():
+        print(f"  reference {part:<52s} {flops / 1e9:9.1f} GFLOP")
+
+    gemm = gemm_throughput(dims.batch, dims.features, dims.critic_hidden, device)
+    print(f"GEMM throughput float32 ({dims.batch}x{dims.features} @ {dims.features}x{dims.critic_hidden}): "
+          f"{gemm / 1e9:.1f} GFLOP/s")
+    peak = gemm
+    if args.bf16:
+        peak = gemm_throughput(dims.batch, dims.features, dims.critic_hidden, device, torch.bfloat16)
+        print(f"GEMM throughput bfloat16 (same shape): {peak / 1e9:.1f} GFLOP/s (efficiency below is against this)")
+
+    data, unseen_text, test = synthetic_data(shape, config, device, gen)
+    netG = Generator(shape["text"], shape["features"], config).to(device)
+    netD = Critic(shape["features"], shape["seen"], config).to(device)
+    if args.adam == "fused":
+        optG, optD = make_optimizers(netG, netD, config)
+    else:
+        betas = (config.beta1, config.beta2)
+        optG = torch.optim.Adam(netG.parameters(), lr=config.lr, betas=betas)
+        optD = torch.optim.Adam(netD.parameters(), lr=config.lr, betas=betas)
+    step = fast_step if args.impl == "fast" else reference_step
+    sampler = EpochSampler(len(data.labels), config.batch_size, seed=args.seed)
+    warmup = 1 if device.type == "cpu" else (5 if args.compile else 2)
+
+    start = time.perf_counter()
+    inputs = [draw_inputs(sampler, config, gen, device) for _ in range(warmup + iters + args.profile)]
+    sync(device)
+    print(f"drawing inputs: {(time.perf_counter() - start) / len(inputs) * 1e3:.1f} ms per iteration (not timed below)")
+    for i in range(warmup):
+        log = step(netG, netD, optG, optD, data, inputs[i], config)
+    times = []
+    for i in range(warmup, warmup + iters):
+        sync(device)
+        start = time.perf_counter()
+        log = step(netG, netD, optG, optD, data, inputs[i], config)
+        sync(device)
+        times.append(time.perf_counter() - start)
+    seconds, mean = min(times), sum(times) / len(times)
+    print(f"losses after {warmup + iters} iterations: "
+          + ", ".join(f"{k} {v.item():.4f}" for k, v in log.items()))
+    # the machine may be shared: the GEMM figure is the best seen before and after the iterations
+    gemm = max(gemm, gemm_throughput(dims.batch, dims.features, dims.critic_hidden, device))
+    if args.bf16:
+        peak = max(peak, gemm_throughput(dims.batch, dims.features, dims.critic_hidden, device, torch.bfloat16))
+    else:
+        peak = gemm
+    print(f"GEMM throughput, best before and after: {gemm / 1e9:.1f} GFLOP/s float32"
+          + (f", {peak / 1e9:.1f} GFLOP/s bfloat16" if args.bf16 else ""))
+    achieved = (fast_flops if args.impl == "fast" else ref_flops) / seconds
+    print(f"iteration: best {seconds:.4f} s ({1 / seconds:.3f} it/s), mean {mean:.4f} s ({1 / mean:.3f} it/s) "
+          f"over {iters}; the {args.impl} formulation's own GEMMs run at {achieved / 1e9:.1f} GFLOP/s = "
+          f"{achieved / peak:.2f} of the GEMM throughput")
+
+    netG.eval()
+    evaluate(netG, unseen_text, test[:64], config, args.seed)
+    eval_seconds = best_time(lambda: evaluate(netG, unseen_text, test, config, args.seed), device, repeats=3)
+    print(f"evaluation: {len(test) / eval_seconds:.0f} test images/s ({len(test)} images, cosine {config.knn_k}-NN "
+          f"against {config.samples_per_class} generated features x {shape['unseen']} unseen classes)")
+    netG.train()
+
+    if args.profile:
+        profile_iteration(step, (netG, netD, optG, optD, data, inputs[-1], config), device)
+    print(f"efficiency without the zero-derivative GEMMs in the reference: {(ref_flops - zero_flops) / seconds / peak:.2f}")
+    print(f"efficiency from the mean iteration: {ref_flops / mean / peak:.2f}")
+    print(f"efficiency={ref_flops / seconds / peak:.2f}")
+
+
+if __name__ == "__main__":
+    main()

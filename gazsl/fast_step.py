@@ -1,0 +1,261 @@
+"""The GAZSL training iteration without avoidable work: the same updates as ``gazsl.step.reference_step``.
+
+Every saving below is exact algebra (tests/test_fast_step.py compares losses,
+parameters and optimiser states with the reference); ``reference_gemm_flops``
+and ``fast_gemm_flops`` count what each formulation multiplies.
+
+1. The generator is constant during an iteration (only ``optG.step()`` at the
+   end changes it). Its first layer is ``Linear(cat[z, r]) = W_z z + (W_r r + b)``,
+   so the text layer and the ``W_r r + b`` part run once per seen class per
+   iteration and are gathered per sample (the reference runs both once per
+   sample, six times per iteration). The fake features of all critic steps come
+   from one pass without a graph.
+2. The critic's first layer is linear: real and fake share one GEMM, and the
+   pre-activation on the gradient-penalty interpolates is the same interpolation
+   of theirs, so the interpolates are never pushed through the critic.
+3. The gradient penalty in closed form. With D(x) = w . relu(W1 x + b1) + b and
+   the ReLU mask m = 1[W1 x + b1 > 0] (piecewise constant: zero derivative):
+       grad_x D = W1^T (w * m)                  G = (m * w) @ W1          (B, D)
+       gp = mean_i (|G_i| - 1)^2               U = dgp/dG = 2 (|G_i| - 1) / (B |G_i|) G_i
+       dgp/dW1 = diag(w) m^T U                 dgp/dw = rowsum(W1 * (m^T U))
+   Two GEMMs (G and m^T U), where autograd's double backward runs five (and two
+   of them only multiply the mask's zero derivative).
+4. The critic's backward written out: one GEMM for the first layer's weight
+   gradient over real and fake together; no input gradients.
+5. Generator step: the critic's weights are detached (their gradient would be
+   thrown away); the real features only feed the logged auxiliary loss, which
+   has no gradient with respect to G, so they run without a graph and only
+   through the auxiliary head.
+6. Pivot loss by index_add over all seen classes, masked: no Python loop and no
+   data-dependent shapes, hence no host sync anywhere in the step.
+
+``compile`` (torch.compile of the critic's closed form) and ``bf16`` (autocast)
+are optional and meant for GPUs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from gazsl.config import Config
+from gazsl.model import Critic, Generator, aux_accuracy
+from gazsl.step import StepInputs, TrainingData, generator_regularisers
+
+
+def _at_least_fp32(t: torch.Tensor) -> torch.Tensor:
+    """bf16 -> float32 for reductions under autocast; float32 and float64 unchanged."""
+    return t.to(torch.promote_types(t.dtype, torch.float32))
+
+
+def _critic_update(xf: torch.Tensor, y: torch.Tensor, alpha: torch.Tensor, w1: torch.Tensor, b1: torch.Tensor,
+                   wh: torch.Tensor, bh: torch.Tensor, gp_lambda: float):
+    """Losses and gradients of one critic step: wgan + aux + gp_lambda * gp, forward and backward by hand.
+
+    xf (2B, D): real rows then fake rows; y (B,); alpha (B, 1); w1 (H, D), b1 (H,);
+    wh (1 + S, H), bh (1 + S,): the WGAN head stacked on the aux head so both run as one GEMM.
+    """
+    b = y.shape[0]
+    pre = torch.addmm(b1, xf, w1.t())  # (2B, H)
+    h = pre.relu()
+    out = torch.addmm(bh, h, wh.t())  # (2B, 1 + S): WGAN score, aux logits
+    d, c = out[:, 0], out[:, 1:]
+    wgan = d[b:].mean() - d[:b].mean()
+    ce_real, ce_fake = F.cross_entropy(c[:b], y), F.cross_entropy(c[b:], y)
+    aux = ce_real + ce_fake
+
+    # d(wgan + aux)/d(out): -1/B, +1/B on the scores; (softmax - onehot)/B on the logits
+    y2 = torch.cat([y, y])[:, None]
+    dc = _at_least_fp32(c).softmax(dim=1)
+    dc = dc.scatter_add(1, y2, torch.full(y2.shape, -1.0, dtype=dc.dtype, device=dc.device)) / b
+    dd = torch.full((2 * b, 1), 1.0 / b, dtype=dc.dtype, device=dc.device)
+    dd[:b] = -1.0 / b
+    dout = torch.cat([dd, dc], dim=1).to(out.dtype)  # (2B, 1 + S)
+    dpre = torch.ops.aten.threshold_backward(dout @ wh, h, 0)  # (2B, H): through the ReLU
+
+    # gradient penalty (saving 3 in the module docstring)
+    w = wh[0]
+    pre_interp = torch.lerp(pre[b:], pre[:b], alpha.to(pre.dtype))  # = alpha pre_real + (1 - alpha) pre_fake
+    mask = (pre_interp > 0).to(pre.dtype)  # (B, H)
+    g = (mask * w) @ w1  # (B, D): grad_x D at the interpolates
+    norm = torch.linalg.vector_norm(_at_least_fp32(g), dim=1)  # (B,)
+    gp = (norm - 1).pow(2).mean()
+    # autograd's norm backward sets the gradient to 0 where the norm is 0; so do we
+    coef = torch.where(norm == 0, 0.0, (2 * gp_lambda / b) * (norm - 1) / norm)
+    p = mask.t() @ (g * coef[:, None]).to(mask.dtype)  # (H, D) = m^T U
+    d_w = torch.einsum("hd,hd->h", w1, p)  # (H,): dgp/dw, row-wise dot products
+
+    d_w1 = p.mul_(w[:, None]).addmm_(dpre.t(), xf.to(dpre.dtype))  # (H, D): diag(w) m^T U + dpre^T [x; fake]
+    d_wh = dout.t() @ h  # (1 + S, H)
+    d_wh[0] += d_w
+    grads = (d_w1, dpre.sum(dim=0), d_wh, dout.sum(dim=0))
+    acc_real = aux_accuracy(c[:b], y)
+    return grads, (wgan, aux, gp, acc_real)
+
+
+def pivot_loss_masked(fake: torch.Tensor, labels: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
+    """``gazsl.model.pivot_loss`` with fixed shapes: every seen class computed, absent ones masked out.
+
+    Unlike ``pivot_loss_scatter`` it never indexes by a data-dependent mask, so it
+    does not make the host wait for the device. Absent classes get a dummy
+    difference of 1 so that no gradient flows through sqrt(0).
+    """
+    n_classes = centroids.shape[0]
+    fake = fake.to(centroids.dtype)
+    sums = fake.new_zeros(n_classes, fake.shape[1]).index_add_(0, labels, fake)  # (S, D)
+    counts = fake.new_zeros(n_classes).index_add_(0, labels, torch.ones_like(fake[:, 0]))  # (S,)
+    present = counts > 0
+    diff = torch.where(present[:, None], sums / counts.clamp(min=1)[:, None] - centroids, 1.0)
+    return (diff.pow(2).sum(dim=1).sqrt() * present).sum() / n_classes
+
+
+def make_optimizers(netG: Generator, netD: Critic, config: Config) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+    """The paper's Adam for both networks, as one fused kernel per step where PyTorch has it.
+
+    Same update rule as the default Adam, up to float rounding; on the CPU the
+    default for-loop Adam takes several passes over every weight matrix per step.
+    """
+    betas = (config.beta1, config.beta2)
+    fused = next(netG.parameters()).device.type in ("cpu", "cuda")
+    return (torch.optim.Adam(netG.parameters(), lr=config.lr, betas=betas, fused=fused),
+            torch.optim.Adam(netD.parameters(), lr=config.lr, betas=betas, fused=fused))
+
+
+_COMPILED: dict = {}
+
+
+def _critic_fn(compile_: bool):
+    if not compile_:
+        return _critic_update
+    if "critic" not in _COMPILED:
+        _COMPILED["critic"] = torch.compile(_critic_update, dynamic=False)
+    return _COMPILED["critic"]
+
+
+def fast_step(netG: Generator, netD: Critic, optG, optD, data: TrainingData,
+              inputs: StepInputs, config: Config) -> dict[str, torch.Tensor]:
+    """Same contract, losses and updates as ``reference_step``; see the module docstring for what differs."""
+    first, act, last, squash = netG.main  # Linear(Z + R, Hg), LeakyReLU, Linear(Hg, D), Tanh
+    w_z, w_r = first.weight[:, :netG.noise_dim], first.weight[:, netG.noise_dim:]  # the input is cat[z, r]
+    autocast = torch.autocast(data.features.device.type, dtype=torch.bfloat16, enabled=config.bf16)
+    critic_update = _critic_fn(config.compile)
+
+    with autocast:
+        # (S, Hg): text layer and its share of the first layer once per seen class; the graph serves the G step
+        class_part = F.linear(netG.reduce_text(data.text), w_r, first.bias)
+        with torch.no_grad():
+            z = torch.cat([z for _, z, _ in inputs.critic_batches])  # (K B, Z)
+            y = torch.cat([data.labels[idx] for idx, _, _ in inputs.critic_batches])  # (K B,)
+            hidden = act(torch.addmm(class_part[y], z, w_z.t()))
+            fakes = squash(last(hidden)).split([len(idx) for idx, _, _ in inputs.critic_batches])
+
+    d_params = (netD.shared[0].weight, netD.shared[0].bias, netD.gan_head.weight, netD.gan_head.bias,
+                netD.aux_head.weight, netD.aux_head.bias)
+    for (idx, _, alpha), fake in zip(inputs.critic_batches, fakes):
+        w1, b1, wg, bg, wa, ba = (p.detach() for p in d_params)
+        xf = torch.cat([data.features[idx], fake.to(w1.dtype)])  # (2B, D)
+        with autocast:
+            grads, log = critic_update(xf, data.labels[idx], alpha, w1, b1, torch.cat([wg, wa]),
+                                       torch.cat([bg, ba]), config.gp_lambda)
+        d_w1, d_b1, d_wh, d_bh = (grad.to(w1.dtype) for grad in grads)
+        for p, grad in zip(d_params, (d_w1, d_b1, d_wh[:1], d_bh[:1], d_wh[1:], d_bh[1:])):
+            p.grad = grad
+        optD.step()
+    wgan, aux, gp, acc_real = log
+    critic_log = {"wasserstein": -wgan.detach(), "critic_aux": aux.detach(), "gp": gp.detach(),
+                  "acc_real": acc_real}
+
+    idx, z = inputs.generator_batch
+    x, y = data.features[idx], data.labels[idx]
+    optG.zero_grad(set_to_none=True)
+    w1, b1, wg, bg, wa, ba = (p.detach() for p in d_params)  # the critic after its last update, as a constant
+    with autocast:
+        fake = squash(last(act(torch.addmm(class_part[y], z, w_z.t()))))  # (B, D)
+        out = F.linear(F.linear(fake, w1, b1).relu(), torch.cat([wg, wa]), torch.cat([bg, ba]))  # (B, 1 + S)
+        d_fake, c_fake = out[:, 0], out[:, 1:]
+        with torch.no_grad():
+            c_real = F.linear(F.linear(x, w1, b1).relu_(), wa, ba)  # only the logged aux loss reads it
+        aux = (F.cross_entropy(c_real, y) + F.cross_entropy(c_fake, y)) / 2
+        pivot = pivot_loss_masked(fake, y, data.centroids)
+        loss = -d_fake.mean() + aux + config.pivot_weight * pivot + generator_regularisers(netG, config)
+    loss.backward()
+    optG.step()
+    optD.zero_grad(set_to_none=True)  # as the reference leaves it
+    return {**critic_log, "g_loss": loss.detach(), "g_aux": aux.detach(), "pivot": pivot.detach(),
+            "acc_fake": aux_accuracy(c_fake, y).detach()}
+
+
+# --------------------------------------------------------------------------- FLOP accounting
+@dataclass(frozen=True)
+class StepShape:
+    batch: int  # B
+    text: int  # T
+    reduced: int  # R
+    noise: int  # Z
+    gen_hidden: int  # Hg
+    features: int  # D
+    critic_hidden: int  # H
+    seen: int  # S
+    critic_steps: int  # K
+
+
+def _mm(m: int, k: int, n: int) -> int:
+    """(m, k) @ (k, n): m n k multiply-adds, 2 m n k FLOPs."""
+    return 2 * m * k * n
+
+
+def reference_gemm_flops(s: StepShape) -> dict[str, int]:
+    """GEMM FLOPs that ``reference_step`` executes per iteration, by part.
+
+    Autograd computes, for each Linear y = x W^T + b, the forward GEMM, the weight
+    gradient GEMM, and the input gradient GEMM only where the input needs a
+    gradient. tests/test_fast_step.py checks this formula against the GEMMs the
+    reference actually dispatches.
+    """
+    B, T, R, Z, Hg, D, H, S, K = (s.batch, s.text, s.reduced, s.noise, s.gen_hidden, s.features,
+                                  s.critic_hidden, s.seen, s.critic_steps)
+    gen_fwd = _mm(B, T, R) + _mm(B, Z + R, Hg) + _mm(B, Hg, D)  # text layer once per sample
+    critic_fwd = _mm(B, D, H) + _mm(B, H, 1) + _mm(B, H, S)  # first layer, WGAN head, aux head
+    heads_bwd = 2 * _mm(B, 1, H) + 2 * _mm(B, S, H)  # input and weight gradients of both heads
+    critic_step = {
+        "critic: generator forward": gen_fwd,
+        "critic: critic forward (real, fake, interpolates)": 3 * critic_fwd,
+        "critic: gp grad_x (create_graph)": _mm(B, 1, H) + _mm(B, H, D),
+        "critic: backward real + fake": 2 * (heads_bwd + _mm(H, B, D)),  # x and fake need no gradient
+        "critic: gp double backward": _mm(H, B, D) + _mm(B, D, H) + _mm(1, B, H),  # dW1, d(w*m), dw
+        # ReLU's backward has a zero derivative w.r.t. its input; autograd still pushes those
+        # zeros through the first layer: weight gradient and the interpolates' gradient.
+        "critic: gp zeros through first layer": _mm(H, B, D) + _mm(B, H, D),
+    }
+    flops = {k: K * v for k, v in critic_step.items()}
+    flops |= {
+        "generator: generator forward": gen_fwd,
+        "generator: critic forward (fake, real)": 2 * critic_fwd,
+        # fake: both heads' gradients, first-layer weight and input gradients; real: aux head and W1 weight only
+        "generator: critic backward": heads_bwd + _mm(H, B, D) + _mm(B, H, D) + 2 * _mm(B, S, H) + _mm(H, B, D),
+        # last and first layers: weight and input gradients; text layer: weight gradient only
+        "generator: generator backward": 2 * _mm(B, Hg, D) + 2 * _mm(B, Z + R, Hg) + _mm(R, B, T),
+    }
+    return flops
+
+
+def fast_gemm_flops(s: StepShape) -> dict[str, int]:
+    """GEMM FLOPs that ``fast_step`` executes per iteration (checked against dispatched GEMMs in the tests)."""
+    B, T, R, Z, Hg, D, H, S, K = (s.batch, s.text, s.reduced, s.noise, s.gen_hidden, s.features,
+                                  s.critic_hidden, s.seen, s.critic_steps)
+    critic_step = (_mm(2 * B, D, H) + _mm(2 * B, H, 1 + S)  # forward, real and fake together
+                   + _mm(2 * B, 1 + S, H)  # d out -> d h
+                   + _mm(B, H, D) + _mm(H, B, D) + _mm(H, D, 1)  # gradient penalty: G, m^T U, rowsum(W1 * m^T U)
+                   + _mm(H, 2 * B, D) + _mm(1 + S, 2 * B, H))  # weight gradients
+    return {
+        "per class: text layer and first layer's text part": _mm(S, T, R) + _mm(S, R, Hg),
+        "critic: fake features": K * (_mm(B, Z, Hg) + _mm(B, Hg, D)),
+        "critic: closed-form steps": K * critic_step,
+        "generator: forward": _mm(B, Z, Hg) + _mm(B, Hg, D) + _mm(B, D, H) + _mm(B, H, 1 + S),
+        "generator: real features, aux head, no graph": _mm(B, D, H) + _mm(B, H, S),
+        "generator: backward": (_mm(B, 1 + S, H) + _mm(B, H, D)  # through the constant critic
+                                + 2 * _mm(B, Hg, D) + _mm(Hg, B, Z)  # last layer; W_z (z needs no gradient)
+                                + 2 * _mm(S, R, Hg) + _mm(R, S, T)),  # per class: W_r, its input, text layer
+    }
