@@ -102,8 +102,12 @@ def main() -> None:
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (fast impl)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the critic step (fast impl)")
     parser.add_argument("--profile", action="store_true", help="profile one extra iteration, print the top ops")
+    parser.add_argument("--sync-check", action="store_true",
+                        help="cuda: run one extra step with torch.cuda.set_sync_debug_mode('error')")
     parser.add_argument("--adam", choices=("fused", "plain"), default="fused",
                         help="fused: gazsl.fast_step.make_optimizers; plain: torch.optim.Adam's default implementation")
+    parser.add_argument("--no-log", action="store_true",
+                        help="fast impl: fast_step(log=False), as a training loop does between logging intervals")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -117,13 +121,14 @@ def main() -> None:
     gen = torch.Generator().manual_seed(args.seed)
     print(f"torch {torch.__version__}, device {device}"
           + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else f", {torch.get_num_threads()} threads")
-          + f"; shapes {args.shapes}, impl {args.impl}, adam {args.adam}, bf16 {args.bf16}, compile {args.compile}")
+          + f"; shapes {args.shapes}, impl {args.impl}, adam {args.adam}, bf16 {args.bf16}, compile {args.compile}"
+          + (", log=False" if args.no_log and args.impl == "fast" else ""))
 
     dims = StepShape(batch=config.batch_size, text=shape["text"], reduced=config.text_reduced_dim,
                      noise=config.noise_dim, gen_hidden=config.generator_hidden, features=shape["features"],
                      critic_hidden=config.critic_hidden, seen=shape["seen"], critic_steps=config.critic_steps)
     reference = reference_gemm_flops(dims)
-    ref_flops, fast_flops = sum(reference.values()), sum(fast_gemm_flops(dims).values())
+    ref_flops, fast_flops = sum(reference.values()), sum(fast_gemm_flops(dims, log=not args.no_log).values())
     zero_flops = reference["critic: gp zeros through first layer"]
     print(f"reference FLOPs per iteration: {ref_flops / 1e12:.4f} TFLOP (of which {zero_flops / 1e12:.4f} multiply "
           f"the ReLU mask's zero derivative); fast formulation: {fast_flops / 1e12:.4f} TFLOP")
@@ -147,12 +152,16 @@ def main() -> None:
         betas = (config.beta1, config.beta2)
         optG = torch.optim.Adam(netG.parameters(), lr=config.lr, betas=betas)
         optD = torch.optim.Adam(netD.parameters(), lr=config.lr, betas=betas)
-    step = fast_step if args.impl == "fast" else reference_step
+    if args.impl == "fast":
+        def step(*step_args):
+            return fast_step(*step_args, log=not args.no_log)
+    else:
+        step = reference_step
     sampler = EpochSampler(len(data.labels), config.batch_size, seed=args.seed)
     warmup = 1 if device.type == "cpu" else (5 if args.compile else 2)
 
     start = time.perf_counter()
-    inputs = [draw_inputs(sampler, config, gen, device) for _ in range(warmup + iters + args.profile)]
+    inputs = [draw_inputs(sampler, config, gen, device) for _ in range(warmup + iters + args.profile + args.sync_check)]
     sync(device)
     print(f"drawing inputs: {(time.perf_counter() - start) / len(inputs) * 1e3:.1f} ms per iteration (not timed below)")
     for i in range(warmup):
@@ -187,6 +196,15 @@ def main() -> None:
           f"against {config.samples_per_class} generated features x {shape['unseen']} unseen classes)")
     netG.train()
 
+    if args.sync_check and device.type == "cuda":
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            step(netG, netD, optG, optD, data, inputs[warmup + iters], config)
+            print("host syncs inside one step: none")
+        except RuntimeError as err:
+            print(f"host sync inside the step: {err}".splitlines()[0])
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
     if args.profile:
         profile_iteration(step, (netG, netD, optG, optD, data, inputs[-1], config), device)
     print(f"efficiency without the zero-derivative GEMMs in the reference: {(ref_flops - zero_flops) / seconds / peak:.2f}")

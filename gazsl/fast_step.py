@@ -135,8 +135,13 @@ def _critic_fn(compile_: bool):
 
 
 def fast_step(netG: Generator, netD: Critic, optG, optD, data: TrainingData,
-              inputs: StepInputs, config: Config) -> dict[str, torch.Tensor]:
-    """Same contract, losses and updates as ``reference_step``; see the module docstring for what differs."""
+              inputs: StepInputs, config: Config, log: bool = True) -> dict[str, torch.Tensor]:
+    """Same contract, losses and updates as ``reference_step``; see the module docstring for what differs.
+
+    ``log=False`` skips the one piece of work that only the log needs, the critic
+    on the generator batch's real features (its aux loss has no gradient w.r.t. G):
+    the update is the same, and the returned dict lacks ``g_loss`` and ``g_aux``.
+    """
     first, act, last, squash = netG.main  # Linear(Z + R, Hg), LeakyReLU, Linear(Hg, D), Tanh
     w_z, w_r = first.weight[:, :netG.noise_dim], first.weight[:, netG.noise_dim:]  # the input is cat[z, r]
     autocast = torch.autocast(data.features.device.type, dtype=torch.bfloat16, enabled=config.bf16)
@@ -146,9 +151,9 @@ def fast_step(netG: Generator, netD: Critic, optG, optD, data: TrainingData,
         # (S, Hg): text layer and its share of the first layer once per seen class; the graph serves the G step
         class_part = F.linear(netG.reduce_text(data.text), w_r, first.bias)
         with torch.no_grad():
-            z = torch.cat([z for _, z, _ in inputs.critic_batches])  # (K B, Z)
-            y = torch.cat([data.labels[idx] for idx, _, _ in inputs.critic_batches])  # (K B,)
-            hidden = act(torch.addmm(class_part[y], z, w_z.t()))
+            noise = torch.cat([z for _, z, _ in inputs.critic_batches])  # (K B, Z)
+            labels = torch.cat([data.labels[idx] for idx, _, _ in inputs.critic_batches])  # (K B,)
+            hidden = act(torch.addmm(class_part[labels], noise, w_z.t()))
             fakes = squash(last(hidden)).split([len(idx) for idx, _, _ in inputs.critic_batches])
 
     d_params = (netD.shared[0].weight, netD.shared[0].bias, netD.gan_head.weight, netD.gan_head.bias,
@@ -157,34 +162,36 @@ def fast_step(netG: Generator, netD: Critic, optG, optD, data: TrainingData,
         w1, b1, wg, bg, wa, ba = (p.detach() for p in d_params)
         xf = torch.cat([data.features[idx], fake.to(w1.dtype)])  # (2B, D)
         with autocast:
-            grads, log = critic_update(xf, data.labels[idx], alpha, w1, b1, torch.cat([wg, wa]),
-                                       torch.cat([bg, ba]), config.gp_lambda)
+            grads, critic_losses = critic_update(xf, data.labels[idx], alpha, w1, b1, torch.cat([wg, wa]),
+                                                 torch.cat([bg, ba]), config.gp_lambda)
         d_w1, d_b1, d_wh, d_bh = (grad.to(w1.dtype) for grad in grads)
         for p, grad in zip(d_params, (d_w1, d_b1, d_wh[:1], d_bh[:1], d_wh[1:], d_bh[1:])):
             p.grad = grad
         optD.step()
-    wgan, aux, gp, acc_real = log
+    wgan, aux, gp, acc_real = critic_losses
     critic_log = {"wasserstein": -wgan.detach(), "critic_aux": aux.detach(), "gp": gp.detach(),
                   "acc_real": acc_real}
 
     idx, z = inputs.generator_batch
-    x, y = data.features[idx], data.labels[idx]
+    y = data.labels[idx]
     optG.zero_grad(set_to_none=True)
     w1, b1, wg, bg, wa, ba = (p.detach() for p in d_params)  # the critic after its last update, as a constant
     with autocast:
         fake = squash(last(act(torch.addmm(class_part[y], z, w_z.t()))))  # (B, D)
         out = F.linear(F.linear(fake, w1, b1).relu(), torch.cat([wg, wa]), torch.cat([bg, ba]))  # (B, 1 + S)
         d_fake, c_fake = out[:, 0], out[:, 1:]
-        with torch.no_grad():
-            c_real = F.linear(F.linear(x, w1, b1).relu_(), wa, ba)  # only the logged aux loss reads it
-        aux = (F.cross_entropy(c_real, y) + F.cross_entropy(c_fake, y)) / 2
+        aux = F.cross_entropy(c_fake, y) / 2
+        if log:
+            with torch.no_grad():
+                c_real = F.linear(F.linear(data.features[idx], w1, b1).relu_(), wa, ba)  # only the log reads it
+            aux = aux + F.cross_entropy(c_real, y) / 2
         pivot = pivot_loss_masked(fake, y, data.centroids)
         loss = -d_fake.mean() + aux + config.pivot_weight * pivot + generator_regularisers(netG, config)
     loss.backward()
     optG.step()
     optD.zero_grad(set_to_none=True)  # as the reference leaves it
-    return {**critic_log, "g_loss": loss.detach(), "g_aux": aux.detach(), "pivot": pivot.detach(),
-            "acc_fake": aux_accuracy(c_fake, y).detach()}
+    generator_log = {"g_loss": loss.detach(), "g_aux": aux.detach()} if log else {}
+    return {**critic_log, **generator_log, "pivot": pivot.detach(), "acc_fake": aux_accuracy(c_fake, y).detach()}
 
 
 # --------------------------------------------------------------------------- FLOP accounting
@@ -241,8 +248,8 @@ def reference_gemm_flops(s: StepShape) -> dict[str, int]:
     return flops
 
 
-def fast_gemm_flops(s: StepShape) -> dict[str, int]:
-    """GEMM FLOPs that ``fast_step`` executes per iteration (checked against dispatched GEMMs in the tests)."""
+def fast_gemm_flops(s: StepShape, log: bool = True) -> dict[str, int]:
+    """GEMM FLOPs that ``fast_step(..., log=log)`` executes per iteration (checked against dispatched GEMMs)."""
     B, T, R, Z, Hg, D, H, S, K = (s.batch, s.text, s.reduced, s.noise, s.gen_hidden, s.features,
                                   s.critic_hidden, s.seen, s.critic_steps)
     critic_step = (_mm(2 * B, D, H) + _mm(2 * B, H, 1 + S)  # forward, real and fake together
@@ -254,7 +261,7 @@ def fast_gemm_flops(s: StepShape) -> dict[str, int]:
         "critic: fake features": K * (_mm(B, Z, Hg) + _mm(B, Hg, D)),
         "critic: closed-form steps": K * critic_step,
         "generator: forward": _mm(B, Z, Hg) + _mm(B, Hg, D) + _mm(B, D, H) + _mm(B, H, 1 + S),
-        "generator: real features, aux head, no graph": _mm(B, D, H) + _mm(B, H, S),
+        "generator: real features, aux head, no graph (log only)": (_mm(B, D, H) + _mm(B, H, S)) * log,
         "generator: backward": (_mm(B, 1 + S, H) + _mm(B, H, D)  # through the constant critic
                                 + 2 * _mm(B, Hg, D) + _mm(Hg, B, Z)  # last layer; W_z (z needs no gradient)
                                 + 2 * _mm(S, R, Hg) + _mm(R, S, T)),  # per class: W_r, its input, text layer

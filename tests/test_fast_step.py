@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import os
 from collections import Counter
 
@@ -149,7 +150,11 @@ class GemmCounter(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-@pytest.mark.parametrize("impl, formula", [(reference_step, reference_gemm_flops), (fast_step, fast_gemm_flops)])
+@pytest.mark.parametrize("impl, formula", [
+    (reference_step, reference_gemm_flops),
+    (fast_step, fast_gemm_flops),
+    (lambda *args: fast_step(*args, log=False), lambda shape: fast_gemm_flops(shape, log=False)),
+])
 def test_flop_formula_counts_the_dispatched_gemms(impl, formula):
     config, data, netG, netD = make_case(n=60, batch=16, critic_steps=2)
     opt_g, opt_d = optimisers(netG, netD, config)
@@ -192,3 +197,19 @@ def test_bf16_autocast_runs_and_stays_near_float32():
         assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in [*g.parameters(), *d.parameters()])
     for key in ("critic_aux", "gp", "g_loss", "pivot"):
         assert torch.allclose(logs[0][key], logs[1][key], rtol=0.05, atol=0.01), key
+
+
+def test_log_false_makes_the_same_update_and_leaves_out_the_log_only_losses():
+    config, data, netG, netD = make_case(n=60, batch=16)
+    runs = []
+    for log in (True, False):
+        g, d = copy.deepcopy(netG), copy.deepcopy(netD)
+        opt_g, opt_d = optimisers(g, d, config)
+        sampler, rng = EpochSampler(60, 16, seed=1), torch.Generator().manual_seed(2)
+        logs = [fast_step(g, d, opt_g, opt_d, data, draw(sampler, config, rng), config, log=log) for _ in range(2)]
+        runs.append((g, d, opt_g, opt_d, logs))
+    assert set(runs[0][4][-1]) - set(runs[1][4][-1]) == {"g_loss", "g_aux"}
+    for _, _, _, _, logs in runs:
+        for entry, key in itertools.product(logs, ("g_loss", "g_aux")):
+            entry.pop(key, None)
+    assert_same_trajectory(*runs)
