@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -51,7 +52,7 @@ class Config:
     device: str = "auto"  # auto | cpu | cuda
     checkpoint_every: int = 100
     log_every: int = 20
-    fast_step: bool = False  # the optimised training step (identical updates, see gazsl/step.py)
+    fast_step: bool = True  # the optimised training step (same updates, see gazsl/fast_step.py)
     compile: bool = False  # torch.compile the networks (GPU)
     bf16: bool = False  # bf16 autocast (GPU)
 
@@ -80,6 +81,7 @@ PRESETS: dict[str, Config] = {
 
 KNOWN_FEATURE_NORMS = ("mean_var", "minmax")
 KNOWN_CLASSIFIERS = ("knn", "pivot", "softmax")
+KNOWN_DEVICES = ("auto", "cpu", "cuda")
 
 
 def preset(name: str) -> Config:
@@ -140,3 +142,15 @@ def validate(config: Config, source: str = "config") -> None:
         raise data_error(source, f"field 'classifier' must be one of {KNOWN_CLASSIFIERS}, got {config.classifier!r}")
     if config.lr <= 0:
         raise data_error(source, f"field 'lr' must be positive, got {config.lr}")
+    for f in fields(Config):  # NaN or inf here would train silently into NaN losses
+        value = getattr(config, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise data_error(source, f"field '{f.name}' must be a finite number, got {value}")
+    for key in ("beta1", "beta2"):
+        if not 0 <= getattr(config, key) < 1:
+            raise data_error(source, f"field '{key}' must be in [0, 1), got {getattr(config, key)}")
+    if config.device not in KNOWN_DEVICES:
+        raise data_error(source, f"field 'device' must be one of {KNOWN_DEVICES}, got {config.device!r}")
+    if config.calibration_step <= 0 or config.calibration_min >= config.calibration_max:
+        raise data_error(source, "calibration grid needs calibration_step > 0 and calibration_min < calibration_max, got "
+                         f"{config.calibration_min}..{config.calibration_max} step {config.calibration_step}")

@@ -36,6 +36,7 @@ import gazsl
 from gazsl import config as config_module
 from gazsl import evaluate as ev
 from gazsl.config import Config
+from gazsl.fast_step import fast_step, make_optimizers
 from gazsl.io import GazslError, atomic_path, sha256_file, write_json_atomic
 from gazsl.model import Critic, Generator
 from gazsl.step import EpochSampler, TrainingData, draw_inputs, reference_step
@@ -121,17 +122,10 @@ class GazslTrainer:
         torch.manual_seed(seed)
         self.netG = Generator(text.shape[1], x.shape[1], config).to(device)
         self.netD = Critic(x.shape[1], len(self.train_classes), config).to(device)
-        betas = (config.beta1, config.beta2)
-        self.optG = torch.optim.Adam(self.netG.parameters(), lr=config.lr, betas=betas)
-        self.optD = torch.optim.Adam(self.netD.parameters(), lr=config.lr, betas=betas)
+        self.optG, self.optD = make_optimizers(self.netG, self.netD, config)
         self.sampler = EpochSampler(len(y), config.batch_size, seed)
         self.noise = torch.Generator().manual_seed(seed)
-        if config.fast_step:
-            from gazsl.fast_step import fast_step
-
-            self._step = fast_step
-        else:
-            self._step = reference_step
+        self._step = fast_step if config.fast_step else reference_step
 
     def step(self) -> dict[str, torch.Tensor]:
         inputs = draw_inputs(self.sampler, self.config, self.noise, self.device)
@@ -300,12 +294,17 @@ def evaluation_due(config: Config, it: int) -> bool:
 
 def run_phase(phase: Phase, trainer: GazslTrainer, out: Path, config: Config, writer, resume: bool) -> None:
     checkpoint = out / f"checkpoint_{phase.name}.pt"
-    start, stale = 0, 0
+    start, stale, saved = 0, 0, None
     if resume and checkpoint.exists():
         state = load_checkpoint(checkpoint)
-        trainer.load_state_dict(state["trainer"])
-        start, phase.history, stale = state["iteration"], state["history"], state["stale"]
-        if state.get("stopped"):
+        try:
+            trainer.load_state_dict(state["trainer"])
+            start, phase.history, stale = state["iteration"], state["history"], state["stale"]
+            saved, done = start, state.get("stopped")
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as err:
+            raise GazslError(f"{checkpoint}: not a checkpoint of this run ({_short(err)}); resume with the options "
+                             "it was made with, or delete it to start over") from None
+        if done:
             return
     from tqdm import tqdm
 
@@ -314,12 +313,14 @@ def run_phase(phase: Phase, trainer: GazslTrainer, out: Path, config: Config, wr
     stopped = False
     for it in bar:
         logs = trainer.step()
-        if it % config.log_every == 0 or it % config.checkpoint_every == 0 or it == phase.iterations:
+        # checked before every checkpoint and evaluation, so neither ever sees a diverged model
+        if (it % config.log_every == 0 or it % config.checkpoint_every == 0 or it == phase.iterations
+                or (phase.periodic and evaluation_due(config, it))):
             values = {k: float(v) for k, v in logs.items()}  # the only host sync of a step, at log time
             if not all(math.isfinite(v) for v in values.values()):
                 bad = ", ".join(k for k, v in values.items() if not math.isfinite(v))
                 raise GazslError(f"training diverged at iteration {it} of phase '{phase.name}' ({bad} not finite); "
-                                 f"last good checkpoint kept: {checkpoint if checkpoint.exists() else 'none yet'}")
+                                 f"last good checkpoint kept: " + (f"{checkpoint} (iteration {saved})" if saved is not None else "none yet"))
             bar.set_postfix(W=f"{values['wasserstein']:.3f}", pivot=f"{values['pivot']:.3f}", refresh=False)
             if writer is not None:
                 for key, value in values.items():
@@ -338,6 +339,7 @@ def run_phase(phase: Phase, trainer: GazslTrainer, out: Path, config: Config, wr
         if it % config.checkpoint_every == 0 or it == phase.iterations or stopped:
             save_checkpoint(checkpoint, {"trainer": trainer.state_dict(), "iteration": it, "history": phase.history,
                                          "stale": stale, "stopped": stopped or it == phase.iterations})
+            saved = it
         if stopped:
             break
     bar.close()
@@ -352,7 +354,33 @@ def load_checkpoint(path: Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # a torn or foreign file: tell the user which one
-        raise GazslError(f"{path}: unreadable checkpoint ({type(err).__name__}: {err}); delete it to start over") from None
+        raise GazslError(f"{path}: unreadable checkpoint, truncated or not a gazsl checkpoint ({_short(err)}); "
+                         "delete it to start over") from None
+
+
+def _short(err: Exception, limit: int = 160) -> str:
+    """An exception as one short line: torch's messages run over several long lines."""
+    text = f"{type(err).__name__}: {' '.join(str(err).split())}"
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+# Settings that may differ when a run is resumed without changing its results.
+RESUMABLE_CHANGES = ("device", "checkpoint_every", "log_every")
+
+
+def check_same_run(path: Path, record: dict) -> None:
+    """Refuse to resume a run with other settings: its metrics would mix two runs under the new settings' name."""
+    try:
+        before = json.loads(path.read_text(encoding="utf-8"))
+        old = {**{k: v for k, v in before.items() if k != "config"}, **before["config"]}
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise GazslError(f"{path}: unreadable record of the run to resume ({_short(err)})") from None
+    new = {**{k: v for k, v in record.items() if k != "config"}, **record["config"]}
+    changed = [k for k in sorted(old.keys() | new.keys()) if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k)]
+    if changed:
+        k = changed[0]
+        raise GazslError(f"{path}: --resume with other settings than the run in this folder ({k}: {old.get(k)!r} -> "
+                         f"{new.get(k)!r}); use the same options, or another --out")
 
 
 def provenance(store: FeatureStore) -> dict:
@@ -378,7 +406,10 @@ def train(split: str, config: Config, out: Path, protocol: str = "honest", prese
     random.seed(config.seed)
     np.random.seed(config.seed)
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "config.json", {"split": split, "protocol": protocol, "preset": preset, "config": config.to_dict()})
+    record = {"split": split, "protocol": protocol, "preset": preset, "config": config.to_dict()}
+    if resume and (out / "config.json").exists():
+        check_same_run(out / "config.json", record)
+    write_json_atomic(out / "config.json", record)
     writer = _tensorboard(out)
 
     phases, summarise = build_phases(store, split, config, protocol)

@@ -1,0 +1,32 @@
+import json
+
+import pytest
+
+from gazsl.io import GazslError
+from gazsl.reproduce import main
+
+
+def test_reproduce_writes_table_and_plot_for_both_protocols(toy_store, tiny_config_file, tmp_path):
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    overrides = json.loads(tiny_config_file.read_text())
+    overrides["iterations"] = 20
+    (configs / "toy_easy.json").write_text(json.dumps({"split": "toy_easy", "preset": "cpu", "store": str(toy_store),
+                                                       "overrides": overrides}))
+    results = tmp_path / "results"
+    main(["--splits", "toy_easy", "--seeds", "2", "--configs", str(configs), "--results", str(results),
+          "--runs", str(tmp_path / "runs")])
+    table = (results / "toy_easy.md").read_text()
+    assert "python -m gazsl.reproduce --splits toy_easy --seeds 2" in table
+    rows = [line for line in table.splitlines() if line.startswith("| honest") or line.startswith("| paper")]
+    assert len(rows) == 2 and all("±" in row and "| 2 |" in row for row in rows)
+    assert (results / "toy_easy_gzsl.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for protocol in ("honest", "paper"):
+        seeds = {json.loads((tmp_path / "runs" / "toy_easy" / protocol / f"seed{s}" / "metrics.json").read_text())["seed"]
+                 for s in (0, 1)}
+        assert seeds == {0, 1}
+
+
+def test_reproduce_rejects_a_split_without_config(tmp_path):
+    with pytest.raises(GazslError, match="no experiment config for split 'moon_easy'"):
+        main(["--splits", "moon_easy", "--configs", str(tmp_path)])
