@@ -42,25 +42,35 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def best_time(fn, device, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        sync(device)
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        best = min(best, time.perf_counter() - start)
-    return best
+def timed(fn, device) -> tuple[float, float]:
+    """(wall-clock seconds, process CPU seconds) of one call of ``fn``."""
+    sync(device)
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    sync(device)
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def gemm_throughput(m: int, k: int, n: int, device, dtype=torch.float32, repeats: int = 5) -> float:
-    """FLOP/s of (m, k) @ (k, n): best of ``repeats`` timings of enough products to last about 0.2 s each."""
+def best_time(fn, device, repeats: int) -> tuple[float, float]:
+    """Best wall-clock and best CPU seconds over ``repeats`` calls."""
+    runs = [timed(fn, device) for _ in range(repeats)]
+    return min(wall for wall, _ in runs), min(cpu for _, cpu in runs)
+
+
+def gemm_throughput(m: int, k: int, n: int, device, dtype=torch.float32, repeats: int = 5) -> tuple[float, float]:
+    """(m, k) @ (k, n): (FLOP per wall second, FLOP per CPU second), best of ``repeats`` timings of about 0.2 s."""
     a, b = torch.randn(m, k, device=device, dtype=dtype), torch.randn(k, n, device=device, dtype=dtype)
     out = torch.empty(m, n, device=device, dtype=dtype)
-    once = best_time(lambda: torch.mm(a, b, out=out), device, 2)
+    once, _ = best_time(lambda: torch.mm(a, b, out=out), device, 2)
     inner = max(1, round(0.2 / once))
-    seconds = best_time(lambda: [torch.mm(a, b, out=out) for _ in range(inner)], device, repeats) / inner
-    return 2 * m * k * n / seconds
+    wall, cpu = best_time(lambda: [torch.mm(a, b, out=out) for _ in range(inner)], device, repeats)
+    return 2 * m * k * n * inner / wall, 2 * m * k * n * inner / max(cpu, 1e-9)
+
+
+def median(values: list[float]) -> float:
+    values = sorted(values)
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
 
 
 def synthetic_data(shape: dict, config, device, gen: torch.Generator):
@@ -135,13 +145,14 @@ def main() -> None:
     for part, flops in reference.items():
         print(f"  reference {part:<52s} {flops / 1e9:9.1f} GFLOP")
 
-    gemm = gemm_throughput(dims.batch, dims.features, dims.critic_hidden, device)
-    print(f"GEMM throughput float32 ({dims.batch}x{dims.features} @ {dims.features}x{dims.critic_hidden}): "
-          f"{gemm / 1e9:.1f} GFLOP/s")
-    peak = gemm
-    if args.bf16:
-        peak = gemm_throughput(dims.batch, dims.features, dims.critic_hidden, device, torch.bfloat16)
-        print(f"GEMM throughput bfloat16 (same shape): {peak / 1e9:.1f} GFLOP/s (efficiency below is against this)")
+    def peak_throughput(repeats: int = 5) -> tuple[float, float]:
+        """GEMM FLOP per wall and per CPU second, in the precision the step computes in."""
+        dtype = torch.bfloat16 if args.bf16 else torch.float32
+        return gemm_throughput(dims.batch, dims.features, dims.critic_hidden, device, dtype, repeats)
+
+    peak, _ = peak_throughput()
+    print(f"GEMM throughput {'bfloat16' if args.bf16 else 'float32'} ({dims.batch}x{dims.features} @ "
+          f"{dims.features}x{dims.critic_hidden}): {peak / 1e9:.1f} GFLOP/s")
 
     data, unseen_text, test = synthetic_data(shape, config, device, gen)
     netG = Generator(shape["text"], shape["features"], config).to(device)
@@ -165,33 +176,39 @@ def main() -> None:
     sync(device)
     print(f"drawing inputs: {(time.perf_counter() - start) / len(inputs) * 1e3:.1f} ms per iteration (not timed below)")
     for i in range(warmup):
-        log = step(netG, netD, optG, optD, data, inputs[i], config)
-    times = []
+        step(netG, netD, optG, optD, data, inputs[i], config)
+    # On a CPU shared with other work the load drifts: each iteration is paired with a GEMM measurement
+    # taken just before it, and the efficiency is the median of the paired ratios. The same ratio in
+    # process CPU time (GEMM FLOP per CPU second vs the iteration's CPU seconds) does not see other load.
+    paired = device.type == "cpu"
+    ratios, cpu_ratios, times, peaks, last = [], [], [], [], {}
     for i in range(warmup, warmup + iters):
-        sync(device)
-        start = time.perf_counter()
-        log = step(netG, netD, optG, optD, data, inputs[i], config)
-        sync(device)
-        times.append(time.perf_counter() - start)
-    seconds, mean = min(times), sum(times) / len(times)
+        if paired:
+            peak, cpu_peak = peak_throughput(repeats=3)
+        wall, cpu = timed(lambda: last.update(log=step(netG, netD, optG, optD, data, inputs[i], config)), device)
+        times.append(wall)
+        if paired:
+            peaks.append(peak)
+            ratios.append(ref_flops / wall / peak)
+            cpu_ratios.append(ref_flops / cpu / cpu_peak)
+            print(f"  iteration {i - warmup}: {wall:.3f} s, GEMM {peak / 1e9:.1f} GFLOP/s, ratio {ratios[-1]:.3f}; "
+                  f"CPU time {cpu:.2f} s, GEMM {cpu_peak / 1e9:.1f} GFLOP per CPU s, ratio {cpu_ratios[-1]:.3f}")
+    if not paired:
+        peaks = [max(peak, peak_throughput()[0])]
+        ratios = [ref_flops / wall / peaks[0] for wall in times]
     print(f"losses after {warmup + iters} iterations: "
-          + ", ".join(f"{k} {v.item():.4f}" for k, v in log.items()))
-    # the machine may be shared: the GEMM figure is the best seen before and after the iterations
-    gemm = max(gemm, gemm_throughput(dims.batch, dims.features, dims.critic_hidden, device))
-    if args.bf16:
-        peak = max(peak, gemm_throughput(dims.batch, dims.features, dims.critic_hidden, device, torch.bfloat16))
-    else:
-        peak = gemm
-    print(f"GEMM throughput, best before and after: {gemm / 1e9:.1f} GFLOP/s float32"
-          + (f", {peak / 1e9:.1f} GFLOP/s bfloat16" if args.bf16 else ""))
-    achieved = (fast_flops if args.impl == "fast" else ref_flops) / seconds
-    print(f"iteration: best {seconds:.4f} s ({1 / seconds:.3f} it/s), mean {mean:.4f} s ({1 / mean:.3f} it/s) "
-          f"over {iters}; the {args.impl} formulation's own GEMMs run at {achieved / 1e9:.1f} GFLOP/s = "
-          f"{achieved / peak:.2f} of the GEMM throughput")
+          + ", ".join(f"{k} {v.item():.4f}" for k, v in last["log"].items()))
+    efficiency = median(ratios)
+    own = fast_flops if args.impl == "fast" else ref_flops
+    mean = sum(times) / iters
+    print(f"GEMM throughput during the run: {min(peaks) / 1e9:.1f} to {max(peaks) / 1e9:.1f} GFLOP/s")
+    print(f"iteration: mean {mean:.4f} s ({1 / mean:.3f} it/s), median {median(times):.4f} s, best {min(times):.4f} s "
+          f"over {iters}; the {args.impl} formulation's own GEMMs run at {efficiency * own / ref_flops:.2f} of the "
+          f"GEMM throughput")
 
     netG.eval()
     evaluate(netG, unseen_text, test[:64], config, args.seed)
-    eval_seconds = best_time(lambda: evaluate(netG, unseen_text, test, config, args.seed), device, repeats=3)
+    eval_seconds, _ = best_time(lambda: evaluate(netG, unseen_text, test, config, args.seed), device, repeats=3)
     print(f"evaluation: {len(test) / eval_seconds:.0f} test images/s ({len(test)} images, cosine {config.knn_k}-NN "
           f"against {config.samples_per_class} generated features x {shape['unseen']} unseen classes)")
     netG.train()
@@ -207,9 +224,11 @@ def main() -> None:
             torch.cuda.set_sync_debug_mode("default")
     if args.profile:
         profile_iteration(step, (netG, netD, optG, optD, data, inputs[-1], config), device)
-    print(f"efficiency without the zero-derivative GEMMs in the reference: {(ref_flops - zero_flops) / seconds / peak:.2f}")
-    print(f"efficiency from the mean iteration: {ref_flops / mean / peak:.2f}")
-    print(f"efficiency={ref_flops / seconds / peak:.2f}")
+    if paired:
+        print(f"efficiency in process CPU time (insensitive to other load): {median(cpu_ratios):.2f}")
+    print(f"efficiency counting the reference without its zero-derivative GEMMs: "
+          f"{efficiency * (ref_flops - zero_flops) / ref_flops:.2f}")
+    print(f"efficiency={efficiency:.2f}")
 
 
 if __name__ == "__main__":
