@@ -50,13 +50,32 @@ def load_cell(split: str, config_dir: Path = CONFIG_DIR) -> tuple[str, config_mo
     return preset, config, cell.get("store")
 
 
-def run_cell(split: str, protocol: str, seed: int, runs_dir: Path = RUNS_DIR, config_dir: Path = CONFIG_DIR) -> dict:
+def run_cell(split: str, protocol: str, seed: int, runs_dir: Path = RUNS_DIR, config_dir: Path = CONFIG_DIR,
+             threads: int | None = None) -> dict:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     out = runs_dir / split / protocol / f"seed{seed}"
     if (out / "metrics.json").exists():
         return json.loads((out / "metrics.json").read_text())
     preset, config, store = load_cell(split, config_dir)
     resume = any(out.glob("checkpoint_*.pt"))
     return train(split, config.replace(seed=seed), out, protocol, preset, store, resume=resume)
+
+
+def run_cells(cells: list[tuple], runs_dir: Path, config_dir: Path, jobs: int) -> dict[tuple, dict]:
+    """Metrics of every (split, protocol, seed) cell, ``jobs`` training processes at a time."""
+    if jobs <= 1:
+        return {cell: run_cell(*cell, runs_dir, config_dir) for cell in cells}
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {cell: pool.submit(run_cell, *cell, runs_dir, config_dir, threads) for cell in cells}
+        return {cell: future.result() for cell, future in futures.items()}
 
 
 COLUMNS = [  # (metrics key, header, scale)
@@ -117,6 +136,7 @@ def main(argv=None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS_DIR)
     parser.add_argument("--runs", type=Path, default=RUNS_DIR)
     parser.add_argument("--configs", type=Path, default=CONFIG_DIR)
+    parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (worth it on a GPU or many cores)")
     args = parser.parse_args(argv)
     if args.seeds < 1:
         raise GazslError("--seeds must be at least 1")
@@ -125,8 +145,10 @@ def main(argv=None) -> int:
         load_cell(split, args.configs)
 
     command = "python -m gazsl.reproduce " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    cells = [(split, p, seed) for split in args.splits for p in protocols for seed in range(args.seeds)]
+    metrics = run_cells(cells, args.runs, args.configs, args.jobs)
     for split in args.splits:
-        results = {p: [run_cell(split, p, seed, args.runs, args.configs) for seed in range(args.seeds)] for p in protocols}
+        results = {p: [metrics[(split, p, seed)] for seed in range(args.seeds)] for p in protocols}
         text = table(split, results)
         plot_curves(split, results, args.runs, args.results / f"{split}_gzsl.png")
         preset = results[protocols[0]][0]["preset"]
