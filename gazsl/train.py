@@ -125,11 +125,13 @@ class GazslTrainer:
         self.optG, self.optD = make_optimizers(self.netG, self.netD, config)
         self.sampler = EpochSampler(len(y), config.batch_size, seed)
         self.noise = torch.Generator().manual_seed(seed)
-        self._step = fast_step if config.fast_step else reference_step
 
-    def step(self) -> dict[str, torch.Tensor]:
+    def step(self, log: bool = True) -> dict[str, torch.Tensor]:
+        """One iteration; ``log=False`` lets the fast step skip work that only the logged losses need."""
         inputs = draw_inputs(self.sampler, self.config, self.noise, self.device)
-        return self._step(self.netG, self.netD, self.optG, self.optD, self.data, inputs, self.config)
+        if self.config.fast_step:
+            return fast_step(self.netG, self.netD, self.optG, self.optD, self.data, inputs, self.config, log=log)
+        return reference_step(self.netG, self.netD, self.optG, self.optD, self.data, inputs, self.config)
 
     def state_dict(self) -> dict:
         return {
@@ -312,10 +314,11 @@ def run_phase(phase: Phase, trainer: GazslTrainer, out: Path, config: Config, wr
                dynamic_ncols=True, leave=False, disable=None)
     stopped = False
     for it in bar:
-        logs = trainer.step()
         # checked before every checkpoint and evaluation, so neither ever sees a diverged model
-        if (it % config.log_every == 0 or it % config.checkpoint_every == 0 or it == phase.iterations
-                or (phase.periodic and evaluation_due(config, it))):
+        log_now = (it % config.log_every == 0 or it % config.checkpoint_every == 0 or it == phase.iterations
+                   or (phase.periodic and evaluation_due(config, it)))
+        logs = trainer.step(log=log_now)
+        if log_now:
             values = {k: float(v) for k, v in logs.items()}  # the only host sync of a step, at log time
             if not all(math.isfinite(v) for v in values.values()):
                 bad = ", ".join(k for k, v in values.items() if not math.isfinite(v))
