@@ -132,6 +132,9 @@ def validate(config: Config, source: str = "config") -> None:
     for key in positive:
         if getattr(config, key) <= 0:
             raise data_error(source, f"field '{key}' must be positive, got {getattr(config, key)}")
+    for key in ("creativity_weight", "cycle_weight"):
+        if getattr(config, key) < 0:
+            raise data_error(source, f"field '{key}' must be >= 0 (0: off), got {getattr(config, key)}")
     if config.patience < 0:
         raise data_error(source, f"field 'patience' must be >= 0, got {config.patience}")
     if config.iterations < 0:

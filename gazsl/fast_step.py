@@ -28,6 +28,11 @@ and ``fast_gemm_flops`` count what each formulation multiplies.
    through the auxiliary head.
 6. Pivot loss by index_add over all seen classes, masked: no Python loop and no
    data-dependent shapes, hence no host sync anywhere in the step.
+7. The optional creativity term (gazsl/step.py) mixes two classes' texts. The
+   text layer and ``W_r r + b`` are affine, so the mixture's first-layer part is
+   the same mixture of two ``class_part`` rows; the mixed rows ride along in the
+   generator step's GEMMs. The cycle term's targets are rows of the per-class
+   reduced text.
 
 ``compile`` (torch.compile of the critic's closed form) and ``bf16`` (autocast)
 are optional and meant for GPUs.
@@ -41,7 +46,7 @@ import torch
 import torch.nn.functional as F
 
 from gazsl.config import Config
-from gazsl.model import Critic, Generator, aux_accuracy
+from gazsl.model import Critic, Generator, aux_accuracy, entropy
 from gazsl.step import StepInputs, TrainingData, generator_regularisers
 
 
@@ -149,7 +154,8 @@ def fast_step(netG: Generator, netD: Critic, optG, optD, data: TrainingData,
 
     with autocast:
         # (S, Hg): text layer and its share of the first layer once per seen class; the graph serves the G step
-        class_part = F.linear(netG.reduce_text(data.text), w_r, first.bias)
+        reduced = netG.reduce_text(data.text)  # (S, R)
+        class_part = F.linear(reduced, w_r, first.bias)
         with torch.no_grad():
             noise = torch.cat([z for _, z, _ in inputs.critic_batches])  # (K B, Z)
             labels = torch.cat([data.labels[idx] for idx, _, _ in inputs.critic_batches])  # (K B,)
@@ -176,10 +182,16 @@ def fast_step(netG: Generator, netD: Critic, optG, optD, data: TrainingData,
     y = data.labels[idx]
     optG.zero_grad(set_to_none=True)
     w1, b1, wg, bg, wa, ba = (p.detach() for p in d_params)  # the critic after its last update, as a constant
+    b = len(idx)
     with autocast:
-        fake = squash(last(act(torch.addmm(class_part[y], z, w_z.t()))))  # (B, D)
-        out = F.linear(F.linear(fake, w1, b1).relu(), torch.cat([wg, wa]), torch.cat([bg, ba]))  # (B, 1 + S)
-        d_fake, c_fake = out[:, 0], out[:, 1:]
+        rows, noise = class_part[y], z  # (B, Hg), (B, Z)
+        if config.creativity_weight > 0:  # saving 7: B mixed-text rows after the B real-text ones
+            i, j, a, z_mix = inputs.creative
+            rows = torch.cat([rows, torch.lerp(class_part[j], class_part[i], a.to(class_part.dtype))])
+            noise = torch.cat([z, z_mix])
+        generated = squash(last(act(torch.addmm(rows, noise, w_z.t()))))  # (B or 2B, D)
+        out = F.linear(F.linear(generated, w1, b1).relu(), torch.cat([wg, wa]), torch.cat([bg, ba]))  # (B or 2B, 1 + S)
+        fake, d_fake, c_fake = generated[:b], out[:b, 0], out[:b, 1:]
         aux = F.cross_entropy(c_fake, y) / 2
         if log:
             with torch.no_grad():
@@ -187,11 +199,19 @@ def fast_step(netG: Generator, netD: Critic, optG, optD, data: TrainingData,
             aux = aux + F.cross_entropy(c_real, y) / 2
         pivot = pivot_loss_masked(fake, y, data.centroids)
         loss = -d_fake.mean() + aux + config.pivot_weight * pivot + generator_regularisers(netG, config)
+        extra = {}
+        if config.creativity_weight > 0:
+            extra["creative_entropy"] = entropy(out[b:, 1:])
+            loss = loss + config.creativity_weight * (-out[b:, 0].mean() - extra["creative_entropy"])
+        if config.cycle_weight > 0:
+            extra["cycle"] = F.mse_loss(netG.regressor(fake), reduced.detach()[y])
+            loss = loss + config.cycle_weight * extra["cycle"]
     loss.backward()
     optG.step()
     optD.zero_grad(set_to_none=True)  # as the reference leaves it
     generator_log = {"g_loss": loss.detach(), "g_aux": aux.detach()} if log else {}
-    return {**critic_log, **generator_log, "pivot": pivot.detach(), "acc_fake": aux_accuracy(c_fake, y).detach()}
+    return {**critic_log, **generator_log, "pivot": pivot.detach(), "acc_fake": aux_accuracy(c_fake, y).detach(),
+            **{k: v.detach() for k, v in extra.items()}}
 
 
 # --------------------------------------------------------------------------- FLOP accounting
@@ -214,7 +234,7 @@ def _mm(m: int, k: int, n: int) -> int:
 
 
 def reference_gemm_flops(s: StepShape) -> dict[str, int]:
-    """GEMM FLOPs that ``reference_step`` executes per iteration, by part.
+    """GEMM FLOPs that ``reference_step`` executes per iteration, by part (the paper's model: extensions off).
 
     Autograd computes, for each Linear y = x W^T + b, the forward GEMM, the weight
     gradient GEMM, and the input gradient GEMM only where the input needs a
@@ -249,7 +269,10 @@ def reference_gemm_flops(s: StepShape) -> dict[str, int]:
 
 
 def fast_gemm_flops(s: StepShape, log: bool = True) -> dict[str, int]:
-    """GEMM FLOPs that ``fast_step(..., log=log)`` executes per iteration (checked against dispatched GEMMs)."""
+    """GEMM FLOPs that ``fast_step(..., log=log)`` executes per iteration, extensions off.
+
+    Checked against the dispatched GEMMs.
+    """
     B, T, R, Z, Hg, D, H, S, K = (s.batch, s.text, s.reduced, s.noise, s.gen_hidden, s.features,
                                   s.critic_hidden, s.seen, s.critic_steps)
     critic_step = (_mm(2 * B, D, H) + _mm(2 * B, H, 1 + S)  # forward, real and fake together

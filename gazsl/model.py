@@ -3,6 +3,7 @@
 Generator:  text (T) -> Linear(T, R)            the denoising text layer, no activation
             [reduced text (R), z (Z)] -> Linear(R+Z, H) -> LeakyReLU -> Linear(H, D) -> Tanh
 Critic:     x (D) -> Linear(D, H) -> ReLU -> { WGAN head: Linear(H, 1), aux classifier: Linear(H, S) }
+Optional:   regressor x (D) -> Linear(D, R), the cycle term's map back to the reduced text
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ class Generator(nn.Module):
             nn.Tanh(),
         )
         _init(self)
+        # cycle term only: generated feature -> reduced text. Part of G so that optG trains it (and ||W||^2
+        # decays it); made after the paper's layers are initialised, so that theirs stay as without it.
+        self.regressor = nn.Linear(feature_dim, config.text_reduced_dim) if config.cycle_weight > 0 else None
+        if self.regressor is not None:
+            _init(self.regressor)
 
     def reduce_text(self, text: torch.Tensor) -> torch.Tensor:
         return self.text_layer(text)  # (B, T) -> (B, R)

@@ -128,7 +128,7 @@ class GazslTrainer:
 
     def step(self, log: bool = True) -> dict[str, torch.Tensor]:
         """One iteration; ``log=False`` lets the fast step skip work that only the logged losses need."""
-        inputs = draw_inputs(self.sampler, self.config, self.noise, self.device)
+        inputs = draw_inputs(self.sampler, self.config, self.noise, self.device, len(self.train_classes))
         if self.config.fast_step:
             return fast_step(self.netG, self.netD, self.optG, self.optD, self.data, inputs, self.config, log=log)
         return reference_step(self.netG, self.netD, self.optG, self.optD, self.data, inputs, self.config)

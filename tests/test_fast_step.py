@@ -24,9 +24,10 @@ RTOL, ATOL = 1e-9, 1e-12  # float64: the two formulations differ only in summati
 DEVICE = os.environ.get("GAZSL_TEST_DEVICE", "cpu")  # bench/gpu_check.sh runs these tests with cuda
 
 
-def make_case(n: int, batch: int, labels: np.ndarray | None = None, seed: int = 0, critic_steps: int = 3):
+def make_case(n: int, batch: int, labels: np.ndarray | None = None, seed: int = 0, critic_steps: int = 3,
+              **switches):
     config = Config(text_reduced_dim=R, noise_dim=Z, generator_hidden=HG, critic_hidden=H, batch_size=batch,
-                    critic_steps=critic_steps, lr=1e-3, seed=seed)
+                    critic_steps=critic_steps, lr=1e-3, seed=seed, **switches)
     gen = torch.Generator().manual_seed(seed)
     if labels is None:
         labels = np.arange(n) % S
@@ -47,9 +48,12 @@ def optimisers(netG, netD, config):
 
 
 def draw(sampler, config, rng):
-    inputs = draw_inputs(sampler, config, rng, DEVICE)
+    inputs = draw_inputs(sampler, config, rng, DEVICE, n_classes=S)
     inputs.critic_batches = [(i, z.double(), a.double()) for i, z, a in inputs.critic_batches]
     inputs.generator_batch = (inputs.generator_batch[0], inputs.generator_batch[1].double())
+    if inputs.creative is not None:
+        first, second, a, z = inputs.creative
+        inputs.creative = (first, second, a.double(), z.double())
     return inputs
 
 
@@ -111,6 +115,49 @@ def test_the_trajectories_differ_when_an_update_differs():
     _, fast = run_both(config.replace(gp_lambda=9.0), data, netG, netD, iterations=1)
     with pytest.raises(AssertionError):
         assert_same_trajectory(reference, fast)
+
+
+@pytest.mark.parametrize("switches, logged", [
+    ({"creativity_weight": 0.7}, {"creative_entropy"}),
+    ({"cycle_weight": 2.0}, {"cycle"}),
+    ({"creativity_weight": 0.7, "cycle_weight": 2.0}, {"creative_entropy", "cycle"}),
+])
+def test_same_updates_with_the_extensions_on(switches, logged):
+    config, data, netG, netD = make_case(n=60, batch=16, **switches)
+    reference, fast = run_both(config, data, netG, netD, iterations=3)
+    assert_same_trajectory(reference, fast)
+    assert logged <= reference[4][-1].keys()
+    # not vacuous: the same start without the extensions ends elsewhere
+    off = config.replace(creativity_weight=0.0, cycle_weight=0.0)
+    g_off, _, _, _, logs_off = run_both(off, data, copy.deepcopy(netG), netD, iterations=3)[0]
+    assert not logged & logs_off[-1].keys()
+    assert not torch.allclose(reference[0].main[0].weight, g_off.main[0].weight)
+
+
+def test_extensions_off_leave_the_paper_model_and_its_draws_unchanged():
+    paper = Config(text_reduced_dim=R, noise_dim=Z, generator_hidden=HG, critic_hidden=H, batch_size=16)
+    extended = paper.replace(creativity_weight=1.0, cycle_weight=1.0)
+    torch.manual_seed(0)
+    g_paper = Generator(T, D, paper)
+    torch.manual_seed(0)
+    g_extended = Generator(T, D, extended)
+    names = {name for name, _ in g_paper.named_parameters()}
+    assert names == {f"{layer}.{kind}" for layer in ("text_layer", "main.0", "main.2") for kind in ("weight", "bias")}
+    extended_params = dict(g_extended.named_parameters())
+    assert set(extended_params) - names == {"regressor.weight", "regressor.bias"}
+    assert all(torch.equal(p, extended_params[name]) for name, p in g_paper.named_parameters())
+
+    draws = []
+    for config in (paper, extended):
+        rng = torch.Generator().manual_seed(5)
+        draws.append(draw_inputs(EpochSampler(60, 16, seed=1), config, rng, "cpu", n_classes=S))
+        draws[-1].after = torch.rand(3, generator=rng)  # where each leaves the noise stream
+    assert draws[0].creative is None and not torch.equal(draws[0].after, draws[1].after)
+    for (i0, z0, a0), (i1, z1, a1) in zip(draws[0].critic_batches, draws[1].critic_batches):
+        assert torch.equal(i0, i1) and torch.equal(z0, z1) and torch.equal(a0, a1)
+    first, second, a, z = draws[1].creative
+    assert len(first) == 16 and z.shape == (16, Z) and bool((first != second).all())
+    assert bool(((a >= 0.2) & (a <= 0.8)).all()) and first.max() < S and second.max() < S
 
 
 def test_pivot_loss_masked_matches_the_loop():
