@@ -82,9 +82,11 @@ def _read_jsonl(path: Path) -> Corpus:
             continue
         try:
             record = json.loads(line)
-            cid, text = int(record["class_id"]), record["text"]
+            cid, text = record["class_id"], record["text"]
         except (ValueError, KeyError, TypeError):
             raise data_error(path, 'expected {"class_id": int, "text": str}', f"line {lineno}") from None
+        if type(cid) is not int:  # not bool, and not a float silently truncated to another class
+            raise data_error(path, f"'class_id' must be an integer, got {cid!r}", f"line {lineno}")
         if not isinstance(text, str):
             raise data_error(path, "'text' must be a string", f"line {lineno}")
         parts.setdefault(cid, []).append(text)

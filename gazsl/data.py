@@ -124,12 +124,15 @@ def read_feature_npz(path) -> dict:
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError) as err:
-        raise data_error(path, f"not a readable .npz ({' '.join(str(err).split())})") from None
+    except Exception as err:  # numpy and zipfile report damage as OSError, ValueError, EOFError, BadZipFile ...
+        raise data_error(path, f"truncated or not a readable .npz ({type(err).__name__}: {' '.join(str(err).split())})") from None
     for key in ("features", "label", "class_names", "paths"):
         if key not in data:
             raise data_error(path, "missing key", key)
     x, y = data["features"], data["label"]
+    if not np.issubdtype(x.dtype, np.floating) or not np.issubdtype(y.dtype, np.integer) or x.size == 0:
+        raise data_error(path, f"expected non-empty float features and integer labels, got features {x.shape} {x.dtype}, "
+                         f"label {y.shape} {y.dtype}")
     if x.ndim != 2 or y.shape != (x.shape[0],) or len(data["paths"]) != x.shape[0]:
         raise data_error(path, f"features {x.shape}, label {y.shape}, paths {data['paths'].shape} do not agree")
     if y.min() < 0 or y.max() >= len(data["class_names"]):

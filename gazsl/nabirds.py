@@ -36,7 +36,11 @@ def _read_pairs(path: Path, what: str) -> list[tuple[int, str]]:
     if not path.exists():
         raise data_error(path, f"NABirds {what} not found")
     pairs = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError) as err:
+        raise data_error(path, f"cannot read ({type(err).__name__}: {' '.join(str(err).split())})") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         first, _, rest = line.strip().partition(" ")

@@ -157,7 +157,8 @@ def load_split(path, n_classes: int, n_seen: int, n_unseen: int) -> tuple[np.nda
     cids = {}
     for key, size in (("train_cid", n_seen), ("test_cid", n_unseen)):
         value = np.asarray(load_mat(path, key)).ravel()
-        if not np.issubdtype(value.dtype, np.number) or not np.all(value == np.round(value)):
+        if not (np.issubdtype(value.dtype, np.integer) or np.issubdtype(value.dtype, np.floating)) \
+                or not np.all(np.isfinite(value)) or not np.all(value == np.round(value)):
             raise data_error(path, "class ids must be integers", key)
         value = value.astype(np.int64)
         if value.size != size:
@@ -216,7 +217,11 @@ def read_cub_class_names(path) -> list[str]:
     if not path.exists():
         raise data_error(path, "CUB classes.txt not found")
     names = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError) as err:
+        raise data_error(path, f"cannot read ({type(err).__name__}: {' '.join(str(err).split())})") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         parts = line.replace(",", " ").split()

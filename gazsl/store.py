@@ -85,26 +85,27 @@ class FeatureStore:
         self.validate(path)
         path = Path(path)
         text_type = h5py.string_dtype()
+        # fletcher32: every numeric chunk carries a checksum, so a flipped byte is an error on read, not silently wrong data
         with atomic_path(path, suffix=".h5") as tmp:
             with h5py.File(tmp, "w") as f:
                 f.attrs["schema_version"] = SCHEMA_VERSION
                 f.attrs["dataset"] = self.dataset
                 f.attrs["info"] = json.dumps(self.info, sort_keys=True)
-                f.create_dataset("features", data=self.features.astype(np.float32), chunks=True)
-                f.create_dataset("labels", data=self.labels.astype(np.int64))
-                f.create_dataset("classes/ids", data=self.class_ids.astype(np.int64))
+                f.create_dataset("features", data=self.features.astype(np.float32), chunks=True, fletcher32=True)
+                f.create_dataset("labels", data=self.labels.astype(np.int64), fletcher32=True)
+                f.create_dataset("classes/ids", data=self.class_ids.astype(np.int64), fletcher32=True)
                 f.create_dataset("classes/names", data=np.array(self.class_names, dtype=object), dtype=text_type)
-                f.create_dataset("classes/super_ids", data=self.super_ids.astype(np.int64))
+                f.create_dataset("classes/super_ids", data=self.super_ids.astype(np.int64), fletcher32=True)
                 f.create_dataset("classes/super_names", data=np.array(self.super_names, dtype=object), dtype=text_type)
                 if self.attributes is not None:
-                    f.create_dataset("classes/attributes", data=self.attributes.astype(np.float32))
+                    f.create_dataset("classes/attributes", data=self.attributes.astype(np.float32), fletcher32=True)
                 for name, split in self.splits.items():
                     g = f.create_group(f"splits/{name}")
                     for key in ("seen", "unseen", "val", "heldout_images"):
-                        g.create_dataset(key, data=np.asarray(getattr(split, key), dtype=np.int64))
+                        g.create_dataset(key, data=np.asarray(getattr(split, key), dtype=np.int64), fletcher32=True)
                 for name, text in self.texts.items():
                     g = f.create_group(f"text/{name}")
-                    g.create_dataset("vectors", data=text.vectors.astype(np.float32))
+                    g.create_dataset("vectors", data=text.vectors.astype(np.float32), fletcher32=True)
                     g.attrs["settings"] = json.dumps(text.settings, sort_keys=True)
                     if text.vocabulary is not None:
                         g.create_dataset("vocabulary", data=np.array(text.vocabulary, dtype=object), dtype=text_type)
@@ -126,8 +127,10 @@ class FeatureStore:
         try:
             with f:
                 store = cls._read(f, path)
-        except (KeyError, OSError, ValueError, TypeError) as err:
-            raise data_error(path, f"corrupt or truncated store ({err})") from None
+        except GazslError:
+            raise
+        except Exception as err:  # h5py reports damage as OSError, RuntimeError, KeyError, ValueError ...
+            raise data_error(path, f"corrupt or truncated store ({type(err).__name__}: {' '.join(str(err).split())})") from None
         store.validate(path)
         return store
 
@@ -191,24 +194,31 @@ class FeatureStore:
             fail("features", f"non-finite value (NaN or inf) in row {bad}")
         n_classes = len(self.class_names)
         for key, arr in (("classes/ids", self.class_ids), ("classes/super_ids", self.super_ids)):
-            if np.shape(arr) != (n_classes,):
-                fail(key, f"expected {n_classes} entries (one per class), got shape {np.shape(arr)}")
+            if np.shape(arr) != (n_classes,) or not np.issubdtype(np.asarray(arr).dtype, np.integer):
+                fail(key, f"expected {n_classes} integers (one per class), got shape {np.shape(arr)} dtype {np.asarray(arr).dtype}")
         if len(y) and (y.min() < 0 or y.max() >= n_classes):
             fail("labels", f"label out of range [0, {n_classes}): min {y.min()}, max {y.max()}")
         if len(self.super_ids) and (self.super_ids.min() < 0 or self.super_ids.max() >= len(self.super_names)):
             fail("classes/super_ids", f"index out of range [0, {len(self.super_names)})")
-        if self.attributes is not None and (self.attributes.ndim != 2 or self.attributes.shape[0] != n_classes):
-            fail("classes/attributes", f"expected ({n_classes}, A), got {self.attributes.shape}")
+        if self.attributes is not None and (self.attributes.ndim != 2 or self.attributes.shape[0] != n_classes
+                                            or not np.issubdtype(self.attributes.dtype, np.floating)):
+            fail("classes/attributes", f"expected ({n_classes}, A) floats, got {self.attributes.shape} {self.attributes.dtype}")
+        if self.attributes is not None and not np.isfinite(self.attributes).all():
+            fail("classes/attributes", "non-finite value (NaN or inf)")
         for name, text in self.texts.items():
             v = text.vectors
-            if v.ndim != 2 or v.shape[0] != n_classes:
-                fail(f"text/{name}/vectors", f"expected ({n_classes}, T), got {v.shape}")
+            if v.ndim != 2 or v.shape[0] != n_classes or not np.issubdtype(v.dtype, np.floating):
+                fail(f"text/{name}/vectors", f"expected ({n_classes}, T) floats, got {v.shape} {v.dtype}")
             if not np.isfinite(v).all():
                 fail(f"text/{name}/vectors", "non-finite value (NaN or inf)")
             if text.vocabulary is not None and len(text.vocabulary) != v.shape[1]:
                 fail(f"text/{name}/vocabulary", f"{len(text.vocabulary)} terms for {v.shape[1]} columns")
         for name, s in self.splits.items():
             key = f"splits/{name}"
+            for part in ("seen", "unseen", "val", "heldout_images"):
+                arr = np.asarray(getattr(s, part))
+                if arr.ndim != 1 or not (np.issubdtype(arr.dtype, np.integer) or arr.size == 0):
+                    fail(f"{key}/{part}", f"expected a 1-d list of integer indices, got shape {arr.shape} dtype {arr.dtype}")
             for part in ("seen", "unseen", "val"):
                 arr = np.asarray(getattr(s, part))
                 if arr.size and (arr.min() < 0 or arr.max() >= n_classes):

@@ -20,7 +20,7 @@ import numpy as np
 
 from gazsl import sentence_encoder, text_noise
 from gazsl.corpus import Corpus, read_corpus
-from gazsl.io import GazslError
+from gazsl.io import GazslError, data_error
 from gazsl.store import FeatureStore, TextVectors
 
 # GAZSL's tokens (scikit-learn's default pattern): runs of 2+ word characters,
@@ -93,8 +93,18 @@ def encode_tfidf(corpus: Corpus, class_ids, settings: TfidfSettings | None = Non
                  vocabulary: list[str] | None = None) -> TextVectors:
     """TF-IDF class vectors, row i for ``class_ids[i]``."""
     documents = corpus.documents(class_ids)
-    encoder = TfidfEncoder(settings, vocabulary).fit(documents)
+    try:
+        encoder = TfidfEncoder(settings, vocabulary).fit(documents)
+    except ValueError as err:  # scikit-learn's answer when no document has a term left
+        raise data_error(corpus.source, f"no terms to encode ({err})") from None
     vectors = encoder.transform(documents)
+    empty = np.flatnonzero(~vectors.any(axis=1))
+    if empty.size:  # an all-zero text vector would make the class indistinguishable, silently
+        cid = int(class_ids[empty[0]])
+        file = corpus.source / f"{cid}.{corpus.names.get(cid)}.txt"
+        raise data_error(file if file.is_file() else corpus.source,
+                         f"no term of the vocabulary in this document (only stop words or numbers?); "
+                         f"{empty.size} class(es) like this", None if file.is_file() else f"class_id {cid}")
     settings_record = {**encoder.describe(), "corpus": str(corpus.source), "corpus_sha256": corpus.checksum()}
     return TextVectors(vectors=vectors, settings=settings_record, vocabulary=encoder.vocabulary_)
 
