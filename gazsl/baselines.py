@@ -22,6 +22,8 @@ training features). The statistics are fitted on the training features only.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import scipy.linalg
 
@@ -341,3 +343,18 @@ class WACLinear(_Baseline):
 
 
 BASELINES = {"eszsl": ESZSL, "prototype": PrototypeRegression, "wac_linear": WACLinear}
+
+# Hyper-parameters to choose on validation classes (never on test classes), each crossed with FEATURE_NORMS.
+PARAM_GRIDS = {
+    "eszsl": {"lam": (0.1, 1.0, 10.0), "gamma": (0.1, 1.0, 10.0)},
+    "prototype": {"alpha": (0.01, 0.1, 1.0, 10.0)},
+    "wac_linear": {"weight_decay": (1e-4, 1e-3, 1e-2)},
+}
+
+
+def candidates(name: str) -> list[dict]:
+    """Every setting of ``PARAM_GRIDS[name]`` and ``feature_norm``, as keyword arguments for BASELINES[name]."""
+    if name not in BASELINES:
+        raise GazslError(f"unknown baseline '{name}' (available: {', '.join(BASELINES)})")
+    grid = {**PARAM_GRIDS[name], "feature_norm": FEATURE_NORMS}
+    return [dict(zip(grid, values)) for values in itertools.product(*grid.values())]

@@ -239,3 +239,16 @@ def test_eszsl_on_cub100_beats_chance_and_plus_minus_one_collapses(shared_data):
     pred = run("zero_one")
     assert (pred == y[test]).mean() > 0.2  # measured 30.5%; chance is 4.3%
     assert len(np.unique(run("plus_minus_one"))) <= 5  # measured 4 classes predicted out of 23
+
+
+def test_candidates_cover_the_grid_and_build_valid_models(small):
+    from gazsl.baselines import BASELINES, candidates
+
+    text, X, y = small
+    for name, method in BASELINES.items():
+        settings = candidates(name)
+        assert len({tuple(sorted(s.items())) for s in settings}) == len(settings)
+        assert {s["feature_norm"] for s in settings} == {"none", "l2", "zscore"}
+        method(**settings[0]).fit(text, X, y)
+    with pytest.raises(GazslError, match=r"unknown baseline 'sje'"):
+        candidates("sje")
