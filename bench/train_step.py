@@ -99,8 +99,13 @@ def profile_iteration(step, args_, device) -> None:
     with profile(activities=activities) as prof:
         step(*args_)
         sync(device)
-    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
-    print(prof.key_averages().table(sort_by=key, row_limit=18))
+    keys = ("self_device_time_total", "self_cuda_time_total") if device.type == "cuda" else ("self_cpu_time_total",)
+    for key in keys:  # the device column's name depends on the torch version
+        try:
+            print(prof.key_averages().table(sort_by=key, row_limit=18))
+            return
+        except AttributeError:
+            continue
 
 
 def main() -> None:

@@ -40,6 +40,7 @@ are optional and meant for GPUs.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -56,11 +57,12 @@ def _at_least_fp32(t: torch.Tensor) -> torch.Tensor:
 
 
 def _critic_update(xf: torch.Tensor, y: torch.Tensor, alpha: torch.Tensor, w1: torch.Tensor, b1: torch.Tensor,
-                   wh: torch.Tensor, bh: torch.Tensor, gp_lambda: float):
+                   wh: torch.Tensor, bh: torch.Tensor, gp_lambda: float, d_w1_out: torch.Tensor | None = None):
     """Losses and gradients of one critic step: wgan + aux + gp_lambda * gp, forward and backward by hand.
 
     xf (2B, D): real rows then fake rows; y (B,); alpha (B, 1); w1 (H, D), b1 (H,);
     wh (1 + S, H), bh (1 + S,): the WGAN head stacked on the aux head so both run as one GEMM.
+    d_w1_out (H, D), optional: where to write the gradient of w1.
     """
     b = y.shape[0]
     pre = torch.addmm(b1, xf, w1.t())  # (2B, H)
@@ -89,7 +91,7 @@ def _critic_update(xf: torch.Tensor, y: torch.Tensor, alpha: torch.Tensor, w1: t
     gp = (norm - 1).pow(2).mean()
     # autograd's norm backward sets the gradient to 0 where the norm is 0; so do we
     coef = torch.where(norm == 0, 0.0, (2 * gp_lambda / b) * (norm - 1) / norm)
-    p = mask.t() @ (g * coef[:, None]).to(mask.dtype)  # (H, D) = m^T U
+    p = torch.mm(mask.t(), (g * coef[:, None]).to(mask.dtype), out=d_w1_out)  # (H, D) = m^T U
     d_w = torch.einsum("hd,hd->h", w1, p)  # (H,): dgp/dw, row-wise dot products
 
     d_w1 = p.mul_(w[:, None]).addmm_(dpre.t(), xf.to(dpre.dtype))  # (H, D): diag(w) m^T U + dpre^T [x; fake]
@@ -129,6 +131,7 @@ def make_optimizers(netG: Generator, netD: Critic, config: Config) -> tuple[torc
 
 
 _COMPILED: dict = {}
+_D_W1_BUFFERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # critic -> (H, D) gradient buffer
 
 
 def _critic_fn(compile_: bool):
@@ -159,17 +162,25 @@ def fast_step(netG: Generator, netD: Critic, optG, optD, data: TrainingData,
         with torch.no_grad():
             noise = torch.cat([z for _, z, _ in inputs.critic_batches])  # (K B, Z)
             labels = torch.cat([data.labels[idx] for idx, _, _ in inputs.critic_batches])  # (K B,)
-            hidden = act(torch.addmm(class_part[labels], noise, w_z.t()))
-            fakes = squash(last(hidden)).split([len(idx) for idx, _, _ in inputs.critic_batches])
+            hidden = F.leaky_relu_(torch.addmm(class_part[labels], noise, w_z.t()), act.negative_slope)
+            fakes = last(hidden).tanh_().split([len(idx) for idx, _, _ in inputs.critic_batches])  # squash: Tanh
 
     d_params = (netD.shared[0].weight, netD.shared[0].bias, netD.gan_head.weight, netD.gan_head.bias,
                 netD.aux_head.weight, netD.aux_head.bias)
+    # The CPU has no caching allocator: a fresh (H, D) block (59 MB at paper sizes) comes from mmap and
+    # page-faults inside the GEMM that first writes it, every step. Keep one per critic (GPUs, bf16 and
+    # torch.compile manage their own memory).
+    d_w1_out = None
+    if d_params[0].device.type == "cpu" and not (config.bf16 or config.compile):
+        d_w1_out = _D_W1_BUFFERS.get(netD)
+        if d_w1_out is None or d_w1_out.shape != d_params[0].shape or d_w1_out.dtype != d_params[0].dtype:
+            d_w1_out = _D_W1_BUFFERS[netD] = torch.empty_like(d_params[0])
     for (idx, _, alpha), fake in zip(inputs.critic_batches, fakes):
         w1, b1, wg, bg, wa, ba = (p.detach() for p in d_params)
         xf = torch.cat([data.features[idx], fake.to(w1.dtype)])  # (2B, D)
         with autocast:
             grads, critic_losses = critic_update(xf, data.labels[idx], alpha, w1, b1, torch.cat([wg, wa]),
-                                                 torch.cat([bg, ba]), config.gp_lambda)
+                                                 torch.cat([bg, ba]), config.gp_lambda, d_w1_out)
         d_w1, d_b1, d_wh, d_bh = (grad.to(w1.dtype) for grad in grads)
         for p, grad in zip(d_params, (d_w1, d_b1, d_wh[:1], d_bh[:1], d_wh[1:], d_bh[1:])):
             p.grad = grad
