@@ -285,6 +285,9 @@ def _mode_data(folder: Path, layout: Layout, mode: Mode, read_features: bool):
                 raise data_error(folder / feat_file, f"expected an (N, D) numeric matrix, got shape {x.shape}", "pfc_feat")
             if x.shape[0] != len(local):
                 raise data_error(folder / feat_file, f"{x.shape[0]} rows but {label_file} has {len(local)} labels", "pfc_feat")
+            if not np.isfinite(x).all():
+                row = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0]) + 1
+                raise data_error(folder / feat_file, f"non-finite value (NaN or inf) in row {row} (1-based, as in MATLAB)", "pfc_feat")
             parts.append(x.astype(np.float32))
     if read_features and parts[0].shape[1] != parts[1].shape[1]:
         raise data_error(folder / mode.feat_test, f"{parts[1].shape[1]} dims, {mode.feat_train} has {parts[0].shape[1]}", "pfc_feat")

@@ -143,7 +143,7 @@ class FeatureStore:
 
         version = f.attrs.get("schema_version")
         if version != SCHEMA_VERSION:
-            raise data_error(path, f"schema version {version!r}, this gazsl reads {SCHEMA_VERSION}", "schema_version")
+            raise data_error(path, f"schema version {version}, this gazsl reads {SCHEMA_VERSION}", "schema_version")
         splits = {}
         for name, g in f.get("splits", {}).items():
             arrays = {}

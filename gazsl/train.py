@@ -67,6 +67,8 @@ def open_store(split: str, store_path=None) -> FeatureStore:
                 "cub": "python -m gazsl.data download --dataset cub  (or import-release --dataset cub --from DIR)",
                 "nab": "python -m gazsl.data download --dataset nab  (or import-release --dataset nab --from DIR)",
             }.get(dataset)
+            if how is None and store_path:
+                raise GazslError(f"{path}: feature store not found (--store)")
             if how is None:
                 raise GazslError(f"unknown split '{split}': no feature store {path} (known datasets: aviary, cub100, cub, nab)")
             raise GazslError(f"{path}: feature store for split '{split}' not found; build it with: {how}")

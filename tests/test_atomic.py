@@ -42,7 +42,7 @@ CHILD = {
             time.sleep(60)
         if pause:
             pathlib.Path.write_text = half_then_pause
-        write_json_atomic(path, {"version": 2, "rows": [[i, i * 0.5, str(i)] for i in range(200_000)]})
+        write_json_atomic(path, {"version": 2, "rows": [[i, i * 0.5, str(i)] for i in range(50_000)]})
     """,
     # the features are written, the labels and the rest are not, when the child pauses
     "store": """

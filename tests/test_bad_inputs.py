@@ -480,6 +480,8 @@ def test_train_cli_unknown_split_encoder_and_corrupt_checkpoint(small_store, tmp
     base = ["--store", str(small_store), "--iters", "0", "--out", str(tmp_path / "run")]
     assert "unknown split 'toy_medium' (available: toy_easy)" in _exit(capsys, main, base + ["--split", "toy_medium"])
     assert "no text vectors for encoder 'nope'" in _exit(capsys, main, base + ["--split", "toy_easy", "--text", "nope"])
+    absent = ["--store", str(tmp_path / "absent.h5"), "--split", "toy_easy", "--out", str(tmp_path / "run")]
+    assert f"{tmp_path / 'absent.h5'}: feature store not found" in _exit(capsys, main, absent)
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "checkpoint_select.pt").write_bytes(b"PK\x03\x04 torn")
     err = _exit(capsys, main, base + ["--split", "toy_easy", "--resume"])
