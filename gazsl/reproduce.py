@@ -19,7 +19,7 @@ import numpy as np
 
 from gazsl import config as config_module
 from gazsl.io import GazslError, atomic_path, data_error, write_text_atomic
-from gazsl.train import PROTOCOLS, train
+from gazsl.train import PROTOCOLS, RESUMABLE_CHANGES, train
 
 CONFIG_DIR = Path("experiments/configs")
 RESULTS_DIR = Path("experiments/results")
@@ -51,30 +51,43 @@ def load_cell(split: str, config_dir: Path = CONFIG_DIR) -> tuple[str, config_mo
 
 
 def run_cell(split: str, protocol: str, seed: int, runs_dir: Path = RUNS_DIR, config_dir: Path = CONFIG_DIR,
-             threads: int | None = None) -> dict:
+             threads: int | None = None, overrides: dict | None = None) -> dict:
+    """Train one cell (the split's experiment config, plus ``overrides`` for a method variant), or reuse its run."""
     if threads:
         import torch
 
         torch.set_num_threads(threads)
     out = runs_dir / split / protocol / f"seed{seed}"
-    if (out / "metrics.json").exists():
-        return json.loads((out / "metrics.json").read_text())
     preset, config, store = load_cell(split, config_dir)
+    config = config_module.from_mapping(config, {**(overrides or {}), "seed": seed}, f"settings of {out}")
+    if (out / "metrics.json").exists():
+        metrics = json.loads((out / "metrics.json").read_text())
+        recorded = metrics.get("config", {})
+        changed = [k for k, v in config.to_dict().items() if k not in RESUMABLE_CHANGES and recorded.get(k) != v]
+        if changed:  # a stale run must not stand in for the configured one
+            key = changed[0]
+            raise GazslError(f"{out / 'metrics.json'}: a finished run with other settings ({key}: {recorded.get(key)!r}, "
+                             f"now {getattr(config, key)!r}); delete {out} to rerun it")
+        return metrics
     resume = any(out.glob("checkpoint_*.pt"))
-    return train(split, config.replace(seed=seed), out, protocol, preset, store, resume=resume)
+    return train(split, config, out, protocol, preset, store, resume=resume)
 
 
-def run_cells(cells: list[tuple], runs_dir: Path, config_dir: Path, jobs: int) -> dict[tuple, dict]:
-    """Metrics of every (split, protocol, seed) cell, ``jobs`` training processes at a time."""
+def run_cells(cells: list[tuple], runs_dir: Path, config_dir: Path, jobs: int, run=run_cell) -> dict[tuple, dict]:
+    """Metrics of every cell, ``jobs`` processes at a time: ``run(*cell, runs_dir, config_dir, threads)``.
+
+    The default ``run_cell`` takes (split, protocol, seed) cells; ``run`` must be a module-level function
+    (the worker processes import it).
+    """
     if jobs <= 1:
-        return {cell: run_cell(*cell, runs_dir, config_dir) for cell in cells}
+        return {cell: run(*cell, runs_dir, config_dir) for cell in cells}
     import multiprocessing
     import os
     from concurrent.futures import ProcessPoolExecutor
 
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {cell: pool.submit(run_cell, *cell, runs_dir, config_dir, threads) for cell in cells}
+        futures = {cell: pool.submit(run, *cell, runs_dir, config_dir, threads) for cell in cells}
         return {cell: future.result() for cell, future in futures.items()}
 
 

@@ -207,6 +207,33 @@ def images_of(store: FeatureStore, classes: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.isin(store.labels, classes))
 
 
+@dataclass
+class HonestSets:
+    """The image sets of the honest protocol; every method evaluated under it (gazsl.leaderboard) uses these."""
+
+    fit_classes: np.ndarray  # seen minus validation classes: the selection run trains on them
+    fit_images: np.ndarray  # their images but the held-out ones
+    fit_heldout: np.ndarray  # held-out images of fit_classes: the selection's GZSL seen test set
+    val_images: np.ndarray  # images of the validation classes: the selection's unseen test set
+    train_images: np.ndarray  # images of all seen classes but the held-out ones: the final run trains on them
+    heldout: np.ndarray  # held-out images of seen classes: the final GZSL seen test set
+    unseen_images: np.ndarray  # the final unseen test set
+
+
+def honest_sets(store: FeatureStore, split) -> HonestSets:
+    held_out = np.asarray(split.heldout_images)
+    fit_classes = np.setdiff1d(split.seen, split.val)
+    return HonestSets(
+        fit_classes=fit_classes,
+        fit_images=np.setdiff1d(images_of(store, fit_classes), held_out),
+        fit_heldout=held_out[np.isin(store.labels[held_out], fit_classes)],
+        val_images=images_of(store, split.val),
+        train_images=np.setdiff1d(images_of(store, split.seen), held_out),
+        heldout=held_out,
+        unseen_images=images_of(store, split.unseen),
+    )
+
+
 def build_phases(store: FeatureStore, split_name: str, config: Config, protocol: str) -> tuple[list[Phase], object]:
     """The training runs of a protocol, and a function that turns their histories into metrics."""
     split = store.split(split_name)
@@ -243,11 +270,9 @@ def build_phases(store: FeatureStore, split_name: str, config: Config, protocol:
         return [phase], summarise
 
     # honest protocol
-    held_out = np.asarray(split.heldout_images)
-    fit_classes = np.setdiff1d(split.seen, split.val)
-    fit_images = np.setdiff1d(images_of(store, fit_classes), held_out)
-    val_images = images_of(store, split.val)
-    fit_heldout = held_out[np.isin(store.labels[held_out], fit_classes)]
+    sets = honest_sets(store, split)
+    held_out, fit_classes, fit_images, val_images, fit_heldout = (sets.heldout, sets.fit_classes, sets.fit_images,
+                                                                  sets.val_images, sets.fit_heldout)
 
     def evaluate_selection(trainer, it):
         eval_seed = seed * 1_000_003 + it
@@ -259,7 +284,7 @@ def build_phases(store: FeatureStore, split_name: str, config: Config, protocol:
                 "calibration": calibration}
 
     selection = Phase("select", fit_classes, fit_images, config.iterations, evaluate_selection, select_key="val_top1_per_class")
-    all_seen_images = np.setdiff1d(images_of(store, split.seen), held_out)
+    all_seen_images = sets.train_images
 
     def evaluate_final(trainer, it):
         eval_seed = seed * 1_000_003 + it

@@ -1,0 +1,205 @@
+"""One table of every method and generator switch, all under the honest protocol.
+
+    python -m gazsl.leaderboard --splits cub100_easy cub100_hard aviary_easy aviary_hard --seeds 3 --jobs 4
+
+Each split uses its experiment config (experiments/configs/<split>.json, as
+``gazsl.reproduce``); a GAZSL variant adds its overrides (``METHODS``) to it.
+Plain GAZSL shares its runs with ``gazsl.reproduce`` (runs/reproduce/<split>/honest/);
+the variants train under runs/reproduce/methods/<method>/. Finished runs are
+reused. Writes experiments/results/leaderboard.md and leaderboard.json.
+
+The baselines follow the same protocol as GAZSL: their hyper-parameters
+(gazsl.baselines.candidates) and GZSL calibration are chosen on the validation
+classes, with a model fitted on the seen classes minus those; the reported model
+is then refitted on every seen training image (held-out seen images excluded)
+and scored once on the unseen classes (ZSL) and on held-out seen + unseen images
+(GZSL: AUSUC of the exact curve, H at the chosen calibration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gazsl import baselines
+from gazsl import evaluate as ev
+from gazsl.io import GazslError, write_json_atomic, write_text_atomic
+from gazsl.reproduce import CONFIG_DIR, RESULTS_DIR, RUNS_DIR, load_cell, mean_std, run_cell, run_cells
+from gazsl.train import honest_sets, local_labels, open_store
+
+# Weights fixed a priori (nothing tuned here): the defaults of the authors' code,
+# CIZSL's --creativity_weight 0.1 and CANZSL's --cyclelambda 10.
+CREATIVITY = {"creativity_weight": 0.1}
+CYCLE = {"cycle_weight": 10.0}
+SOFTMAX = {"classifier": "softmax"}
+
+
+@dataclass
+class Method:
+    label: str
+    baseline: str | None = None  # a gazsl.baselines.BASELINES key; else GAZSL with ``overrides``
+    overrides: dict = field(default_factory=dict)
+
+
+METHODS: dict[str, Method] = {
+    "eszsl": Method("ESZSL", baseline="eszsl"),
+    "prototype": Method("Prototype regression", baseline="prototype"),
+    "wac_linear": Method("WAC-linear", baseline="wac_linear"),
+    "gazsl": Method("GAZSL (kNN)"),
+    "gazsl_softmax": Method("GAZSL + softmax classifier", overrides=SOFTMAX),
+    "gazsl_creativity": Method("GAZSL + creativity", overrides=CREATIVITY),
+    "gazsl_cycle": Method("GAZSL + cycle", overrides=CYCLE),
+    "gazsl_creativity_cycle": Method("GAZSL + creativity + cycle", overrides={**CREATIVITY, **CYCLE}),
+    "gazsl_creativity_cycle_softmax": Method("GAZSL + creativity + cycle + softmax",
+                                             overrides={**CREATIVITY, **CYCLE, **SOFTMAX}),
+}
+
+FIGURES = [  # (metrics key, title, scale)
+    ("zsl_top1", "ZSL top-1 % (per sample, unseen classes)", 1),
+    ("ausuc", "GZSL AUSUC % (area under the seen-unseen curve)", 100),
+    ("gzsl_h", "GZSL H % (at the calibration chosen on validation classes)", 1),
+]
+
+
+def method_runs(runs_dir: Path, method: str) -> Path:
+    """Plain GAZSL is the reproduce table's honest run; the other methods get their own folder."""
+    return runs_dir if method == "gazsl" else runs_dir / "methods" / method
+
+
+def run_method(split: str, method: str, seed: int, runs_dir: Path = RUNS_DIR, config_dir: Path = CONFIG_DIR,
+               threads: int | None = None) -> dict:
+    """Honest-protocol metrics of one (split, method, seed) cell; a ``gazsl.reproduce.run_cells`` runner."""
+    if method not in METHODS:
+        raise GazslError(f"unknown method '{method}' (available: {', '.join(METHODS)})")
+    spec = METHODS[method]
+    if spec.baseline is None:
+        return run_cell(split, "honest", seed, method_runs(runs_dir, method), config_dir, threads, spec.overrides)
+    from threadpoolctl import threadpool_limits  # scikit-learn's dependency
+
+    with threadpool_limits(threads):  # numpy's BLAS: as many threads as the cell's share of the cores
+        metrics = baseline_metrics(split, spec.baseline, seed, config_dir)
+    write_json_atomic(method_runs(runs_dir, method) / split / "honest" / f"seed{seed}" / "metrics.json", metrics)
+    return metrics
+
+
+def _gzsl_problem(model, text: np.ndarray, store, seen: np.ndarray, unseen: np.ndarray, images: np.ndarray):
+    """A baseline's scores over seen + unseen classes, as gazsl.train.gzsl_scores gives GAZSL's."""
+    classes = np.concatenate([seen, unseen])
+    scores = model.scores(text[classes], store.features[images])
+    unseen_mask = np.r_[np.zeros(len(seen), bool), np.ones(len(unseen), bool)]
+    return scores, local_labels(store.labels[images], classes), unseen_mask
+
+
+def baseline_metrics(split_name: str, name: str, seed: int, config_dir: Path = CONFIG_DIR) -> dict:
+    """A baseline under the honest protocol, on the split's store and text vectors (see the module docstring)."""
+    _, config, store_path = load_cell(split_name, config_dir)
+    store = open_store(split_name, store_path)
+    split = store.split(split_name)
+    text = store.text(config.text).vectors
+    sets = honest_sets(store, split)
+    X, labels = store.features, store.labels
+
+    def fit(classes, images, params):
+        extra = {"random_state": seed} if name == "wac_linear" else {}
+        return baselines.BASELINES[name](**params, **extra).fit(text[classes], X[images],
+                                                                local_labels(labels[images], classes))
+
+    # selection on the validation classes: the setting with the best mean per-class top-1 among them
+    best = None
+    for params in baselines.candidates(name):
+        model = fit(sets.fit_classes, sets.fit_images, params)
+        val_labels = local_labels(labels[sets.val_images], split.val)
+        _, per_class = ev.top1(model.predict(text[split.val], X[sets.val_images]), val_labels)
+        if best is None or per_class > best[0]:
+            best = (per_class, params, model)
+    val_per_class, params, model = best
+    calibration = ev.best_calibration(ev.gzsl_exact_curve(*_gzsl_problem(
+        model, text, store, sets.fit_classes, split.val, np.concatenate([sets.fit_heldout, sets.val_images]))))
+
+    model = fit(split.seen, sets.train_images, params)
+    unseen_labels = local_labels(labels[sets.unseen_images], split.unseen)
+    top1, top1_per_class = ev.top1(model.predict(text[split.unseen], X[sets.unseen_images]), unseen_labels)
+    problem = _gzsl_problem(model, text, store, split.seen, split.unseen,
+                            np.concatenate([sets.heldout, sets.unseen_images]))
+    seen, unseen, h = ev.gzsl_at(*problem, calibration)
+    return {
+        "split": split_name, "seed": seed, "protocol": "honest", "method": name, "text": config.text,
+        "zsl_top1": top1, "zsl_top1_per_class": top1_per_class, "ausuc": ev.gzsl_exact_curve(*problem).ausuc(),
+        "gzsl_seen": seen, "gzsl_unseen": unseen, "gzsl_h": h, "calibration": calibration,
+        "params": params, "val_top1_per_class": val_per_class,
+    }
+
+
+def tables(results: dict[tuple, dict], splits: list[str], methods: list[str], seeds: int) -> str:
+    """One markdown table per figure: rows methods, columns splits, mean ± std over seeds; best mean in bold."""
+    parts = []
+    for key, title, scale in FIGURES:
+        means = {(m, s): np.mean([results[(s, m, k)][key] * scale for k in range(seeds)]) for m in methods for s in splits}
+        best = {s: max(means[(m, s)] for m in methods) for s in splits}
+        lines = [f"### {title}", "", "| method | " + " | ".join(splits) + " |", "|---" * (1 + len(splits)) + "|"]
+        for m in methods:
+            cells = []
+            for s in splits:
+                cell = mean_std([results[(s, m, k)][key] * scale for k in range(seeds)])
+                cells.append(f"**{cell}**" if means[(m, s)] == best[s] else cell)
+            lines.append(f"| {METHODS[m].label} | " + " | ".join(cells) + " |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def describe(methods: list[str]) -> str:
+    lines = []
+    for m in methods:
+        spec = METHODS[m]
+        if spec.baseline:
+            grid = ", ".join(f"{k} in {list(v)}" for k, v in {**baselines.PARAM_GRIDS[spec.baseline],
+                                                               "feature_norm": baselines.FEATURE_NORMS}.items())
+            lines.append(f"- {spec.label}: `gazsl.baselines`, chosen on validation classes among {grid}")
+        else:
+            settings = ", ".join(f"`{k}={v}`" for k, v in spec.overrides.items()) or "the split's config as is"
+            lines.append(f"- {spec.label}: {settings}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gazsl.leaderboard", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--splits", nargs="+", required=True)
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--runs", type=Path, default=RUNS_DIR)
+    parser.add_argument("--configs", type=Path, default=CONFIG_DIR)
+    parser.add_argument("--jobs", type=int, default=1, help="cells in parallel (worth it on a GPU or many cores)")
+    args = parser.parse_args(argv)
+    if args.seeds < 1:
+        raise GazslError("--seeds must be at least 1")
+    for split in args.splits:  # fail on a missing config before any training starts
+        load_cell(split, args.configs)
+
+    command = "python -m gazsl.leaderboard " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    cells = [(split, m, seed) for m in args.methods for split in args.splits for seed in range(args.seeds)]
+    results = run_cells(cells, args.runs, args.configs, args.jobs, run=run_method)
+    text = tables(results, args.splits, args.methods, args.seeds)
+    write_json_atomic(args.results / "leaderboard.json",
+                      {"command": command, "cells": [{**results[c], "method": c[1]} for c in cells]})
+    write_text_atomic(args.results / "leaderboard.md", (
+        f"# Leaderboard: honest protocol\n\nMade by:\n\n```bash\n{command}\n```\n\n"
+        f"Mean ± std over seeds 0..{args.seeds - 1}; each split's experiment config (`experiments/configs/<split>.json`) "
+        "plus the method's settings. Nothing is tuned on unseen classes: GAZSL's iteration count, the baselines' "
+        "hyper-parameters and every GZSL calibration are chosen on validation classes (seen classes held out from "
+        "training); GZSL seen accuracy is measured on held-out images of seen classes. ESZSL and prototype "
+        "regression are deterministic (std 0). Per-seed figures: `leaderboard.json`.\n\n"
+        f"{describe(args.methods)}\n\n{text}\n"))
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    from gazsl.io import run_cli
+
+    run_cli(main)

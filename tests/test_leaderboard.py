@@ -1,0 +1,63 @@
+import json
+import re
+
+import pytest
+
+from gazsl.io import GazslError
+from gazsl.leaderboard import METHODS, main
+
+
+@pytest.fixture
+def toy_configs(toy_store, tiny_config_file, tmp_path):
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    overrides = {**json.loads(tiny_config_file.read_text()), "iterations": 20}
+    (configs / "toy_easy.json").write_text(json.dumps({"split": "toy_easy", "preset": "cpu", "store": str(toy_store),
+                                                       "overrides": overrides}))
+    return configs
+
+
+def test_leaderboard_table_and_honest_baseline_figures(toy_configs, tmp_path):
+    methods = ["eszsl", "prototype", "gazsl", "gazsl_creativity_cycle"]
+    results, runs = tmp_path / "results", tmp_path / "runs"
+    main(["--splits", "toy_easy", "--seeds", "1", "--methods", *methods, "--configs", str(toy_configs),
+          "--results", str(results), "--runs", str(runs)])
+    text = (results / "leaderboard.md").read_text()
+    assert "python -m gazsl.leaderboard --splits toy_easy --seeds 1 --methods" in text
+    tables = text.split("### ")[1:]
+    assert [t.splitlines()[0].split(" %")[0] for t in tables] == ["ZSL top-1", "GZSL AUSUC", "GZSL H"]
+    for table in tables:
+        rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| method")]
+        assert [row.split(" | ")[0][2:] for row in rows] == [METHODS[m].label for m in methods]
+        assert all(re.fullmatch(r"\| .+ \| (\*\*)?\d+\.\d ± 0\.0(\*\*)? \|", row) for row in rows), rows
+        assert sum("**" in row for row in rows) >= 1  # the best of the column is marked
+
+    cells = {c["method"]: c for c in json.loads((results / "leaderboard.json").read_text())["cells"]}
+    assert set(cells) == set(methods)
+    # the toy world is linear in the text, so the closed-form baselines must do far better than chance (1/6)
+    for name in ("eszsl", "prototype"):
+        m = cells[name]
+        assert 50 < m["zsl_top1"] <= 100 and 0.3 < m["ausuc"] <= 1
+        assert 0 <= m["gzsl_seen"] <= 100 and 0 <= m["gzsl_unseen"] <= 100
+        assert min(m["gzsl_seen"], m["gzsl_unseen"]) <= m["gzsl_h"] <= max(m["gzsl_seen"], m["gzsl_unseen"])
+        assert m["gzsl_h"] > 20  # a calibration chosen on validation classes balances seen and unseen
+    # GAZSL cells are real training runs with the method's settings, where the reproduce table keeps them
+    assert cells["gazsl"]["config"]["creativity_weight"] == 0.0
+    assert (runs / "toy_easy" / "honest" / "seed0" / "metrics.json").exists()
+    variant = json.loads((runs / "methods" / "gazsl_creativity_cycle" / "toy_easy" / "honest" / "seed0" /
+                          "metrics.json").read_text())
+    assert variant["config"]["creativity_weight"] > 0 and variant["config"]["cycle_weight"] > 0
+
+    # a finished run is reused, but never in place of a run with other settings
+    config_file = toy_configs / "toy_easy.json"
+    cell = json.loads(config_file.read_text())
+    cell["overrides"]["lr"] = 1e-3
+    config_file.write_text(json.dumps(cell))
+    with pytest.raises(GazslError, match=r"a finished run with other settings \(lr: 0.003, now 0.001\)"):
+        main(["--splits", "toy_easy", "--seeds", "1", "--methods", "gazsl", "--configs", str(toy_configs),
+              "--results", str(results), "--runs", str(runs)])
+
+
+def test_leaderboard_rejects_a_split_without_config(tmp_path):
+    with pytest.raises(GazslError, match="no experiment config for split 'moon_easy'"):
+        main(["--splits", "moon_easy", "--configs", str(tmp_path)])
