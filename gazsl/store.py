@@ -84,19 +84,20 @@ class FeatureStore:
 
         self.validate(path)
         path = Path(path)
-        text_type = h5py.string_dtype()
-        # fletcher32: every numeric chunk carries a checksum, so a flipped byte is an error on read, not silently wrong data
+        # fletcher32: every chunk carries a checksum, so a flipped byte is an error on read, not silently wrong data.
+        # Strings are fixed-length UTF-8 for the same reason: variable-length strings cannot be checksummed, and
+        # HDF5 can hang reading a damaged one.
         with atomic_path(path, suffix=".h5") as tmp:
-            with h5py.File(tmp, "w") as f:
+            with h5py.File(tmp, "w", libver="v110") as f:  # checksummed metadata and chunk indexes (HDF5 >= 1.10)
                 f.attrs["schema_version"] = SCHEMA_VERSION
                 f.attrs["dataset"] = self.dataset
                 f.attrs["info"] = json.dumps(self.info, sort_keys=True)
                 f.create_dataset("features", data=self.features.astype(np.float32), chunks=True, fletcher32=True)
                 f.create_dataset("labels", data=self.labels.astype(np.int64), fletcher32=True)
                 f.create_dataset("classes/ids", data=self.class_ids.astype(np.int64), fletcher32=True)
-                f.create_dataset("classes/names", data=np.array(self.class_names, dtype=object), dtype=text_type)
+                f.create_dataset("classes/names", data=_utf8(self.class_names), fletcher32=True)
                 f.create_dataset("classes/super_ids", data=self.super_ids.astype(np.int64), fletcher32=True)
-                f.create_dataset("classes/super_names", data=np.array(self.super_names, dtype=object), dtype=text_type)
+                f.create_dataset("classes/super_names", data=_utf8(self.super_names), fletcher32=True)
                 if self.attributes is not None:
                     f.create_dataset("classes/attributes", data=self.attributes.astype(np.float32), fletcher32=True)
                 for name, split in self.splits.items():
@@ -108,7 +109,7 @@ class FeatureStore:
                     g.create_dataset("vectors", data=text.vectors.astype(np.float32), fletcher32=True)
                     g.attrs["settings"] = json.dumps(text.settings, sort_keys=True)
                     if text.vocabulary is not None:
-                        g.create_dataset("vocabulary", data=np.array(text.vocabulary, dtype=object), dtype=text_type)
+                        g.create_dataset("vocabulary", data=_utf8(text.vocabulary), fletcher32=True)
         self.path = path
         return path
 
@@ -145,7 +146,8 @@ class FeatureStore:
         if version != SCHEMA_VERSION:
             raise data_error(path, f"schema version {version}, this gazsl reads {SCHEMA_VERSION}", "schema_version")
         splits = {}
-        for name, g in f.get("splits", {}).items():
+        # not f.get(key, {}): it would turn a damaged group (KeyError from a bad checksum) into a silently empty one
+        for name, g in (f["splits"] if "splits" in f else {}).items():
             arrays = {}
             for key in ("seen", "unseen", "val", "heldout_images"):
                 if key not in g:
@@ -153,14 +155,14 @@ class FeatureStore:
                 arrays[key] = g[key][()]
             splits[name] = Split(name=name, **arrays)
         texts = {}
-        for name, g in f.get("text", {}).items():
+        for name, g in (f["text"] if "text" in f else {}).items():
             if "vectors" not in g:
                 raise data_error(path, "missing key", f"text/{name}/vectors")
-            vocab = [v.decode() if isinstance(v, bytes) else v for v in g["vocabulary"][()]] if "vocabulary" in g else None
+            vocab = [v.decode("utf-8") if isinstance(v, bytes) else v for v in g["vocabulary"][()]] if "vocabulary" in g else None
             texts[name] = TextVectors(vectors=g["vectors"][()], settings=json.loads(g.attrs.get("settings", "{}")), vocabulary=vocab)
 
         def strings(key):
-            return [v.decode() if isinstance(v, bytes) else str(v) for v in need(key)[()]]
+            return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in need(key)[()]]
 
         return cls(
             dataset=str(f.attrs.get("dataset", path.stem)),
@@ -234,6 +236,12 @@ class FeatureStore:
                 fail(f"{key}/heldout_images", f"image index out of range [0, {len(y)})")
             if h.size and not np.isin(y[h], s.seen).all():
                 fail(f"{key}/heldout_images", "held-out images must belong to seen classes")
+
+
+def _utf8(strings) -> np.ndarray:
+    """(n,) fixed-length UTF-8 bytes: checksummable, unlike HDF5's variable-length strings."""
+    encoded = [str(s).encode("utf-8") for s in strings]
+    return np.array(encoded, dtype=f"S{max([1, *map(len, encoded)])}")
 
 
 def make_split(name: str, seen, unseen, labels, seed: int = 0,

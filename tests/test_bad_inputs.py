@@ -45,7 +45,10 @@ def assert_one_line(err: GazslError, *needles) -> None:
 
 @pytest.fixture(scope="module")
 def small_store(tmp_path_factory) -> Path:
-    return make_toy_store(tmp_path_factory.mktemp("store") / "toy.h5", n_classes=8, per_class=5)
+    path = make_toy_store(tmp_path_factory.mktemp("store") / "toy.h5", n_classes=8, per_class=5)
+    store = FeatureStore.open(path)
+    store.texts["tfidf"].vocabulary = [f"térm{i}" for i in range(store.texts["tfidf"].vectors.shape[1])]
+    return store.save(path)
 
 
 @pytest.fixture(scope="module")
@@ -66,16 +69,19 @@ def scratch(folder: Path, suffix: str) -> Path:
     return Path(name)
 
 
-def same_numbers(store: FeatureStore, original: FeatureStore) -> bool:
-    """Every numeric array that both stores hold is identical."""
+def same_content(store: FeatureStore, original: FeatureStore) -> bool:
+    """Every array, name, split and text of the two stores is identical."""
     if not all(np.array_equal(getattr(store, k), getattr(original, k)) for k in ("features", "labels", "class_ids", "super_ids")):
         return False
-    for name in set(store.texts) & set(original.texts):
-        if not np.array_equal(store.texts[name].vectors, original.texts[name].vectors):
+    if (store.class_names, store.super_names) != (original.class_names, original.super_names):
+        return False
+    if sorted(store.texts) != sorted(original.texts) or sorted(store.splits) != sorted(original.splits):
+        return False
+    for name, text in store.texts.items():
+        if not np.array_equal(text.vectors, original.texts[name].vectors) or text.vocabulary != original.texts[name].vocabulary:
             return False
     parts = ("seen", "unseen", "val", "heldout_images")
-    return all(np.array_equal(getattr(store.splits[n], p), getattr(original.splits[n], p))
-               for n in set(store.splits) & set(original.splits) for p in parts)
+    return all(np.array_equal(getattr(store.splits[n], p), getattr(original.splits[n], p)) for n in store.splits for p in parts)
 
 
 # ------------------------------------------------------------------ feature store (.h5)
@@ -92,8 +98,8 @@ def test_truncated_store_is_refused(small_store, work, cut):
 
 @settings(FAST, max_examples=60)
 @given(flips=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(1, 255)), min_size=1, max_size=3))
-def test_corrupt_store_is_refused_or_reads_the_same_numbers(small_store, work, original, flips):
-    """Byte flips anywhere: an error naming the file, or the numbers as written (chunks carry fletcher32 checksums)."""
+def test_corrupt_store_is_refused_or_reads_the_same(small_store, work, original, flips):
+    """Byte flips anywhere: an error naming the file, or the store as written (checksummed data and metadata)."""
     data = bytearray(small_store.read_bytes())
     for where, xor in flips:
         data[int(where * len(data))] ^= xor
@@ -104,7 +110,7 @@ def test_corrupt_store_is_refused_or_reads_the_same_numbers(small_store, work, o
     except GazslError as err:
         assert_one_line(err, bad)
         return
-    assert same_numbers(store, original)
+    assert same_content(store, original)
 
 
 def test_garbage_and_missing_store(tmp_path):
