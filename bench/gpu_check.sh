@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu_check_out}
 mkdir -p "$OUT"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-BUDGET=280
+BUDGET=${BUDGET:-280}
 SUMMARY="$OUT/summary.txt"
 : > "$SUMMARY"
 
