@@ -16,8 +16,8 @@ embeddings weighted by it (MiniLM only), ``keep`` drops all but the most
 visual ``keep_fraction`` of sentences (any encoder: the document is rebuilt
 from the kept sentences). ``clean`` removes wiki templates (``{convert|71|to(-)|91|cm|in}``
 becomes "71-91 cm", ``{citation needed|...}`` and ``{r|birdweb}`` vanish),
-reference marks and link debris, and glues abbreviation fragments ("l .")
-back to their sentence.
+reference marks, link debris and reference-list lines, and glues abbreviation
+fragments ("l .") back to their sentence.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ thick thin long broad narrow upturned crested""".split()
 SIZES = """cm mm length wingspan weigh weight size small large tiny medium big""".split()
 VISUAL_LEXICON = frozenset(PARTS + COLOURS + PATTERNS + SHAPES + SIZES)
 
+# Bump when cleaning or relevance change what they output: cached vectors made by older rules then miss.
+RULES_VERSION = 1
 VISUAL_STEPS = ("lexicon", "query")
 STEPS = ("clean",) + VISUAL_STEPS
 MODES = ("weight", "keep")
@@ -69,7 +71,7 @@ class NoiseSettings:
 
     def describe(self) -> dict:
         """The settings that change the output (the query only when it is used)."""
-        record = asdict(self)
+        record = {**asdict(self), "rules_version": RULES_VERSION} if self.active else asdict(self)
         if self.visual != "query":
             del record["query"]
         if self.visual == "none":
@@ -100,14 +102,17 @@ def parse_steps(steps: str | None, mode: str = "weight", keep_fraction: float = 
 
 
 # ---------------------------------------------------------------- markup
-_CONVERT = re.compile(r"\{convert\|([^{}]*)\}")
+_CONVERT = re.compile(r"\{\{?convert\|([^{}]*)\}\}?")  # MediaWiki source writes {{...}}, the GAZSL release {...}
 _TEMPLATE = re.compile(r"\{[^{}]*\}")
 _REF_MARK = re.compile(r"\[(?:\d+|citation needed|clarification needed|who\??|when\??)\]")
 _LINK_DEBRIS = re.compile(r"\[\[|\]\]")
 _GALLERY = re.compile(r"\||\b(?:file|image):")  # image captions and sound files of a wiki gallery
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?)])")
 _ABBREVIATION_END = re.compile(r"(?<![a-z0-9])[a-z]\s?\.$")  # "(l ." or "e . g .": a cut, not an end
-_WORD = re.compile(r"[a-z]{2,}")
+_WORD = re.compile(r"[A-Za-z]{2,}")
+# Reference-list lines: "BirdLife International (2004). ...", "IUCN Red List of Threatened Species.", "Version 2004.1."
+_BOILERPLATE = re.compile(r"^[^.]{0,80}\(\d{4}[a-z]?\)\.|^iucn red list of threatened species|^version [\d.]+$|"
+                          r"\b(?:isbn|issn|doi)\b|\bretrieved (?:on |from )?\d", re.IGNORECASE)
 
 
 def _render_convert(match: re.Match) -> str:
@@ -150,7 +155,8 @@ def clean_sentences(sentences: list[str]) -> list[str]:
     if carry:
         merged.append(carry)
     # A sentence needs a few real words: "." and "2000) ." are splitting debris.
-    return [s for s in merged if len(_WORD.findall(s)) >= 3 and not _GALLERY.search(s)]
+    return [s for s in merged if len(_WORD.findall(s)) >= 3 and not _GALLERY.search(s)
+            and not _BOILERPLATE.search(s.rstrip("."))]
 
 
 # ---------------------------------------------------------------- relevance

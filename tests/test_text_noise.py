@@ -24,6 +24,15 @@ def test_templates_reference_marks_and_link_debris_vanish():
     assert tn.strip_markup(raw) == "the bill is black."
 
 
+def test_mediawiki_source_templates_and_reference_lists_go_but_sizes_stay():
+    sentences = ['BirdLife International (2004). "Nomiops teldorensis".', "IUCN Red List of Threatened Species.",
+                 "Version 2004.1.", "Retrieved 10 September 2013.",
+                 "{{cite journal|last=Quist|year=2012|journal=Ibis|volume=101}}",
+                 "It measures {{convert|14|-|16|cm|in|abbr=on}} long.",
+                 "It is listed as least concern on the IUCN Red List of Threatened Species."]
+    assert tn.clean_sentences(sentences) == ["It measures 14-16 cm long.", sentences[-1]]
+
+
 def test_clean_glues_abbreviation_fragments_and_drops_debris():
     sentences = ["the southern grey shrike (l .", "meridionalis) is darker grey above .", " .", "2000) .",
                  "jpg|a shrike at great falls image:creeper .", "the bill is black and hooked ."]
