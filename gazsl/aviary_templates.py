@@ -10,7 +10,7 @@ template and reference line left in.
 ``field_notes`` writes a short field-guide entry in another style: terse,
 mostly visual, a few lines.
 
-Both are pure functions of a ``Profile`` and a numpy random generator.
+Both are pure functions of a ``Profile``, the ``TextKnobs`` and a numpy random generator.
 """
 
 from __future__ import annotations
