@@ -48,7 +48,7 @@ import torch.nn.functional as F
 
 from gazsl.config import Config
 from gazsl.model import Critic, Generator, aux_accuracy, entropy
-from gazsl.step import StepInputs, TrainingData, generator_regularisers
+from gazsl.step import StepInputs, TrainingData
 
 
 def _at_least_fp32(t: torch.Tensor) -> torch.Tensor:
@@ -130,6 +130,34 @@ def make_optimizers(netG: Generator, netD: Critic, config: Config) -> tuple[torc
             torch.optim.Adam(netD.parameters(), lr=config.lr, betas=betas, fused=fused))
 
 
+def _weights(netG: Generator) -> list[torch.Tensor]:
+    return [p for name, p in netG.named_parameters() if name.endswith("weight")]  # as Generator.weight_l2
+
+
+@torch.no_grad()
+def _regularisers(netG: Generator, config: Config) -> tuple[torch.Tensor, torch.Tensor]:
+    """``gazsl.step.generator_regularisers`` without a graph, and the text layer's column norms (T,).
+
+    Its gradient is simple enough to add by hand (``_add_regulariser_gradients``),
+    one pass over each weight instead of autograd's several.
+    """
+    column_norms = torch.linalg.vector_norm(netG.text_layer.weight, dim=0)  # (T,)
+    l2 = sum(torch.linalg.vector_norm(w).square() for w in _weights(netG))
+    return config.weight_decay_g * l2 + config.text_l21 * column_norms.sum(), column_norms
+
+
+@torch.no_grad()
+def _add_regulariser_gradients(netG: Generator, config: Config, column_norms: torch.Tensor) -> None:
+    """Adds d(weight_decay_g |W|^2)/dW = 2 weight_decay_g W to every weight's gradient, and
+    d(text_l21 sum_t |W[:, t]|)/dW[:, t] = text_l21 W[:, t] / |W[:, t]| to the text layer's."""
+    for w in _weights(netG):
+        if w.grad is None:  # a weight only the regulariser reaches
+            w.grad = torch.zeros_like(w)
+        w.grad.add_(w, alpha=2 * config.weight_decay_g)
+    text = netG.text_layer.weight
+    text.grad.addcdiv_(text, column_norms, value=config.text_l21)
+
+
 _COMPILED: dict = {}
 _D_W1_BUFFERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # critic -> (H, D) gradient buffer
 
@@ -192,6 +220,7 @@ def fast_step(netG: Generator, netD: Critic, optG, optD, data: TrainingData,
     idx, z = inputs.generator_batch
     y = data.labels[idx]
     optG.zero_grad(set_to_none=True)
+    regularisers, text_column_norms = _regularisers(netG, config)
     w1, b1, wg, bg, wa, ba = (p.detach() for p in d_params)  # the critic after its last update, as a constant
     b = len(idx)
     with autocast:
@@ -209,7 +238,7 @@ def fast_step(netG: Generator, netD: Critic, optG, optD, data: TrainingData,
                 c_real = F.linear(F.linear(data.features[idx], w1, b1).relu_(), wa, ba)  # only the log reads it
             aux = aux + F.cross_entropy(c_real, y) / 2
         pivot = pivot_loss_masked(fake, y, data.centroids)
-        loss = -d_fake.mean() + aux + config.pivot_weight * pivot + generator_regularisers(netG, config)
+        loss = -d_fake.mean() + aux + config.pivot_weight * pivot + regularisers
         extra = {}
         if config.creativity_weight > 0:
             extra["creative_entropy"] = entropy(out[b:, 1:])
@@ -218,6 +247,7 @@ def fast_step(netG: Generator, netD: Critic, optG, optD, data: TrainingData,
             extra["cycle"] = F.mse_loss(netG.regressor(fake), reduced.detach()[y])
             loss = loss + config.cycle_weight * extra["cycle"]
     loss.backward()
+    _add_regulariser_gradients(netG, config, text_column_norms)
     optG.step()
     optD.zero_grad(set_to_none=True)  # as the reference leaves it
     generator_log = {"g_loss": loss.detach(), "g_aux": aux.detach()} if log else {}

@@ -33,8 +33,8 @@ def make_case(n: int, batch: int, labels: np.ndarray | None = None, seed: int = 
         labels = np.arange(n) % S
     labels = torch.as_tensor(labels, dtype=torch.int64)
     features = torch.randn(n, D, generator=gen, dtype=torch.float64)
-    centroids = torch.stack([features[labels == c].mean(0) if (labels == c).any() else torch.zeros(D, dtype=torch.float64)
-                             for c in range(S)])
+    centroids = torch.stack([features[labels == c].mean(0) if (labels == c).any()
+                             else torch.zeros(D, dtype=torch.float64) for c in range(S)])
     text = torch.rand(S, T, generator=gen, dtype=torch.float64)
     data = TrainingData(features.to(DEVICE), labels.to(DEVICE), text.to(DEVICE), centroids.to(DEVICE))
     torch.manual_seed(seed)
