@@ -21,6 +21,17 @@ def data_error(path, problem: str, key: str | None = None) -> GazslError:
     return GazslError(f"{where}: {problem}")
 
 
+def read_utf8(path, what: str) -> str:
+    """The text of ``path``; a missing, unreadable or non-UTF-8 file is a GazslError naming it."""
+    path = Path(path)
+    if not path.exists():
+        raise data_error(path, f"{what} not found")
+    try:
+        return path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError) as err:
+        raise data_error(path, f"cannot read ({type(err).__name__}: {' '.join(str(err).split())})") from None
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` on success.

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl.io import data_error
+from gazsl.io import data_error, read_utf8
 
 _VARIANT = re.compile(r"\s*\([^)]*\)\s*$")  # "Black Scoter (Male)" -> "Black Scoter"
 
@@ -33,13 +33,8 @@ class NabirdsClasses:
 
 
 def _read_pairs(path: Path, what: str) -> list[tuple[int, str]]:
-    if not path.exists():
-        raise data_error(path, f"NABirds {what} not found")
+    text = read_utf8(path, f"NABirds {what}")
     pairs = []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (UnicodeDecodeError, OSError) as err:
-        raise data_error(path, f"cannot read ({type(err).__name__}: {' '.join(str(err).split())})") from None
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue

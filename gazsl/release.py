@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl.io import GazslError, data_error, sha256_file
+from gazsl.io import GazslError, data_error, read_utf8, sha256_file
 from gazsl.store import FeatureStore, TextVectors, make_split
 
 
@@ -214,13 +214,8 @@ def cub_classes(names: list[str]) -> ClassInfo:
 def read_cub_class_names(path) -> list[str]:
     """CUB ``classes.txt`` ('1 001.Black_footed_Albatross') -> names in id order."""
     path = Path(path)
-    if not path.exists():
-        raise data_error(path, "CUB classes.txt not found")
+    text = read_utf8(path, "CUB classes.txt")
     names = {}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (UnicodeDecodeError, OSError) as err:
-        raise data_error(path, f"cannot read ({type(err).__name__}: {' '.join(str(err).split())})") from None
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
