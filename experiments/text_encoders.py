@@ -74,11 +74,26 @@ def train_runs(store_path: Path, runs: Path, splits, seeds, train_args: list[str
         for text in TEXTS:
             for seed in seeds:
                 out = runs / split / text / f"seed{seed}"
+                command = ["--split", split, "--text", text, "--seed", str(seed), "--protocol", "honest",
+                           "--store", str(store_path), "--out", str(out), *train_args]
                 if not (out / "metrics.json").exists():
-                    _call([sys.executable, "-m", "gazsl.train", "--split", split, "--text", text, "--seed", str(seed),
-                           "--protocol", "honest", "--store", str(store_path), "--out", str(out), *train_args])
-                results.setdefault((split, text), []).append(json.loads((out / "metrics.json").read_text()))
+                    _call([sys.executable, "-m", "gazsl.train", *command])
+                results.setdefault((split, text), []).append(_finished_run(out, command))
     return results
+
+
+def _finished_run(out: Path, command: list[str]) -> dict:
+    """The run's metrics, refused when they were made with other settings than ``command`` asks for."""
+    from gazsl.train import RESUMABLE_CHANGES, config_from_args, parse_args
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    expected = config_from_args(parse_args(command))[0].to_dict()
+    recorded = metrics.get("config", {})
+    changed = [k for k, v in expected.items() if k not in RESUMABLE_CHANGES and recorded.get(k) != v]
+    if changed:  # a stale run must not stand in for the one asked for
+        raise GazslError(f"{out / 'metrics.json'}: a finished run with other settings ({changed[0]}: "
+                         f"{recorded.get(changed[0])!r}, now {expected[changed[0]]!r}); delete {out} to rerun it")
+    return metrics
 
 
 def _call(command: list[str]) -> None:
@@ -87,9 +102,9 @@ def _call(command: list[str]) -> None:
         raise GazslError(f"command failed: {' '.join(command)}")
 
 
-def _mean_std(values) -> str:
+def _mean_std(values, digits: int = 2) -> str:
     values = np.asarray(values, dtype=float)
-    return f"{values.mean():.2f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.2f}"
+    return f"{values.mean():.{digits}f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.{digits}f}"
 
 
 def results_table(results: dict, splits) -> str:
@@ -97,7 +112,7 @@ def results_table(results: dict, splits) -> str:
     for split in splits:
         for text in TEXTS:
             runs = results[(split, text)]
-            cells = [_mean_std([r[m] for r in runs]) for m in METRICS]
+            cells = [_mean_std([r[m] for r in runs], 3 if m == "ausuc" else 2) for m in METRICS]
             lines.append(f"| {split} | {text} | " + " | ".join(cells) + f" | {len(runs)} |")
     return "\n".join(lines)
 
@@ -105,11 +120,12 @@ def results_table(results: dict, splits) -> str:
 def closing_note(results: dict, splits) -> str:
     notes = []
     for split in splits:
-        means = {t: np.mean([r["zsl_top1"] for r in results[(split, t)]]) for t in TEXTS}
+        top1 = {t: [r["zsl_top1"] for r in results[(split, t)]] for t in TEXTS}
+        means = {t: np.mean(v) for t, v in top1.items()}
         best = max(means, key=means.get)
-        notes.append(f"- {split}: best zsl_top1 is **{best}** ({means[best]:.2f}%), "
-                     f"{means[best] - means['tfidf']:+.2f} points vs tfidf, "
-                     f"{means[best] - means['tfidf_gazsl']:+.2f} vs tfidf_gazsl.")
+        notes.append(f"- {split}: best zsl_top1 is **{best}** ({_mean_std(top1[best])}%), "
+                     f"{means[best] - means['tfidf']:+.2f} points vs tfidf ({_mean_std(top1['tfidf'])}), "
+                     f"{means[best] - means['tfidf_gazsl']:+.2f} vs tfidf_gazsl ({_mean_std(top1['tfidf_gazsl'])}).")
     return "\n".join(notes)
 
 
@@ -193,14 +209,23 @@ def proxy_zsl(store: FeatureStore, split_name: str, text: np.ndarray) -> dict:
         model = PrototypeRegression(alpha=alpha, feature_norm="zscore").fit(text[fit_classes], x[train], rows)
         test = np.isin(y, test_classes)
         correct = np.asarray(test_classes)[model.predict(text[test_classes], x[test])] == y[test]
-        per_class = np.mean([correct[y[test] == c].mean() for c in test_classes])
+        per_class = np.array([correct[y[test] == c].mean() for c in test_classes])  # (K,)
         return 100 * correct.mean(), 100 * per_class
 
     fit = np.setdiff1d(split.seen, split.val)
     val_scores = {lam: score(fit, split.val, lam)[0] for lam in RIDGE_LAMBDAS}
     lam = max(val_scores, key=val_scores.get)
     top1, per_class = score(split.seen, split.unseen, lam)
-    return {"val_top1": val_scores[lam], "lambda": lam, "zsl_top1": top1, "zsl_top1_per_class": per_class}
+    return {"val_top1": val_scores[lam], "lambda": lam, "zsl_top1": top1,
+            "zsl_top1_per_class": per_class.mean(), "per_class": per_class}
+
+
+def paired_bootstrap(a: np.ndarray, b: np.ndarray, draws: int = 10000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of b - a over classes and its 95% interval, resampling the classes (the unit that varies most)."""
+    diff = b - a
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), size=(draws, len(diff)))].mean(axis=1)
+    return float(diff.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 def text_visual_agreement(store: FeatureStore, text: np.ndarray) -> float:
@@ -229,7 +254,8 @@ def cmd_proxy(args) -> None:
         for split in args.splits:
             row[split] = proxy_zsl(store, split, text)
         rows.append(row)
-        print(name, {k: v for k, v in row.items() if k != "variant"}, flush=True)
+        print(name, f"agreement {row['agreement']:.3f}", *(f"{s} val {row[s]['val_top1']:.1f} unseen {row[s]['zsl_top1']:.1f}"
+                                                           for s in args.splits), flush=True)
     header = "| variant | text-image agreement | " + " | ".join(
         f"{s} val top-1 | {s} unseen top-1 | {s} unseen per-class" for s in args.splits) + " |"
     lines = [header, "|---" * (2 + 3 * len(args.splits)) + "|"]
@@ -239,6 +265,21 @@ def cmd_proxy(args) -> None:
             r = row[s]
             cells += [f"{r['val_top1']:.1f}", f"{r['zsl_top1']:.1f}", f"{r['zsl_top1_per_class']:.1f}"]
         lines.append(f"| {row['variant']} | " + " | ".join(cells) + " |")
+    # Each variant against its encoder's plain form (plain minilm and the attributes against tfidf), class by class.
+    by_name = {row["variant"]: row for row in rows}
+    deltas = ["| variant | vs | " + " | ".join(f"{s} Δ per-class [95% interval]" for s in args.splits) + " |",
+              "|---" * (2 + len(args.splits)) + "|"]
+    for row in rows:
+        reference = PROXY_VARIANTS[row["variant"]][0] if row["variant"] in PROXY_VARIANTS else "tfidf"
+        if reference == row["variant"]:
+            if reference == "tfidf":
+                continue
+            reference = "tfidf"
+        cells = []
+        for s in args.splits:
+            mean, low, high = paired_bootstrap(by_name[reference][s]["per_class"], row[s]["per_class"])
+            cells.append(f"{mean:+.1f} [{low:+.1f}, {high:+.1f}]")
+        deltas.append(f"| {row['variant']} | {reference} | " + " | ".join(cells) + " |")
     text = "\n".join([
         "# Noise handling, measured with a GAN-free proxy", "",
         f"Made by: `{_command_line()}`", "",
@@ -251,7 +292,10 @@ def cmd_proxy(args) -> None:
         "`text-image agreement`: Pearson correlation between class-pair cosine similarities of the text "
         "vectors and of the class-mean image features (all 100 classes, no fitting). "
         f"Store `{args.store}`, corpus `{args.corpus}`. Deterministic (no seeds involved).", "",
-        *lines, "", f"Wall time: {time.time() - started:.0f} s (MiniLM vectors cached in `{args.runs}/proxy_cache`).", "",
+        *lines, "",
+        "Differences in unseen per-class top-1 (points), paired over the 23 unseen classes; the interval is a "
+        "bootstrap over classes (10000 draws, seed 0). An interval that spans 0 is not a measured effect.", "",
+        *deltas, "", f"Wall time: {time.time() - started:.0f} s (MiniLM vectors cached in `{args.runs}/proxy_cache`).", "",
     ])
     write_text_atomic(args.out, text)
     print(text)
