@@ -190,7 +190,8 @@ def fast_step(netG: Generator, netD: Critic, optG, optD, data: TrainingData,
         with torch.no_grad():
             noise = torch.cat([z for _, z, _ in inputs.critic_batches])  # (K B, Z)
             labels = torch.cat([data.labels[idx] for idx, _, _ in inputs.critic_batches])  # (K B,)
-            hidden = F.leaky_relu_(torch.addmm(class_part[labels], noise, w_z.t()), act.negative_slope)
+            hidden = class_part[labels]  # (K B, Hg), then + z W_z^T in place
+            hidden = F.leaky_relu_(hidden.addmm_(noise.to(hidden.dtype), w_z.t().to(hidden.dtype)), act.negative_slope)
             fakes = last(hidden).tanh_().split([len(idx) for idx, _, _ in inputs.critic_batches])  # squash: Tanh
 
     d_params = (netD.shared[0].weight, netD.shared[0].bias, netD.gan_head.weight, netD.gan_head.bias,
@@ -203,9 +204,13 @@ def fast_step(netG: Generator, netD: Critic, optG, optD, data: TrainingData,
         d_w1_out = _D_W1_BUFFERS.get(netD)
         if d_w1_out is None or d_w1_out.shape != d_params[0].shape or d_w1_out.dtype != d_params[0].dtype:
             d_w1_out = _D_W1_BUFFERS[netD] = torch.empty_like(d_params[0])
+    xf = data.features.new_empty(2 * len(inputs.critic_batches[0][0]), data.features.shape[1])  # (2B, D)
     for (idx, _, alpha), fake in zip(inputs.critic_batches, fakes):
         w1, b1, wg, bg, wa, ba = (p.detach() for p in d_params)
-        xf = torch.cat([data.features[idx], fake.to(w1.dtype)])  # (2B, D)
+        if len(xf) != 2 * len(idx):
+            xf = data.features.new_empty(2 * len(idx), data.features.shape[1])
+        torch.index_select(data.features, 0, idx, out=xf[:len(idx)])  # real rows, then fake rows
+        xf[len(idx):] = fake
         with autocast:
             grads, critic_losses = critic_update(xf, data.labels[idx], alpha, w1, b1, torch.cat([wg, wa]),
                                                  torch.cat([bg, ba]), config.gp_lambda, d_w1_out)
