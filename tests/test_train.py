@@ -72,7 +72,8 @@ def test_unknown_config_field_exits_2(tmp_path, toy_store):
 
 
 def test_sigkill_and_resume_gives_the_same_metrics(toy_store, tiny_config_file, tmp_path):
-    args = ["--split", "toy_easy", "--store", toy_store, "--config", tiny_config_file, "--iters", "40", "--device", "cpu"]
+    # long enough that the kill, soon after the first checkpoint (iteration 5), lands mid-run
+    args = ["--split", "toy_easy", "--store", toy_store, "--config", tiny_config_file, "--iters", "300", "--device", "cpu"]
     reference = run_cli(*args, "--out", tmp_path / "whole")
     assert reference.returncode == 0, reference.stderr
 
@@ -83,7 +84,7 @@ def test_sigkill_and_resume_gives_the_same_metrics(toy_store, tiny_config_file, 
     deadline = time.time() + 300
     while not checkpoint.exists() and time.time() < deadline and process.poll() is None:
         time.sleep(0.05)
-    time.sleep(0.3)  # let it run past the checkpoint, into unsaved work
+    time.sleep(0.1)  # let it run past the checkpoint, into unsaved work
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
