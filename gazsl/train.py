@@ -292,16 +292,17 @@ def build_phases(store: FeatureStore, split_name: str, config: Config, protocol:
                                            np.concatenate([held_out, unseen_images]), eval_seed)
         return {"iteration": it, **figures, "scores": scores, "labels": labels, "mask": mask}
 
-    def selected_iterations(phases):
-        return max(phases[0].history, key=lambda h: h["val_top1_per_class"])["iteration"]
+    def best_evaluation(phases):  # the selection run's evaluation with the best validation figure
+        return max(phases[0].history, key=lambda h: h[selection.select_key])
 
-    final = Phase("final", split.seen, all_seen_images, 0, evaluate_final, periodic=False, plan=selected_iterations)
+    final = Phase("final", split.seen, all_seen_images, 0, evaluate_final, periodic=False,
+                  plan=lambda phases: best_evaluation(phases)["iteration"])
 
     def summarise(phases):
         history = phases[0].history
         if not history:
             raise GazslError(f"no evaluation ran: --iters {config.iterations} is below eval_start {config.eval_start}")
-        best = max(history, key=lambda h: h["val_top1_per_class"])
+        best = best_evaluation(phases)
         result = phases[1].history[-1]
         curve = ev.gzsl_exact_curve(result["scores"], result["labels"], result["mask"])
         seen, unseen, h = ev.gzsl_at(result["scores"], result["labels"], result["mask"], best["calibration"])
