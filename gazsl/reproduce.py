@@ -104,6 +104,20 @@ def mean_std(values) -> str:
     return f"{values.mean():.1f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.1f}"
 
 
+def environments(runs: list[dict]) -> str:
+    """Where the runs were made, e.g. "24 runs on cuda (NVIDIA H200), torch 2.11.0+cu130": GPU runs are not bitwise
+    reproducible (atomic adds), and CPU and GPU runs of one seed differ, so a table says which it holds."""
+    counts: dict[str, int] = {}
+    for m in runs:
+        place = m.get("device", "cpu")
+        if m.get("device_name"):
+            place += f" ({m['device_name']})"
+        if "versions" in m:
+            place += f", torch {m['versions']['torch']}"
+        counts[place] = counts.get(place, 0) + 1
+    return "; ".join(f"{n} run{'s' * (n > 1)} on {place}" for place, n in counts.items())
+
+
 def table(split: str, results: dict[str, list[dict]]) -> str:
     present = [c for c in COLUMNS if any(c[0] in m for runs in results.values() for m in runs)]
     lines = ["| protocol | classifier | text | seeds | " + " | ".join(h for _, h, _ in present) + " |",
@@ -172,7 +186,8 @@ def main(argv=None) -> int:
             "seen-unseen accuracy curve. *Oracle-selected* figures pick the best evaluation on the unseen test set, "
             "as the original code did: they are biased upwards and shown only to make that bias visible. "
             "Under the honest protocol, iterations are chosen on validation classes and GZSL seen accuracy "
-            "is measured on held-out seen images.\n\n"
+            "is measured on held-out seen images. "
+            f"Made on: {environments([m for runs in results.values() for m in runs])}.\n\n"
             f"{text}\n\n![seen-unseen curves]({split}_gzsl.png)\n"))
         print(f"\n## {split}\n{text}")
     return 0

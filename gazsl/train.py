@@ -460,6 +460,7 @@ def train(split: str, config: Config, out: Path, protocol: str = "honest", prese
         "classifier": config.classifier, "text": config.text,
         "n_seen_classes": len(split_info.seen), "n_unseen_classes": len(split_info.unseen),
         **summary, "seconds": round(time.time() - started, 1), "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "config": config.to_dict(), **provenance(store),
     }
     write_json_atomic(out / "metrics.json", metrics)

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from gazsl.io import GazslError
-from gazsl.reproduce import main
+from gazsl.reproduce import environments, main
 
 
 def test_reproduce_writes_table_and_plot_for_both_protocols(toy_store, tiny_config_file, tmp_path):
@@ -20,6 +20,7 @@ def test_reproduce_writes_table_and_plot_for_both_protocols(toy_store, tiny_conf
     assert "python -m gazsl.reproduce --splits toy_easy --seeds 2" in table
     rows = [line for line in table.splitlines() if line.startswith("| honest") or line.startswith("| paper")]
     assert len(rows) == 2 and all("±" in row and "| 2 |" in row for row in rows)
+    assert "Made on: 4 runs on cpu, torch " in table  # 2 seeds x 2 protocols, all on this machine's CPU
     assert (results / "toy_easy_gzsl.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for protocol in ("honest", "paper"):
         seeds = {json.loads((tmp_path / "runs" / "toy_easy" / protocol / f"seed{s}" / "metrics.json").read_text())["seed"]
@@ -30,3 +31,10 @@ def test_reproduce_writes_table_and_plot_for_both_protocols(toy_store, tiny_conf
 def test_reproduce_rejects_a_split_without_config(tmp_path):
     with pytest.raises(GazslError, match="no experiment config for split 'moon_easy'"):
         main(["--splits", "moon_easy", "--configs", str(tmp_path)])
+
+
+def test_environments_counts_runs_per_device_and_torch_version():
+    runs = [{"device": "cuda", "device_name": "NVIDIA H200", "versions": {"torch": "2.11.0+cu130"}}] * 2 + [
+        {"device": "cpu", "device_name": None, "versions": {"torch": "2.13.0+cpu"}}]
+    assert environments(runs) == ("2 runs on cuda (NVIDIA H200), torch 2.11.0+cu130; "
+                                  "1 run on cpu, torch 2.13.0+cpu")
