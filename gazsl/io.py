@@ -32,6 +32,12 @@ def read_utf8(path, what: str) -> str:
         raise data_error(path, f"cannot read ({type(err).__name__}: {' '.join(str(err).split())})") from None
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` on success.
@@ -48,6 +54,7 @@ def atomic_path(path, suffix: str = "") -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; the result gets a plain file's mode
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -209,3 +209,12 @@ def test_atomic_path_replaces_only_on_success(tmp_path):
     with atomic_path(target) as tmp:
         tmp.write_text("new\n")
     assert target.read_text() == "new\n"
+
+
+def test_atomic_writes_get_a_plain_files_mode_not_the_temp_files_private_one(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_json_atomic(tmp_path / "metrics.json", {"top1": 1.0})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "metrics.json").stat().st_mode & 0o777 == 0o644
