@@ -24,8 +24,10 @@ def test_leaderboard_table_and_honest_baseline_figures(toy_configs, tmp_path):
           "--results", str(results), "--runs", str(runs)])
     text = (results / "leaderboard.md").read_text()
     assert "python -m gazsl.leaderboard --splits toy_easy --seeds 1 --methods" in text
+    assert "GAZSL cells made on: 2 runs on cpu, torch " in text and "Baselines: numpy on the CPU." in text
     tables = text.split("### ")[1:]
-    assert [t.splitlines()[0].split(" %")[0] for t in tables] == ["ZSL top-1", "GZSL AUSUC", "GZSL H"]
+    assert [t.splitlines()[0].split(" %")[0] for t in tables] == ["ZSL top-1", "GZSL AUSUC", "GZSL H",
+                                                                   "Validation top-1"]
     for table in tables:
         rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| method")]
         assert [row.split(" | ")[0][2:] for row in rows] == [METHODS[m].label for m in methods]
