@@ -1,0 +1,37 @@
+"""The text-encoder experiment's table and per-split verdict (experiments/text_encoders.py)."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "text_encoders.py"
+
+
+@pytest.fixture(scope="module")
+def text_encoders():
+    spec = importlib.util.spec_from_file_location("text_encoders", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _runs(top1s):
+    return [{"zsl_top1": t, "zsl_top1_per_class": t, "ausuc": t / 100, "gzsl_h": t} for t in top1s]
+
+
+def test_verdict_names_the_best_encoder_and_every_difference_to_tfidf(text_encoders):
+    results = {
+        ("s_easy", "tfidf"): _runs([30, 32]), ("s_easy", "tfidf_gazsl"): _runs([33, 35]),
+        ("s_easy", "minilm"): _runs([10, 12]), ("s_easy", "minilm_visual"): _runs([20, 22]),
+        ("s_hard", "tfidf"): _runs([14, 14]), ("s_hard", "tfidf_gazsl"): _runs([12, 12]),
+        ("s_hard", "minilm"): _runs([6, 6]), ("s_hard", "minilm_visual"): _runs([9, 11]),
+    }
+    easy, hard = text_encoders.closing_note(results, ["s_easy", "s_hard"]).splitlines()
+    assert easy.startswith("- s_easy: best zsl_top1 is **tfidf_gazsl** (34.00 ± 1.41%)")
+    assert "tfidf_gazsl +3.00, minilm -20.00, minilm_visual -10.00" in easy
+    assert hard.startswith("- s_hard: best zsl_top1 is **tfidf** (14.00 ± 0.00%)")
+    assert "tfidf_gazsl -2.00, minilm -8.00, minilm_visual -4.00" in hard
+
+    table = text_encoders.results_table(results, ["s_easy", "s_hard"]).splitlines()
+    assert len(table) == 2 + 8 and table[2].startswith("| s_easy | tfidf | 31.00 ± 1.41 |")
+    assert table[2].endswith("| 0.310 ± 0.014 | 31.00 ± 1.41 | 2 |")
