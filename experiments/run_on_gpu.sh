@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every committed result table in one go, on a machine with a GPU and many cores. On an H200 with 16 cores and
-# 12-13 jobs, one cpu-preset run took 50-70 s: 24 text-encoder runs took 2 min, 72 leaderboard GAZSL runs 7 min.
+# 12-13 jobs, one cpu-preset run took 50-70 s: 24 text-encoder runs took 2 min, 72 of
+# the 96 leaderboard GAZSL runs 7 min.
 # Each command below also runs as it is on a CPU, only slower: finished runs are reused, so rerunning a table
 # command afterwards only rewrites the table.
 #
