@@ -18,9 +18,6 @@ and scored once on the unseen classes (ZSL) and on held-out seen + unseen images
 
 from __future__ import annotations
 
-import argparse
-import shlex
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +26,8 @@ import numpy as np
 from gazsl import baselines
 from gazsl import evaluate as ev
 from gazsl.io import GazslError, write_json_atomic, write_text_atomic
-from gazsl.reproduce import CONFIG_DIR, RESULTS_DIR, RUNS_DIR, environments, load_cell, mean_std, run_cell, run_cells
+from gazsl.reproduce import (CONFIG_DIR, RUNS_DIR, environments, load_cell, mean_std, parse_table_args, run_cell,
+                             run_cells, table_parser)
 from gazsl.train import honest_sets, local_labels, open_store
 
 # Weights fixed a priori (nothing tuned here): the defaults of the authors' code,
@@ -179,21 +177,9 @@ def describe(methods: list[str]) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gazsl.leaderboard", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--splits", nargs="+", required=True)
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
+    parser = table_parser("gazsl.leaderboard", __doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
-    parser.add_argument("--results", type=Path, default=RESULTS_DIR)
-    parser.add_argument("--runs", type=Path, default=RUNS_DIR)
-    parser.add_argument("--configs", type=Path, default=CONFIG_DIR)
-    parser.add_argument("--jobs", type=int, default=1, help="cells in parallel (worth it on a GPU or many cores)")
-    args = parser.parse_args(argv)
-    if args.seeds < 1:
-        raise GazslError("--seeds must be at least 1")
-    for split in args.splits:  # fail on a missing config before any training starts
-        load_cell(split, args.configs)
-
-    command = "python -m gazsl.leaderboard " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    args, command = parse_table_args(parser, argv)
     cells = [(split, m, seed) for m in args.methods for split in args.splits for seed in range(args.seeds)]
     results = run_cells(cells, args.runs, args.configs, args.jobs, run=run_method)
     text = tables(results, args.splits, args.methods, args.seeds)

@@ -155,23 +155,34 @@ def plot_curves(split: str, results: dict[str, list[dict]], runs_dir: Path, path
     plt.close(fig)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gazsl.reproduce", description=__doc__.split("\n\n")[0])
+def table_parser(module: str, description: str) -> argparse.ArgumentParser:
+    """The options every table command (this one, gazsl.leaderboard) shares; add its own, then ``parse_table_args``."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description)
     parser.add_argument("--splits", nargs="+", required=True)
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
-    parser.add_argument("--protocol", choices=(*PROTOCOLS, "both"), default="both")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR)
     parser.add_argument("--runs", type=Path, default=RUNS_DIR)
     parser.add_argument("--configs", type=Path, default=CONFIG_DIR)
-    parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (worth it on a GPU or many cores)")
+    parser.add_argument("--jobs", type=int, default=1, help="cells in parallel (worth it on a GPU or many cores)")
+    return parser
+
+
+def parse_table_args(parser: argparse.ArgumentParser, argv=None) -> tuple[argparse.Namespace, str]:
+    """The parsed options, checked before any training starts, and the command line to print above the table."""
     args = parser.parse_args(argv)
     if args.seeds < 1:
         raise GazslError("--seeds must be at least 1")
-    protocols = PROTOCOLS if args.protocol == "both" else (args.protocol,)
     for split in args.splits:  # fail on a missing config before any training starts
         load_cell(split, args.configs)
+    command = f"{parser.prog} " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    return args, command
 
-    command = "python -m gazsl.reproduce " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+
+def main(argv=None) -> int:
+    parser = table_parser("gazsl.reproduce", __doc__.split("\n\n")[0])
+    parser.add_argument("--protocol", choices=(*PROTOCOLS, "both"), default="both")
+    args, command = parse_table_args(parser, argv)
+    protocols = PROTOCOLS if args.protocol == "both" else (args.protocol,)
     cells = [(split, p, seed) for split in args.splits for p in protocols for seed in range(args.seeds)]
     metrics = run_cells(cells, args.runs, args.configs, args.jobs)
     for split in args.splits:
