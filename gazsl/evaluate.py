@@ -50,11 +50,15 @@ def knn_votes(test: torch.Tensor, train: torch.Tensor, train_labels: torch.Tenso
     return torch.cat(votes)
 
 
+def class_means(x: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Mean row of ``x`` (N, D) per label in [0, n_classes): (n_classes, D), zeros for an absent class."""
+    sums = torch.zeros(n_classes, x.shape[1], device=x.device, dtype=x.dtype).index_add_(0, labels, x)
+    return sums / torch.bincount(labels, minlength=n_classes).clamp(min=1)[:, None].to(x.dtype)
+
+
 def pivot_scores(test: torch.Tensor, train: torch.Tensor, train_labels: torch.Tensor, n_classes: int) -> torch.Tensor:
     """Cosine similarity to each class's visual pivot (mean synthetic feature): (M, C)."""
-    sums = torch.zeros(n_classes, train.shape[1], device=train.device).index_add_(0, train_labels, train)
-    pivots = sums / torch.bincount(train_labels, minlength=n_classes).clamp(min=1)[:, None].to(train.dtype)
-    return cosine(test, pivots)
+    return cosine(test, class_means(train, train_labels, n_classes))
 
 
 def softmax_scores(test: torch.Tensor, train: torch.Tensor, train_labels: torch.Tensor, n_classes: int,

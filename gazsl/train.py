@@ -111,12 +111,9 @@ class GazslTrainer:
         self.config, self.device = config, device
         self.train_classes = np.asarray(train_classes)
         self.normalise = Normaliser(config.feature_norm, store.features[train_images])
-        local = {int(c): i for i, c in enumerate(self.train_classes)}
-        labels = np.array([local[int(c)] for c in store.labels[train_images]], dtype=np.int64)
         x = torch.from_numpy(self.normalise(store.features[train_images])).to(device)  # (N, D)
-        y = torch.from_numpy(labels).to(device)  # (N,)
-        counts = torch.bincount(y, minlength=len(self.train_classes)).clamp(min=1)
-        centroids = torch.zeros(len(self.train_classes), x.shape[1], device=device).index_add_(0, y, x) / counts[:, None]
+        y = torch.from_numpy(local_labels(store.labels[train_images], self.train_classes)).to(device)  # (N,)
+        centroids = ev.class_means(x, y, len(self.train_classes))  # (S, D) the visual pivots of the seen classes
         self.text_all = torch.from_numpy(text.astype(np.float32)).to(device)  # (C, T) every class of the store
         self.data = TrainingData(x, y, self.text_all[torch.from_numpy(self.train_classes).to(device)], centroids)
 
@@ -243,7 +240,7 @@ def build_phases(store: FeatureStore, split_name: str, config: Config, protocol:
         train_images = images_of(store, split.seen)  # the GZSL "seen" test set is these same images
 
         def evaluate_paper(trainer, it):
-            eval_seed = seed * 1_000_003 + it
+            eval_seed = evaluation_seed(seed, it)
             figures = zsl_figures(trainer, store, split.unseen, unseen_images, eval_seed)
             scores, labels, mask = gzsl_scores(trainer, store, split.seen, split.unseen,
                                                np.concatenate([train_images, unseen_images]), eval_seed)
@@ -274,7 +271,7 @@ def build_phases(store: FeatureStore, split_name: str, config: Config, protocol:
                                                                   sets.val_images, sets.fit_heldout)
 
     def evaluate_selection(trainer, it):
-        eval_seed = seed * 1_000_003 + it
+        eval_seed = evaluation_seed(seed, it)
         figures = zsl_figures(trainer, store, split.val, val_images, eval_seed)
         scores, labels, mask = gzsl_scores(trainer, store, fit_classes, split.val,
                                            np.concatenate([fit_heldout, val_images]), eval_seed)
@@ -286,7 +283,7 @@ def build_phases(store: FeatureStore, split_name: str, config: Config, protocol:
     all_seen_images = sets.train_images
 
     def evaluate_final(trainer, it):
-        eval_seed = seed * 1_000_003 + it
+        eval_seed = evaluation_seed(seed, it)
         figures = zsl_figures(trainer, store, split.unseen, unseen_images, eval_seed)
         scores, labels, mask = gzsl_scores(trainer, store, split.seen, split.unseen,
                                            np.concatenate([held_out, unseen_images]), eval_seed)
@@ -315,6 +312,11 @@ def build_phases(store: FeatureStore, split_name: str, config: Config, protocol:
             "curve": curve,
         }
     return [selection, final], summarise
+
+
+def evaluation_seed(seed: int, it: int) -> int:
+    """The generator noise of the evaluation at iteration ``it``: fixed per run and iteration, so a resumed run scores alike."""
+    return seed * 1_000_003 + it
 
 
 def evaluation_due(config: Config, it: int) -> bool:
