@@ -9,7 +9,7 @@ import typing
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from gazsl.io import GazslError, data_error
+from gazsl.io import GazslError, data_error, read_utf8
 
 
 @dataclass
@@ -111,12 +111,7 @@ def from_mapping(base: Config, values: dict, source: str = "config") -> Config:
 
 def load(path, base: Config) -> Config:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise data_error(path, f"cannot read config ({err.strerror})") from None
-    except UnicodeDecodeError:
-        raise data_error(path, "config is not UTF-8 text") from None
+    text = read_utf8(path, "config")
     try:
         values = json.loads(text)
     except json.JSONDecodeError as err:

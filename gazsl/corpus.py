@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from gazsl.io import data_error
+from gazsl.io import data_error, read_utf8
 
 _FILE_NAME = re.compile(r"^(\d+)\.(.+)\.txt$")
 _LINE_INDEX = re.compile(r"^\d+ +")
@@ -68,7 +68,7 @@ def _read_folder(path: Path) -> Corpus:
         cid = int(match.group(1))
         if cid in texts:
             raise data_error(file, f"second document for class id {cid}")
-        texts[cid] = _clean_document(_read_utf8(file), file)
+        texts[cid] = _clean_document(read_utf8(file, "article"), file)
         names[cid] = match.group(2)
     if not texts:
         raise data_error(path, "no <class_id>.<Name>.txt files in corpus folder")
@@ -77,7 +77,7 @@ def _read_folder(path: Path) -> Corpus:
 
 def _read_jsonl(path: Path) -> Corpus:
     parts: dict[int, list[str]] = {}
-    for lineno, line in enumerate(_read_utf8(path).splitlines(), 1):
+    for lineno, line in enumerate(read_utf8(path, "corpus").splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -94,15 +94,6 @@ def _read_jsonl(path: Path) -> Corpus:
         raise data_error(path, "empty corpus")
     texts = {cid: _clean_document("\n".join(chunks), path, f"class_id {cid}") for cid, chunks in parts.items()}
     return Corpus(source=path, texts=texts, names={cid: "" for cid in texts})
-
-
-def _read_utf8(file: Path) -> str:
-    try:
-        return file.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise data_error(file, f"not UTF-8 text (byte {err.start})") from None
-    except OSError as err:
-        raise data_error(file, f"cannot read ({err.strerror})") from None
 
 
 def _clean_document(text: str, file: Path, key: str | None = None) -> str:

@@ -22,14 +22,16 @@ def data_error(path, problem: str, key: str | None = None) -> GazslError:
 
 
 def read_utf8(path, what: str) -> str:
-    """The text of ``path``; a missing, unreadable or non-UTF-8 file is a GazslError naming it."""
+    """The text of ``path``; a missing, unreadable or non-UTF-8 file is a GazslError naming it and ``what`` it is."""
     path = Path(path)
     if not path.exists():
         raise data_error(path, f"{what} not found")
     try:
-        return path.read_text(encoding="utf-8")
-    except (UnicodeDecodeError, OSError) as err:
-        raise data_error(path, f"cannot read ({type(err).__name__}: {' '.join(str(err).split())})") from None
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise data_error(path, f"cannot read {what}: not UTF-8 text (byte {err.start})") from None
+    except OSError as err:
+        raise data_error(path, f"cannot read {what} ({err.strerror})") from None
 
 
 def _umask() -> int:

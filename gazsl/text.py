@@ -20,7 +20,7 @@ import numpy as np
 
 from gazsl import sentence_encoder, text_noise
 from gazsl.corpus import Corpus, read_corpus
-from gazsl.io import GazslError, data_error
+from gazsl.io import GazslError, data_error, read_utf8
 from gazsl.store import FeatureStore, TextVectors
 
 # GAZSL's tokens (scikit-learn's default pattern): runs of 2+ word characters,
@@ -131,10 +131,7 @@ def read_vocabulary(path) -> list[str]:
         raw = load_mat(path, "TFIDF_Term")
         terms = [str(t).strip() for t in np.asarray(raw).ravel()]  # fixed-width strings, padded with spaces
     else:
-        try:
-            terms = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        except (UnicodeDecodeError, OSError) as err:
-            raise data_error(path, f"cannot read vocabulary ({err})") from None
+        terms = [line.strip() for line in read_utf8(path, "vocabulary").splitlines() if line.strip()]
     if not terms or any(not t for t in terms):
         raise data_error(path, "empty vocabulary or empty term")
     if len(set(terms)) != len(terms):
