@@ -85,16 +85,9 @@ def train_runs(store_path: Path, runs: Path, splits, seeds, train_args: list[str
 
 def _finished_run(out: Path, command: list[str]) -> dict:
     """The run's metrics, refused when they were made with other settings than ``command`` asks for."""
-    from gazsl.train import RESUMABLE_CHANGES, config_from_args, parse_args
+    from gazsl.train import config_from_args, finished_run, parse_args
 
-    metrics = json.loads((out / "metrics.json").read_text())
-    expected = config_from_args(parse_args(command))[0].to_dict()
-    recorded = metrics.get("config", {})
-    changed = [k for k, v in expected.items() if k not in RESUMABLE_CHANGES and recorded.get(k) != v]
-    if changed:  # a stale run must not stand in for the one asked for
-        raise GazslError(f"{out / 'metrics.json'}: a finished run with other settings ({changed[0]}: "
-                         f"{recorded.get(changed[0])!r}, now {expected[changed[0]]!r}); delete {out} to rerun it")
-    return metrics
+    return finished_run(out, config_from_args(parse_args(command))[0])
 
 
 def _call(command: list[str]) -> None:

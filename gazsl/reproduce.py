@@ -19,7 +19,7 @@ import numpy as np
 
 from gazsl import config as config_module
 from gazsl.io import GazslError, atomic_path, data_error, write_text_atomic
-from gazsl.train import PROTOCOLS, RESUMABLE_CHANGES, train
+from gazsl.train import PROTOCOLS, finished_run, train
 
 CONFIG_DIR = Path("experiments/configs")
 RESULTS_DIR = Path("experiments/results")
@@ -60,14 +60,8 @@ def run_cell(split: str, protocol: str, seed: int, runs_dir: Path = RUNS_DIR, co
     out = runs_dir / split / protocol / f"seed{seed}"
     preset, config, store = load_cell(split, config_dir)
     config = config_module.from_mapping(config, {**(overrides or {}), "seed": seed}, f"settings of {out}")
-    if (out / "metrics.json").exists():
-        metrics = json.loads((out / "metrics.json").read_text())
-        recorded = metrics.get("config", {})
-        changed = [k for k, v in config.to_dict().items() if k not in RESUMABLE_CHANGES and recorded.get(k) != v]
-        if changed:  # a stale run must not stand in for the configured one
-            key = changed[0]
-            raise GazslError(f"{out / 'metrics.json'}: a finished run with other settings ({key}: {recorded.get(key)!r}, "
-                             f"now {getattr(config, key)!r}); delete {out} to rerun it")
+    metrics = finished_run(out, config)
+    if metrics is not None:
         return metrics
     resume = any(out.glob("checkpoint_*.pt"))
     return train(split, config, out, protocol, preset, store, resume=resume)

@@ -400,6 +400,20 @@ def _short(err: Exception, limit: int = 160) -> str:
 RESUMABLE_CHANGES = ("device", "checkpoint_every", "log_every")
 
 
+def finished_run(out: Path, config: Config) -> dict | None:
+    """The metrics of the finished run in ``out`` (None if it has none), refused when made with other settings."""
+    if not (out / "metrics.json").exists():
+        return None
+    metrics = json.loads((out / "metrics.json").read_text())
+    recorded, expected = metrics.get("config", {}), config.to_dict()
+    changed = [k for k, v in expected.items() if k not in RESUMABLE_CHANGES and recorded.get(k) != v]
+    if changed:  # a stale run must not stand in for the one asked for
+        key = changed[0]
+        raise GazslError(f"{out / 'metrics.json'}: a finished run with other settings ({key}: {recorded.get(key)!r}, "
+                         f"now {expected[key]!r}); delete {out} to rerun it")
+    return metrics
+
+
 def check_same_run(path: Path, record: dict) -> None:
     """Refuse to resume a run with other settings: its metrics would mix two runs under the new settings' name."""
     try:
