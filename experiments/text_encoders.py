@@ -35,7 +35,7 @@ from gazsl.baselines import PrototypeRegression
 from gazsl import text_noise as tn
 from gazsl.corpus import read_corpus
 from gazsl.io import GazslError, run_cli, write_text_atomic
-from gazsl.reproduce import environments
+from gazsl.reproduce import environments, mean_std
 from gazsl.store import FeatureStore, TextVectors
 from gazsl.text import encode_tfidf
 
@@ -96,17 +96,12 @@ def _call(command: list[str]) -> None:
         raise GazslError(f"command failed: {' '.join(command)}")
 
 
-def _mean_std(values, digits: int = 2) -> str:
-    values = np.asarray(values, dtype=float)
-    return f"{values.mean():.{digits}f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.{digits}f}"
-
-
 def results_table(results: dict, splits) -> str:
     lines = ["| split | text | " + " | ".join(METRICS) + " | seeds |", "|---" * (len(METRICS) + 3) + "|"]
     for split in splits:
         for text in TEXTS:
             runs = results[(split, text)]
-            cells = [_mean_std([r[m] for r in runs], 3 if m == "ausuc" else 2) for m in METRICS]
+            cells = [mean_std([r[m] for r in runs], 3 if m == "ausuc" else 2) for m in METRICS]
             lines.append(f"| {split} | {text} | " + " | ".join(cells) + f" | {len(runs)} |")
     return "\n".join(lines)
 
@@ -119,8 +114,8 @@ def closing_note(results: dict, splits) -> str:
         means = {t: np.mean(v) for t, v in top1.items()}
         best = max(means, key=means.get)
         others = ", ".join(f"{t} {means[t] - means['tfidf']:+.2f}" for t in TEXTS if t != "tfidf")
-        notes.append(f"- {split}: best zsl_top1 is **{best}** ({_mean_std(top1[best])}%); "
-                     f"vs tfidf ({_mean_std(top1['tfidf'])}%), in points: {others}.")
+        notes.append(f"- {split}: best zsl_top1 is **{best}** ({mean_std(top1[best], 2)}%); "
+                     f"vs tfidf ({mean_std(top1['tfidf'], 2)}%), in points: {others}.")
     return "\n".join(notes)
 
 

@@ -93,9 +93,10 @@ COLUMNS = [  # (metrics key, header, scale)
 ]
 
 
-def mean_std(values) -> str:
+def mean_std(values, digits: int = 1) -> str:
+    """Mean ± sample standard deviation (0 for a single value)."""
     values = np.asarray(values, dtype=float)
-    return f"{values.mean():.1f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.1f}"
+    return f"{values.mean():.{digits}f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.{digits}f}"
 
 
 def environments(runs: list[dict]) -> str:
