@@ -102,6 +102,31 @@ def _critic_update(xf: torch.Tensor, y: torch.Tensor, alpha: torch.Tensor, w1: t
     return grads, (wgan, aux, gp, acc_real)
 
 
+class _GatherRows(torch.autograd.Function):
+    """``table[index]`` whose backward sums rows with ``index_add_`` instead of ``index_put_(accumulate=True)``.
+
+    On the CPU the latter adds in an order that depends on thread scheduling
+    (different bits from run to run at two threads); ``index_add_`` adds each
+    index's rows in index order, so a run repeats exactly at any fixed thread count.
+    """
+
+    @staticmethod
+    def forward(ctx, table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(index)
+        ctx.rows = table.shape[0]
+        return table.index_select(0, index)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (index,) = ctx.saved_tensors
+        return grad.new_zeros(ctx.rows, *grad.shape[1:]).index_add_(0, index, grad), None
+
+
+def gather_rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Rows ``table[index]`` (len(index), ...) with a backward that repeats bit for bit on the CPU."""
+    return _GatherRows.apply(table, index)
+
+
 def pivot_loss_masked(fake: torch.Tensor, labels: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
     """``gazsl.model.pivot_loss`` with fixed shapes: every seen class computed, absent ones masked out.
 
@@ -229,10 +254,10 @@ def fast_step(netG: Generator, netD: Critic, optG, optD, data: TrainingData,
     w1, b1, wg, bg, wa, ba = (p.detach() for p in d_params)  # the critic after its last update, as a constant
     b = len(idx)
     with autocast:
-        rows, noise = class_part[y], z  # (B, Hg), (B, Z)
+        rows, noise = gather_rows(class_part, y), z  # (B, Hg), (B, Z)
         if config.creativity_weight > 0:  # saving 7: B mixed-text rows after the B real-text ones
             i, j, a, z_mix = inputs.creative
-            rows = torch.cat([rows, torch.lerp(class_part[j], class_part[i], a.to(class_part.dtype))])
+            rows = torch.cat([rows, torch.lerp(gather_rows(class_part, j), gather_rows(class_part, i), a.to(class_part.dtype))])
             noise = torch.cat([z, z_mix])
         generated = squash(last(act(torch.addmm(rows, noise, w_z.t()))))  # (B or 2B, D)
         out = F.linear(F.linear(generated, w1, b1).relu(), torch.cat([wg, wa]), torch.cat([bg, ba]))  # (B or 2B, 1 + S)
