@@ -40,7 +40,7 @@ import numpy as np
 from gazsl import aviary_templates as words
 from gazsl.corpus import read_corpus
 from gazsl.io import GazslError, data_error
-from gazsl.store import FeatureStore, TextVectors, default_store_path, make_split
+from gazsl.store import FeatureStore, TextVectors, default_store_path, make_split, store_lock
 from gazsl.text import encode_tfidf
 
 # Bump when a change to the generator changes what a seed builds: stale stores are rebuilt.
@@ -479,8 +479,13 @@ def ensure_aviary(store_path=None, corpus_root=None) -> Path:
     """The aviary store, built with seed 0 when missing or written by another version of the generator."""
     store_path = Path(store_path or default_store_path("aviary"))
     corpus_root = Path(corpus_root or "text_corpora")
-    if not store_path.exists() or stored_version(store_path)[0] != AVIARY_VERSION:
-        build_aviary(store_path, corpus_root, seed=0)
+    def current() -> bool:
+        return store_path.exists() and stored_version(store_path)[0] == AVIARY_VERSION
+
+    if not current():
+        with store_lock(store_path, wait=True):  # runs started together build it once
+            if not current():
+                build_aviary(store_path, corpus_root, seed=0)
     return store_path
 
 

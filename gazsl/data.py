@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from gazsl.io import GazslError, data_error, sha256_file
-from gazsl.store import FeatureStore, default_store_path, make_split
+from gazsl.store import FeatureStore, default_store_path, make_split, store_lock
 
 # The GAZSL release as re-published with CIZSL (the authors' group): one archive, both datasets.
 # The original link in the GAZSL README is a Google Drive folder, which needs an interactive
@@ -228,7 +228,8 @@ def _add_import_options(p) -> None:
 
 def _write(store: FeatureStore, out) -> None:
     started = time.time()
-    path = store.save(out)
+    with store_lock(out):
+        path = store.save(out)
     splits = ", ".join(f"{n} ({len(s.seen)}/{len(s.unseen)})" for n, s in store.splits.items())
     texts = ", ".join(f"{n} {t.vectors.shape[1]}-d" for n, t in store.texts.items())
     print(f"{path}: {store.features.shape[0]} images x {store.features.shape[1]} dims, {store.n_classes} classes, "

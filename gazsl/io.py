@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -45,22 +46,34 @@ def atomic_path(path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` on success.
 
     A writer killed half-way leaves the previous ``path`` untouched (only a
-    stray ``.tmp`` file that the next write replaces).
+    stray ``.tmp`` file that the next write replaces). A write that fails for
+    the disk's sake (no space, no permission, read-only) becomes a GazslError
+    naming ``path``, with the previous file still in place.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(tmp)
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; the result gets a plain file's mode
         os.replace(tmp, path)
+    except OSError as err:
+        if err.errno not in WRITE_ERRORS:
+            raise
+        kept = "the previous file is intact" if path.exists() else "nothing was written"
+        raise data_error(path, f"cannot write ({os.strerror(err.errno)}); {kept}") from None
     finally:
-        if tmp.exists():
+        if tmp is not None and tmp.exists():
             tmp.unlink()
+
+
+# What a full, read-only or forbidden disk raises: the user's to fix, not a bug to trace.
+WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EFBIG})
 
 
 def write_text_atomic(path, text: str) -> None:
@@ -99,3 +112,57 @@ def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | No
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     sys.exit(code or 0)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path, what: str, wait: bool = False) -> Iterator[None]:
+    """Hold ``path`` as a lock for the ``with`` block: one writer of ``what`` at a time.
+
+    A second process gets a GazslError naming the holder, or with ``wait``
+    blocks until the holder is done.
+
+    The lock is the kernel's (flock), so it dies with its process, SIGKILL
+    included; the file names the holder (pid, host, command) for the message
+    the next process gets. A file left with a holder in it by a process that is
+    gone is taken over, with a note on stderr.
+    """
+    import fcntl
+    import socket
+    import time
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    f = open(path, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.seek(0)
+        holder = _describe_holder(f.read())
+        if not wait:
+            f.close()
+            raise data_error(path, f"{what} is in use by {holder}; wait for it to finish or use another folder") from None
+        print(f"waiting for {what}, in use by {holder}", file=sys.stderr)
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+    f.seek(0)
+    previous = f.read().strip()
+    if previous:
+        print(f"note: {path}: taking over the lock of {_describe_holder(previous)}, which is gone", file=sys.stderr)
+    f.seek(0)
+    f.truncate()
+    f.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                        "command": " ".join(sys.argv)}) + "\n")
+    f.flush()
+    try:
+        yield
+    finally:
+        f.seek(0)
+        f.truncate()  # an empty lock file: released in good order
+        f.close()
+
+
+def _describe_holder(text: str) -> str:
+    try:
+        holder = json.loads(text)
+        return f"process {holder['pid']} on {holder['host']} (since {holder['started']}: {holder['command']})"
+    except (ValueError, KeyError, TypeError):
+        return "another process"

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from gazsl import config as config_module
-from gazsl.io import GazslError, atomic_path, data_error, write_text_atomic
+from gazsl.io import GazslError, atomic_path, data_error, exclusive_lock, write_text_atomic
 from gazsl.train import PROTOCOLS, finished_run, train
 
 CONFIG_DIR = Path("experiments/configs")
@@ -73,16 +73,17 @@ def run_cells(cells: list[tuple], runs_dir: Path, config_dir: Path, jobs: int, r
     The default ``run_cell`` takes (split, protocol, seed) cells; ``run`` must be a module-level function
     (the worker processes import it).
     """
-    if jobs <= 1:
-        return {cell: run(*cell, runs_dir, config_dir) for cell in cells}
-    import multiprocessing
-    import os
-    from concurrent.futures import ProcessPoolExecutor
+    with exclusive_lock(Path(runs_dir) / ".lock", f"runs folder {runs_dir}"):  # one table command per runs folder
+        if jobs <= 1:
+            return {cell: run(*cell, runs_dir, config_dir) for cell in cells}
+        import multiprocessing
+        import os
+        from concurrent.futures import ProcessPoolExecutor
 
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {cell: pool.submit(run, *cell, runs_dir, config_dir, threads) for cell in cells}
-        return {cell: future.result() for cell, future in futures.items()}
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {cell: pool.submit(run, *cell, runs_dir, config_dir, threads) for cell in cells}
+            return {cell: future.result() for cell, future in futures.items()}
 
 
 COLUMNS = [  # (metrics key, header, scale)

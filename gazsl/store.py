@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl.io import GazslError, atomic_path, data_error
+from gazsl.io import GazslError, atomic_path, data_error, exclusive_lock
 
 SCHEMA_VERSION = 1
 VAL_CLASS_FRACTION = 0.2
@@ -268,6 +268,12 @@ def make_split(name: str, seen, unseen, labels, seed: int = 0,
             heldout.append(rng.choice(idx, size=n_hold, replace=False))
     heldout_images = np.sort(np.concatenate(heldout)) if heldout else np.zeros(0, np.int64)
     return Split(name=name, seen=seen, unseen=unseen, val=val, heldout_images=heldout_images.astype(np.int64))
+
+
+def store_lock(path, wait: bool = False):
+    """The lock that one writer of the feature store ``path`` holds (``gazsl.io.exclusive_lock``) over its read-modify-write."""
+    path = Path(path)
+    return exclusive_lock(path.with_name(path.name + ".lock"), f"feature store {path}", wait)
 
 
 def default_store_path(dataset: str) -> Path:

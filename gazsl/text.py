@@ -21,7 +21,7 @@ import numpy as np
 from gazsl import sentence_encoder, text_noise
 from gazsl.corpus import Corpus, read_corpus
 from gazsl.io import GazslError, data_error, read_utf8
-from gazsl.store import FeatureStore, TextVectors
+from gazsl.store import FeatureStore, TextVectors, store_lock
 
 # GAZSL's tokens (scikit-learn's default pattern): runs of 2+ word characters,
 # so 'black-footed' gives two tokens and Greek or accented words survive.
@@ -186,27 +186,33 @@ def main(argv=None) -> int:
         return 0
 
     if args.command == "encode":
-        store = FeatureStore.open(args.store)
-        corpus = read_corpus(args.corpus)
-        noise, options = text_noise.settings_from_args(args), {}
-        if args.vocabulary:
-            if args.encoder != "tfidf":
-                raise GazslError(f"--vocabulary applies to the tfidf encoder, not '{args.encoder}'")
-            options["vocabulary"] = read_vocabulary(args.vocabulary)
-        if args.encoder == "minilm":  # handles noise itself, and may find its vectors cached in the store
-            options = {"settings": sentence_encoder.settings_from_args(args, noise),
-                       "cached": store.texts.get(args.name or args.encoder)}
-        elif noise.active:  # whole-document encoders read the kept sentences
-            embed = sentence_encoder.MinilmEncoder().embed if noise.visual == "query" else None
-            corpus = text_noise.filter_corpus(corpus, noise, embed)
-        vectors = encode(corpus, store.class_ids, args.encoder, **options)
-        if noise.active and args.encoder != "minilm":
-            vectors.settings["noise"] = noise.describe()
-        if vectors is not options.get("cached"):  # a cache hit leaves the store untouched
-            store.texts[args.name or args.encoder] = vectors
-            store.save(args.store)
-        print(f"{args.store}: text/{args.name or args.encoder} {vectors.vectors.shape[0]} classes x {vectors.vectors.shape[1]} dims")
+        with store_lock(args.store):  # a read-modify-write: one writer at a time
+            encode_into_store(args)
     return 0
+
+
+def encode_into_store(args) -> None:
+    """``encode``: add one text encoding to the store (or find it cached there)."""
+    store = FeatureStore.open(args.store)
+    corpus = read_corpus(args.corpus)
+    noise, options = text_noise.settings_from_args(args), {}
+    if args.vocabulary:
+        if args.encoder != "tfidf":
+            raise GazslError(f"--vocabulary applies to the tfidf encoder, not '{args.encoder}'")
+        options["vocabulary"] = read_vocabulary(args.vocabulary)
+    if args.encoder == "minilm":  # handles noise itself, and may find its vectors cached in the store
+        options = {"settings": sentence_encoder.settings_from_args(args, noise),
+                   "cached": store.texts.get(args.name or args.encoder)}
+    elif noise.active:  # whole-document encoders read the kept sentences
+        embed = sentence_encoder.MinilmEncoder().embed if noise.visual == "query" else None
+        corpus = text_noise.filter_corpus(corpus, noise, embed)
+    vectors = encode(corpus, store.class_ids, args.encoder, **options)
+    if noise.active and args.encoder != "minilm":
+        vectors.settings["noise"] = noise.describe()
+    if vectors is not options.get("cached"):  # a cache hit leaves the store untouched
+        store.texts[args.name or args.encoder] = vectors
+        store.save(args.store)
+    print(f"{args.store}: text/{args.name or args.encoder} {vectors.vectors.shape[0]} classes x {vectors.vectors.shape[1]} dims")
 
 
 if __name__ == "__main__":

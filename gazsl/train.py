@@ -25,6 +25,8 @@ import json
 import math
 import platform
 import random
+import shlex
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +39,8 @@ from gazsl import config as config_module
 from gazsl import evaluate as ev
 from gazsl.config import Config
 from gazsl.fast_step import fast_step, make_optimizers
-from gazsl.io import GazslError, atomic_path, sha256_file, write_json_atomic
+from gazsl.interrupt import Interrupted, StopRequest, stop_on_signals
+from gazsl.io import GazslError, atomic_path, exclusive_lock, sha256_file, write_json_atomic
 from gazsl.model import Critic, Generator
 from gazsl.step import EpochSampler, TrainingData, draw_inputs, reference_step
 from gazsl.store import FeatureStore, default_store_path
@@ -323,7 +326,9 @@ def evaluation_due(config: Config, it: int) -> bool:
     return it >= config.eval_start and it % config.eval_every == 0
 
 
-def run_phase(phase: Phase, trainer: GazslTrainer, out: Path, config: Config, writer, resume: bool) -> None:
+def run_phase(phase: Phase, trainer: GazslTrainer, out: Path, config: Config, writer, resume: bool,
+              stop: StopRequest | None = None) -> None:
+    """Train ``phase`` to its end, or until ``stop`` fires: then checkpoint the iteration just done and raise Interrupted."""
     checkpoint = out / f"checkpoint_{phase.name}.pt"
     start, stale, saved = 0, 0, None
     if resume and checkpoint.exists():
@@ -374,12 +379,18 @@ def run_phase(phase: Phase, trainer: GazslTrainer, out: Path, config: Config, wr
             saved = it
         if stopped:
             break
+        if stop is not None and stop.signum is not None:
+            if saved != it:
+                save_checkpoint(checkpoint, {"trainer": trainer.state_dict(), "iteration": it, "history": phase.history,
+                                             "stale": stale, "stopped": False})
+            bar.close()
+            raise Interrupted(stop.signum, phase.name, it)
     bar.close()
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save(state, tmp)
+    with atomic_path(path, suffix=".pt") as tmp, open(tmp, "wb") as f:
+        torch.save(state, f)  # through a Python file: a full disk raises OSError (torch's own writer: RuntimeError)
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -397,7 +408,7 @@ def _short(err: Exception, limit: int = 160) -> str:
 
 
 # Settings that may differ when a run is resumed without changing its results.
-RESUMABLE_CHANGES = ("device", "checkpoint_every", "log_every")
+RESUMABLE_CHANGES = ("device", "checkpoint_every", "log_every", "threads")
 
 
 def finished_run(out: Path, config: Config) -> dict | None:
@@ -422,6 +433,9 @@ def check_same_run(path: Path, record: dict) -> None:
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise GazslError(f"{path}: unreadable record of the run to resume ({_short(err)})") from None
     new = {**{k: v for k, v in record.items() if k != "config"}, **record["config"]}
+    if old.get("threads") not in (None, new.get("threads")):
+        print(f"note: {path.parent}: resuming with {new.get('threads')} threads, the run began with {old['threads']}; "
+              "CPU float sums split by thread count, so its figures may differ from an uninterrupted run's", file=sys.stderr)
     changed = [k for k in sorted(old.keys() | new.keys()) if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k)]
     if changed:
         k = changed[0]
@@ -443,6 +457,13 @@ def train(split: str, config: Config, out: Path, protocol: str = "honest", prese
     if protocol not in PROTOCOLS:
         raise GazslError(f"unknown protocol '{protocol}' (available: {', '.join(PROTOCOLS)})")
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(out / ".lock", f"run folder {out}"), stop_on_signals() as stop:
+        return _train_locked(split, config, out, protocol, preset, store_path, resume, stop)
+
+
+def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: str, store_path, resume: bool,
+                  stop: StopRequest) -> dict:
     if not resume and any(out.glob("checkpoint_*.pt")):
         raise GazslError(f"{out}: holds checkpoints of an earlier run; pass --resume to continue it or choose another --out")
     started = time.time()
@@ -451,21 +472,23 @@ def train(split: str, config: Config, out: Path, protocol: str = "honest", prese
     device = resolve_device(config.device)
     random.seed(config.seed)
     np.random.seed(config.seed)
-    out.mkdir(parents=True, exist_ok=True)
-    record = {"split": split, "protocol": protocol, "preset": preset, "config": config.to_dict()}
+    threads = torch.get_num_threads()
+    record = {"split": split, "protocol": protocol, "preset": preset, "threads": threads, "config": config.to_dict()}
     if resume and (out / "config.json").exists():
         check_same_run(out / "config.json", record)
     write_json_atomic(out / "config.json", record)
     writer = _tensorboard(out)
 
     phases, summarise = build_phases(store, split, config, protocol)
-    for phase in phases:
-        if phase.plan is not None:
-            phase.iterations = phase.plan(phases)
-        trainer = GazslTrainer(store, text, phase.train_classes, phase.train_images, config, device, config.seed)
-        run_phase(phase, trainer, out, config, writer, resume)
-    if writer is not None:
-        writer.close()
+    try:
+        for phase in phases:
+            if phase.plan is not None:
+                phase.iterations = phase.plan(phases)
+            trainer = GazslTrainer(store, text, phase.train_classes, phase.train_images, config, device, config.seed)
+            run_phase(phase, trainer, out, config, writer, resume, stop)
+    finally:
+        if writer is not None:
+            writer.close()
 
     summary = summarise(phases)
     curve = summary.pop("curve")
@@ -476,7 +499,7 @@ def train(split: str, config: Config, out: Path, protocol: str = "honest", prese
         "classifier": config.classifier, "text": config.text,
         "n_seen_classes": len(split_info.seen), "n_unseen_classes": len(split_info.unseen),
         **summary, "seconds": round(time.time() - started, 1), "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None, "threads": threads,
         "config": config.to_dict(), **provenance(store),
     }
     write_json_atomic(out / "metrics.json", metrics)
@@ -520,11 +543,26 @@ def config_from_args(args) -> tuple[Config, str]:
     return config, preset_name
 
 
+def resume_command(argv: list[str], out: Path) -> str:
+    """The command line that continues the run of ``argv`` in ``out``."""
+    args = list(argv)
+    if "--out" not in args and not any(a.startswith("--out=") for a in args):
+        args += ["--out", str(out)]
+    if "--resume" not in args:
+        args.append("--resume")
+    return shlex.join(["python", "-m", "gazsl.train", *args])
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     config, preset_name = config_from_args(args)
     out = args.out or Path("runs") / f"{args.split}-{args.protocol}-seed{config.seed}"
-    metrics = train(args.split, config, out, args.protocol, preset_name, args.store, args.resume)
+    try:
+        metrics = train(args.split, config, out, args.protocol, preset_name, args.store, args.resume)
+    except Interrupted as stop:
+        command = resume_command(sys.argv[1:] if argv is None else argv, out)
+        print(f"{stop}; resume with: {command}", file=sys.stderr)
+        return stop.exit_code
     extra = (f" best(oracle)={metrics['zsl_top1_best']:.1f}%" if args.protocol == "paper"
              else f" H={metrics['gzsl_h']:.1f}% (seen {metrics['gzsl_seen']:.1f}, unseen {metrics['gzsl_unseen']:.1f})")
     print(f"{args.split} seed={config.seed} protocol={args.protocol} iters={metrics['iterations']} "
