@@ -69,7 +69,10 @@ def _read_table(path: Path, what: str, form: str) -> dict[str, list[str]]:
 
 
 def _read_folder(root: Path, dataset_name: str, class_of, read_boxes: bool) -> DatasetFolder:
-    """The images of ``root``; ``class_of(label)`` maps a class id of the folder to GAZSL's (None: not a class)."""
+    """The images of ``root``; ``class_of(label)`` maps a class id of the folder to GAZSL's (None: not a class).
+
+    ``dataset_name`` ('CUB', 'NABirds') is for messages.
+    """
     images = _read_table(root / "images.txt", f"{dataset_name} images.txt", "<image id> <path>")
     labels_file = root / "image_class_labels.txt"
     labels = _read_table(labels_file, f"{dataset_name} image_class_labels.txt", "<image id> <class id>")
@@ -81,7 +84,8 @@ def _read_folder(root: Path, dataset_name: str, class_of, read_boxes: bool) -> D
     for key in keys:
         cid = class_of(labels[key][0])
         if cid is None:
-            raise data_error(labels_file, f"image id {key}: class id {labels[key][0]} is not a GAZSL {dataset_name} class")
+            raise data_error(labels_file, f"image id {key}: class id {labels[key][0]} is not one of GAZSL's {dataset_name} "
+                             f"classes in {root / 'classes.txt'}")
         class_ids.append(cid)
     image_dir = root / "images"
     absent = [key for key in keys if not (image_dir / images[key][0]).is_file()]
@@ -122,7 +126,7 @@ def read_cub_folder(root, read_boxes: bool = False) -> DatasetFolder:
         if name not in cub_id:
             raise data_error(classes_file, f"class {key} '{name}' is not a CUB-200-2011 class name")
         class_of[key] = cub_id[name]
-    return _read_folder(root, "cub", class_of.get, read_boxes)
+    return _read_folder(root, "CUB", class_of.get, read_boxes)
 
 
 def read_nabirds_folder(root, read_boxes: bool = False) -> DatasetFolder:
@@ -145,7 +149,7 @@ def read_nabirds_folder(root, read_boxes: bool = False) -> DatasetFolder:
             raise data_error(classes_file, f"class {cid} is '{names.get(str(cid))}' here, '{gazsl_name[cid]}' in NABirds")
         return cid
 
-    return _read_folder(root, "nab", class_of, read_boxes)
+    return _read_folder(root, "NABirds", class_of, read_boxes)
 
 
 READERS = {"cub": read_cub_folder, "nab": read_nabirds_folder}

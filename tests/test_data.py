@@ -246,7 +246,7 @@ def _zip_release(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
-def test_download_resumes_checks_and_imports(cub_release, shared_data, tmp_path, monkeypatch, capsys):
+def test_download_resumes_checks_and_imports(cub_release, tmp_path, monkeypatch, capsys):
     import hashlib
 
     from gazsl import data
@@ -257,7 +257,7 @@ def test_download_resumes_checks_and_imports(cub_release, shared_data, tmp_path,
     monkeypatch.setattr(data.urllib.request, "urlopen", server.urlopen)
     monkeypatch.setattr(data.time, "sleep", lambda s: None)
     data.main(["download", "--dataset", "cub", "--cache", str(tmp_path / "cache"), "--sha256", digest,
-               "--metadata", str(shared_data / "cub" / "metadata"), "--out", str(tmp_path / "cub.h5")])
+               "--out", str(tmp_path / "cub.h5")])  # the class names come with gazsl: no --metadata needed
     assert server.ranges[0] is None and server.ranges[1].startswith("bytes=") and int(server.ranges[1][6:-1]) > 0
     assert (tmp_path / "cache" / data.RELEASE_ARCHIVE).read_bytes() == archive
     assert FeatureStore.open(tmp_path / "cub.h5").split("cub_hard").unseen.size == 40
