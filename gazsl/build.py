@@ -78,7 +78,8 @@ def _read_folder(root: Path, dataset_name: str, class_of, read_boxes: bool) -> D
     labels = _read_table(labels_file, f"{dataset_name} image_class_labels.txt", "<image id> <class id>")
     unlabelled = [key for key in images if key not in labels]
     if unlabelled:
-        raise data_error(labels_file, f"no class for image id {unlabelled[0]} of images.txt ({len(unlabelled)} images without one)")
+        raise data_error(labels_file, f"no class for image id {unlabelled[0]} of images.txt "
+                         f"({len(unlabelled)} images without one)")
     keys = list(images)  # rows in the order of images.txt
     class_ids = []
     for key in keys:
@@ -164,7 +165,8 @@ def _precomputed(npz, folder: DatasetFolder, backbone: str) -> tuple[np.ndarray,
     row = {str(p): i for i, p in enumerate(data["paths"])}
     absent = [p for p in folder.paths if p not in row]
     if absent:
-        raise data_error(npz, f"no features for {len(absent)} images of {folder.root / 'images.txt'}, e.g. {absent[0]}", "paths")
+        raise data_error(npz, f"no features for {len(absent)} images of {folder.root / 'images.txt'}, "
+                         f"e.g. {absent[0]}", "paths")
     return data["features"][[row[p] for p in folder.paths]].astype(np.float32), str(data.get("backbone", backbone))
 
 
