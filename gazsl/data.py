@@ -1,12 +1,12 @@
-"""Real data in: the GAZSL release, its download, image features, and CUB-100.
+"""Real data in: stores built from CUB-200-2011 or NABirds folders, the GAZSL release and its download, image features.
 
 CLI::
 
-    python -m gazsl.data import-release --dataset cub --from DIR --metadata CUB_200_2011/classes.txt [--articles DIR]
-    python -m gazsl.data import-release --dataset nab --from DIR --metadata NABIRDS_META_DIR [--articles DIR]
+    python -m gazsl.data build --dataset cub|nab --root DIR --articles DIR [--backbone efficientnet-lite0] [--crop none|bbox]
+    python -m gazsl.data build-cub100 --images CUB100_DIR --articles DIR [--features NPZ]   (build --name cub100)
+    python -m gazsl.data import-release --dataset cub|nab --from DIR [--articles DIR] [--metadata FILE_OR_DIR]
     python -m gazsl.data download --dataset cub|nab [--cache DIR] [--sha256 HEX] (then as import-release)
     python -m gazsl.data extract-features --images DIR --backbone efficientnet-lite0 --out FILE.npz
-    python -m gazsl.data build-cub100 --images ../shared/data/cub100 [--features NPZ] [--out features/cub100.h5]
 
 Every store is written to features/<name>.h5 (schema: features/README.md).
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from gazsl.io import GazslError, data_error, sha256_file
-from gazsl.store import FeatureStore, default_store_path, make_split, store_lock
+from gazsl.store import FeatureStore, default_store_path, store_lock
 
 # The GAZSL release as re-published with CIZSL (the authors' group): one archive, both datasets.
 # The original link in the GAZSL README is a Google Drive folder, which needs an interactive
@@ -36,9 +36,6 @@ RELEASE_ARCHIVE = "CUB_NAB_Data.zip"
 # prints the SHA-256 it computed and asks the user to compare it with a trusted copy
 # (or to pin it with --sha256 on later runs).
 RELEASE_SHA256: str | None = None
-
-SHARED = Path("../shared/data")
-
 
 # ------------------------------------------------------------------ download
 def download_file(url: str, dest, sha256: str | None = None, retries: int = 5, backoff: float = 2.0,
@@ -106,17 +103,7 @@ def extract_zip(archive, target) -> Path:
     return target
 
 
-# ------------------------------------------------------------------ CUB-100
-def _cub100_root(images) -> tuple[Path, Path]:
-    """(root with classes.txt, folder of class folders) from either of the two."""
-    images = Path(images)
-    if (images / "images").is_dir():
-        return images, images / "images"
-    if not images.is_dir():
-        raise data_error(images, "CUB-100 image folder not found")
-    return images.parent, images
-
-
+# ------------------------------------------------------------------ precomputed features
 def read_feature_npz(path) -> dict:
     path = Path(path)
     if not path.exists():
@@ -142,88 +129,33 @@ def read_feature_npz(path) -> dict:
     return data
 
 
-def build_cub100(images, features=None, articles=None, release=None, metadata=None, seed: int = 0,
-                 backbone: str = "efficientnet-lite0", batch_size: int = 32) -> FeatureStore:
-    """CUB-100: real photographs' features, GAZSL's SCS/SCE restricted to these classes, TF-IDF of the articles."""
-    from gazsl.corpus import read_corpus
-    from gazsl.release import cub_classes, load_split, read_cub_class_names
-    from gazsl.text import encode_tfidf, read_vocabulary
-
-    root, image_dir = _cub100_root(images)
-    articles = Path(articles) if articles else SHARED / "cub" / "wiki_articles"
-    release = Path(release) if release else SHARED / "cub" / "gazsl_release"
-    metadata = Path(metadata) if metadata else SHARED / "cub" / "metadata"
-    if features is None:
-        from gazsl.vision import extract_features
-
-        features = extract_features(image_dir, default_store_path("cub100").with_name(f"cub100_{backbone.replace('-', '_')}.npz"),
-                                    backbone=backbone, batch_size=batch_size)
-    features = Path(features)
-    data = read_feature_npz(features)
-    missing = [p for p in data["paths"] if not (image_dir / str(p)).is_file()]
-    if missing:
-        raise data_error(features, f"{len(missing)} image paths not under {image_dir}, e.g. {missing[0]}", "paths")
-
-    all_names = read_cub_class_names(metadata / "classes.txt")
-    cub_id = {name: i for i, name in enumerate(all_names, 1)}
-    npz_names = [str(n) for n in data["class_names"]]
-    unknown = [n for n in npz_names if n not in cub_id]
-    if unknown:
-        raise data_error(features, f"class name '{unknown[0]}' is not a CUB-200-2011 class ({metadata / 'classes.txt'})", "class_names")
-    ids = np.array(sorted(cub_id[n] for n in npz_names), dtype=np.int64)  # classes in CUB id order
-    index = {int(c): i for i, c in enumerate(ids)}
-    labels = np.array([index[cub_id[npz_names[k]]] for k in data["label"]], dtype=np.int64)
-    classes = cub_classes([all_names[c - 1] for c in ids])
-    classes.ids = ids
-
-    corpus = read_corpus(articles)
-    absent = [(int(c), n) for c, n in zip(ids, classes.names) if int(c) not in corpus.texts]
-    if absent:
-        raise data_error(articles / f"{absent[0][0]}.{absent[0][1]}.txt", f"missing article for class {absent[0][1]} "
-                         f"({len(absent)} classes without an article)")
-    vocabulary_file = release / "CUB_Porter_7551D_TFIDF_term.mat"
-    texts = {"tfidf": encode_tfidf(corpus, ids),
-             "tfidf_gazsl": encode_tfidf(corpus, ids, vocabulary=read_vocabulary(vocabulary_file))}
-    texts["tfidf_gazsl"].settings["vocabulary_file"] = str(vocabulary_file)
-
-    splits, split_note = {}, {}
-    for mode, file, sizes in (("easy", "train_test_split_easy.mat", (150, 50)), ("hard", "train_test_split_hard.mat", (160, 40))):
-        train_cid, test_cid = load_split(release / file, len(all_names), *sizes)
-        seen, unseen = np.flatnonzero(np.isin(ids, train_cid)), np.flatnonzero(np.isin(ids, test_cid))
-        name = f"cub100_{mode}"
-        splits[name] = make_split(name, seen, unseen, labels, seed=seed)
-        split_note[name] = f"GAZSL {'SCS' if mode == 'easy' else 'SCE'} ({file}) restricted: {len(seen)} seen / {len(unseen)} unseen"
-
-    attributes = None
-    attribute_file = metadata / "class_attribute_labels_continuous.txt"
-    if attribute_file.exists():
-        table = np.loadtxt(attribute_file, dtype=np.float32)  # (200, 312), percent of images showing each attribute
-        if table.shape[0] == len(all_names):
-            attributes = table[ids - 1]
-
-    store = FeatureStore(
-        dataset="cub100", features=data["features"].astype(np.float32), labels=labels, class_ids=ids,
-        class_names=classes.names, super_ids=classes.super_ids, super_names=classes.super_names,
-        splits=splits, texts=texts, attributes=attributes,
-        info={"source": "CUB-200-2011 photographs of 100 classes", "features_file": str(features),
-              "features_sha256": sha256_file(features), "backbone": str(data.get("backbone", backbone)),
-              "recipe": "224x224 bilinear, ImageNet mean/std, extract_features, global average pool",
-              "splits": split_note, "seed": seed, "attributes": "CUB class_attribute_labels_continuous (312)"
-              if attributes is not None else "none"},
-    )
-    store.validate(features)
-    return store
-
-
 # ------------------------------------------------------------------ CLI
 def _add_import_options(p) -> None:
     p.add_argument("--dataset", required=True, choices=["cub", "nab"])
-    p.add_argument("--metadata", help="cub: CUB classes.txt (or its folder); nab: folder with classes.txt, hierarchy.txt, Mergetable.mat")
+    p.add_argument("--metadata", help="optional check of the class names shipped with gazsl: cub: CUB classes.txt "
+                   "(or its folder); nab: NABirds folder with classes.txt and hierarchy.txt")
     p.add_argument("--articles", help="folder of <class_id>.<Name>.txt articles: adds text/tfidf learned from them")
     p.add_argument("--out", help="feature store to write (default: features/<dataset>.h5)")
     p.add_argument("--seed", type=int, default=0, help="seed of the validation classes and held-out images")
     p.add_argument("--skip-hard-features", action="store_true",
                    help="do not read the hard-mode feature files (the hard split uses the easy-mode features)")
+
+
+CUB_ATTRIBUTES = Path("attributes") / "class_attribute_labels_continuous.txt"
+
+
+def _add_build_options(p) -> None:
+    p.add_argument("--articles", required=True, help="folder of <class_id>.<Name>.txt articles (or a .jsonl corpus)")
+    p.add_argument("--backbone", default="efficientnet-lite0", choices=["efficientnet-lite0"])
+    p.add_argument("--crop", default="none", choices=["none", "bbox"],
+                   help="bbox: crop each image to its bounding_boxes.txt box before the backbone (default: none)")
+    p.add_argument("--features", help="precomputed .npz (extract-features; paths relative to the images/ folder) "
+                   "instead of running the backbone")
+    p.add_argument("--vocabulary", help="GAZSL's term file (e.g. CUB_Porter_7551D_TFIDF_term.mat): adds text/tfidf_gazsl")
+    p.add_argument("--attributes", help=f"class attribute table, one row per class (default: ROOT/{CUB_ATTRIBUTES} if present)")
+    p.add_argument("--out", help="feature store to write (default: features/<name>.h5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the validation classes and held-out images")
+    p.add_argument("--batch-size", type=int, default=32)
 
 
 def _write(store: FeatureStore, out) -> None:
@@ -255,14 +187,15 @@ def main(argv=None) -> int:
     ext.add_argument("--batch-size", type=int, default=32)
     ext.add_argument("--checkpoint-every", type=int, default=10, help="write the partial result every N batches")
     ext.add_argument("--limit", type=int, help="only the first N images (sorted by path)")
-    c100 = sub.add_parser("build-cub100", help="CUB-100 photographs -> features/cub100.h5")
-    c100.add_argument("--images", default=str(SHARED / "cub100"), help="the cub100 folder (or its images/ folder)")
-    c100.add_argument("--features", help="precomputed .npz (default: extract from the images, ~8 min on 2 cores)")
-    c100.add_argument("--articles", help=f"default: {SHARED / 'cub' / 'wiki_articles'}")
-    c100.add_argument("--release", help=f"GAZSL split files and vocabulary (default: {SHARED / 'cub' / 'gazsl_release'})")
-    c100.add_argument("--metadata", help=f"CUB metadata folder (default: {SHARED / 'cub' / 'metadata'})")
-    c100.add_argument("--out", default=str(default_store_path("cub100")))
-    c100.add_argument("--seed", type=int, default=0)
+    build = sub.add_parser("build", help="a CUB_200_2011 or nabirds folder -> features/<dataset>.h5 (gazsl/build.py)")
+    build.add_argument("--dataset", required=True, choices=["cub", "nab"])
+    build.add_argument("--root", required=True, help="the dataset folder (images.txt, image_class_labels.txt, classes.txt, images/)")
+    build.add_argument("--name", help="store and split name (default: the dataset): <name>.h5, <name>_easy, <name>_hard")
+    _add_build_options(build)
+    c100 = sub.add_parser("build-cub100", help="the cub100 subset (100 CUB classes) -> features/cub100.h5: "
+                          "build --dataset cub --name cub100")
+    c100.add_argument("--images", required=True, help="the cub100 folder (images.txt, classes.txt, images/)")
+    _add_build_options(c100)
     args = parser.parse_args(argv)
 
     from gazsl.release import import_release
@@ -286,10 +219,24 @@ def main(argv=None) -> int:
         with np.load(out) as z:
             print(f"{out}: {z['features'].shape[0]} images x {z['features'].shape[1]} dims, "
                   f"{len(z['class_names'])} classes ({time.time() - started:.0f} s)")
-    elif args.command == "build-cub100":
+    elif args.command in ("build", "build-cub100"):
+        from gazsl.build import build_store, feature_cache
+
         started = time.time()
-        store = build_cub100(args.images, args.features, args.articles, args.release, args.metadata, args.seed)
-        _write(store, args.out)
+        if args.command == "build-cub100":
+            dataset, name, root = "cub", "cub100", args.images
+        else:
+            dataset, name, root = args.dataset, args.name or args.dataset, args.root
+        out = Path(args.out or default_store_path(name))
+        attributes = args.attributes
+        if attributes is None and (Path(root) / CUB_ATTRIBUTES).exists():  # where CUB_200_2011 keeps them
+            attributes = Path(root) / CUB_ATTRIBUTES
+        store = build_store(dataset, root, args.articles, name=name, backbone=args.backbone, crop=args.crop,
+                            features=args.features, vocabulary=args.vocabulary, attributes=attributes, seed=args.seed,
+                            batch_size=args.batch_size, cache=feature_cache(out, args.backbone, args.crop))
+        _write(store, out)
+        for split, note in store.info["splits"].items():
+            print(f"  {split}: {note}")
         print(f"built in {time.time() - started:.1f} s")
     return 0
 

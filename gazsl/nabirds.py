@@ -4,8 +4,9 @@ NABirds (``classes.txt``, ``hierarchy.txt``) is a tree of 1011 nodes: birds
 -> groups (e.g. "Perching Birds") -> families (e.g. "Wrens") -> species ->
 plumage variants such as "Allen's Hummingbird (Adult Male)". Images belong
 to the 555 leaves. GAZSL merged the variants of a species back into the
-species (``Mergetable.mat``: 288 rows child -> parent), leaving 404 classes;
-GAZSL's class k is the k-th of them by NABirds id.
+species (its ``Mergetable.mat``: 288 rows child -> parent, shipped with gazsl
+as ``gazsl/facts/nab_merge.tsv``), leaving 404 classes; GAZSL's class k is the
+k-th of them by NABirds id.
 
 The super-category of a class is its family: the nearest ancestor whose
 name is not the class's own species name.
@@ -46,8 +47,8 @@ def _read_pairs(path: Path, what: str) -> list[tuple[int, str]]:
 
 
 def read_nabirds_classes(metadata_dir) -> NabirdsClasses:
-    """The 404 merged classes from ``classes.txt``, ``hierarchy.txt`` and ``Mergetable.mat``."""
-    from gazsl.release import load_mat
+    """The 404 merged classes from NABirds' ``classes.txt`` and ``hierarchy.txt`` and GAZSL's merge table."""
+    from gazsl.dataset_facts import nabirds_merge
 
     meta = Path(metadata_dir)
     names = dict(_read_pairs(meta / "classes.txt", "name"))
@@ -60,18 +61,14 @@ def read_nabirds_classes(metadata_dir) -> NabirdsClasses:
     unknown = sorted(({c for c in parent} | set(parent.values())) - set(names))
     if unknown:
         raise data_error(hierarchy_file, f"ids not in classes.txt: {unknown[:5]}")
-    merge_file = meta / "Mergetable.mat"
-    table = np.asarray(load_mat(merge_file, "mergetable"))
-    if table.ndim != 2 or table.shape[1] != 2:
-        raise data_error(merge_file, f"expected an (M, 2) child -> parent table, got shape {table.shape}", "mergetable")
-    table = table.astype(np.int64)
-    for child, target in table:
-        if parent.get(int(child)) != int(target):
-            raise data_error(merge_file, f"merge {child} -> {target} is not a child -> parent edge of hierarchy.txt", "mergetable")
+    merge = nabirds_merge()
+    bad = next(((c, p) for c, p in merge.items() if parent.get(c) != p), None)
+    if bad:
+        raise data_error(hierarchy_file, f"GAZSL merges class {bad[0]} into {bad[1]}, which is not its parent here: "
+                         "not the NABirds hierarchy")
     has_children = set(parent.values())
     leaves = {c for c in names if c not in has_children and c in parent}
-    merged_away = set(table[:, 0].tolist())
-    ids = np.array(sorted((leaves - merged_away) | set(table[:, 1].tolist())), dtype=np.int64)
+    ids = np.array(sorted((leaves - set(merge)) | set(merge.values())), dtype=np.int64)
 
     families = []
     for cid in ids:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gazsl.dataset_facts import ClassInfo, dataset_classes
 from gazsl.io import GazslError, data_error, read_utf8, sha256_file
 from gazsl.store import FeatureStore, TextVectors, make_split
 
@@ -190,27 +191,6 @@ def find_release_dir(root, dataset: str) -> Path:
 
 
 # ------------------------------------------------------------------ import
-@dataclass
-class ClassInfo:
-    ids: np.ndarray  # (C,) the dataset's ids; GAZSL's 1-based class k is ids[k-1]
-    names: list[str]
-    super_ids: np.ndarray
-    super_names: list[str]
-
-
-def cub_family(name: str) -> str:
-    """The family word of a CUB class name: 'Black_footed_Albatross' -> 'Albatross'."""
-    return name.replace("-", "_").split("_")[-1].strip() or name
-
-
-def cub_classes(names: list[str]) -> ClassInfo:
-    families = [cub_family(n) for n in names]
-    super_names = sorted(set(families))
-    index = {f: i for i, f in enumerate(super_names)}
-    return ClassInfo(ids=np.arange(1, len(names) + 1, dtype=np.int64), names=list(names),
-                     super_ids=np.array([index[f] for f in families], dtype=np.int64), super_names=super_names)
-
-
 def read_cub_class_names(path) -> list[str]:
     """CUB ``classes.txt`` ('1 001.Black_footed_Albatross') -> names in id order."""
     path = Path(path)
@@ -228,33 +208,28 @@ def read_cub_class_names(path) -> list[str]:
     return [names[i] for i in range(1, len(names) + 1)]
 
 
-def class_info(dataset: str, metadata=None, corpus=None) -> ClassInfo:
-    """Class ids, names and super-categories from metadata (CUB classes.txt / NABirds folder) or article names."""
-    layout = LAYOUTS[dataset]
+def class_info(dataset: str, metadata=None) -> ClassInfo:
+    """The release's classes, from the facts shipped with gazsl; ``metadata``, if given, must agree with them.
+
+    ``metadata``: CUB ``classes.txt`` (or its folder); NABirds: the folder with ``classes.txt`` and ``hierarchy.txt``.
+    """
+    info = dataset_classes(dataset)
+    if metadata is None:
+        return info
+    path = Path(metadata)
+    ours = [(int(i), n, info.super_names[s]) for i, n, s in zip(info.ids, info.names, info.super_ids)]
     if dataset == "nab":
-        if metadata is None:
-            raise GazslError("nab: pass --metadata DIR (NABirds classes.txt, hierarchy.txt, Mergetable.mat) for the 404 classes and their families")
         from gazsl.nabirds import read_nabirds_classes
 
-        nab = read_nabirds_classes(metadata)
-        info = ClassInfo(nab.ids, nab.names, nab.super_ids, nab.super_names)
-        where = Path(metadata) / "Mergetable.mat"
-    else:
-        if metadata is not None:
-            path = Path(metadata)
-            names = read_cub_class_names(path / "classes.txt" if path.is_dir() else path)
-            where = path
-        elif corpus is not None:
-            names = [corpus.names.get(i, "") for i in range(1, layout.n_classes + 1)]
-            where = corpus.source
-            missing = [i for i, n in enumerate(names, 1) if not n]
-            if missing:
-                raise data_error(where, f"no article for class id {missing[0]} (expected {missing[0]}.<Name>.txt)")
-        else:
-            raise GazslError("cub: pass --metadata CUB_200_2011/classes.txt or --articles DIR to name the classes")
-        info = cub_classes(names)
-    if len(info.ids) != layout.n_classes:
-        raise data_error(where, f"{len(info.ids)} classes, the GAZSL {dataset} release has {layout.n_classes}")
+        where, nab = path, read_nabirds_classes(path)
+        theirs = [(int(i), n, nab.super_names[s]) for i, n, s in zip(nab.ids, nab.names, nab.super_ids)]
+    else:  # CUB's classes.txt has no families: compare ids and names
+        where = path / "classes.txt" if path.is_dir() else path
+        theirs, ours = list(enumerate(read_cub_class_names(where), 1)), [row[:2] for row in ours]
+    if theirs != ours:
+        diff = next((t for t, o in zip(theirs, ours) if t != o), None)
+        detail = f"first difference: {diff}" if diff else f"{len(theirs)} classes, GAZSL's {dataset} has {len(ours)}"
+        raise data_error(where, f"these classes differ from GAZSL's {dataset} classes shipped with gazsl ({detail})")
     return info
 
 
@@ -308,7 +283,7 @@ def import_release(dataset: str, root, metadata=None, articles=None, seed: int =
     layout = LAYOUTS[dataset]
     folder = find_release_dir(root, dataset)
     corpus = read_corpus(articles) if articles else None
-    classes = class_info(dataset, metadata, corpus)
+    classes = class_info(dataset, metadata)
 
     easy, hard = layout.modes
     easy_split, y, x = _mode_data(folder, layout, easy, read_features=True)
@@ -365,7 +340,8 @@ def import_release(dataset: str, root, metadata=None, articles=None, seed: int =
               "images": "easy-mode train rows then test rows", "hard_features": hard_note, "seed": seed,
               "sha256": {f: sha256_file(folder / f) for f in files},
               "splits": {f"{dataset}_{m.name}": f"{m.split_file}: {m.n_seen} seen / {m.n_unseen} unseen classes" for m in layout.modes},
-              "super_categories": f"{len(classes.super_names)} families"},
+              "super_categories": f"{len(classes.super_names)} families",
+              "default_text": "gazsl_tfidf"},  # train on the release's own TF-IDF unless --text says otherwise
     )
     store.validate(f"{dataset} release in {folder}")
     return store

@@ -64,16 +64,19 @@ def open_store(split: str, store_path=None) -> FeatureStore:
 
         ensure_aviary(path)  # builds it when missing or made by another version of the generator
     if not path.exists():
-        how = {
-            "cub100": "python -m gazsl.data build-cub100 --images ../shared/data/cub100",
-            "cub": "python -m gazsl.data download --dataset cub  (or import-release --dataset cub --from DIR)",
-            "nab": "python -m gazsl.data download --dataset nab  (or import-release --dataset nab --from DIR)",
-        }.get(dataset)
-        if how is None and store_path:
+        build = {"cub100": "build-cub100 --images CUB100_DIR --articles CUB_ARTICLES_DIR",
+                 "cub": "build --dataset cub --root CUB_200_2011 --articles CUB_ARTICLES_DIR",
+                 "nab": "build --dataset nab --root nabirds --articles NAB_ARTICLES_DIR"}.get(dataset)
+        if build is None and store_path:
             raise GazslError(f"{path}: feature store not found (--store)")
-        if how is None:
+        if build is None:
             raise GazslError(f"unknown split '{split}': no feature store {path} (known datasets: aviary, cub100, cub, nab)")
-        raise GazslError(f"{path}: feature store for split '{split}' not found; build it with: {how}")
+        out = f" --out {path}" if path != default_store_path(dataset) else ""
+        how = f"from the dataset's images: `python -m gazsl.data {build}{out}`"
+        if dataset in ("cub", "nab"):
+            how += (f"; or from the GAZSL release: `python -m gazsl.data download --dataset {dataset}{out}`, or "
+                    f"`python -m gazsl.data import-release --dataset {dataset} --from RELEASE_DIR{out}` if you have it")
+        raise GazslError(f"{path}: feature store for split '{split}' not found; build it {how} (see README.md, Datasets)")
     store = FeatureStore.open(path)
     store.split(split)  # unknown split -> clear error
     return store
@@ -523,7 +526,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--config", type=Path, help="JSON file of Config fields overriding the preset")
     parser.add_argument("--preset", choices=sorted(config_module.PRESETS), help="paper or cpu (default: paper for cub/nab, else cpu)")
     parser.add_argument("--protocol", choices=PROTOCOLS, default="honest")
-    parser.add_argument("--text", help="text vectors of the store to condition on (default: tfidf)")
+    parser.add_argument("--text", help="text vectors of the store to condition on (default: the store's own choice: "
+                        "gazsl_tfidf for a GAZSL release, tfidf otherwise)")
     parser.add_argument("--classifier", choices=config_module.KNOWN_CLASSIFIERS, help="final classifier (default: knn)")
     parser.add_argument("--store", type=Path, help="feature store (default: features/<dataset>.h5)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
@@ -532,9 +536,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def default_text(store: FeatureStore) -> str:
+    """The text vectors a store trains on unless told otherwise: its own choice (a GAZSL release: its TF-IDF matrix,
+    ``gazsl_tfidf``), else the preset's ``tfidf``."""
+    return store.info.get("default_text", Config.text)
+
+
 def config_from_args(args) -> tuple[Config, str]:
+    """Preset, then the store's default text (unless --text), then --config, then the other flags."""
     preset_name = args.preset or DEFAULT_PRESET.get(dataset_of(args.split), "cpu")
     config = config_module.preset(preset_name)
+    if args.text is None:
+        config = config.replace(text=default_text(open_store(args.split, args.store)))
     if args.config:
         config = config_module.load(args.config, config)
     overrides = {"seed": args.seed, "iterations": args.iters, "text": args.text, "classifier": args.classifier,

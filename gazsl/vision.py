@@ -9,9 +9,12 @@ channels at 7x7), global average pool -> 1280-d. This is the recipe of
 
 Images are read with PIL and numpy; torchvision is not needed.
 
+An image may first be cropped to a box (``--crop bbox``: the dataset's
+bounding box of the bird, the usual choice for fine-grained features).
+
 Extraction is resumable: every few batches the rows done so far are written
-atomically to ``OUT.partial.npz``; a new run over the same image list picks
-up from there.
+atomically to ``OUT.partial.npz``; a new run over the same images, backbone
+and boxes picks up from there, and a finished ``OUT`` made from them is reused.
 """
 
 from __future__ import annotations
@@ -52,13 +55,22 @@ def list_images(root) -> list[str]:
     return paths
 
 
-def load_image(path, size: int) -> np.ndarray:
-    """(3, size, size) float32, ImageNet-normalised."""
+def load_image(path, size: int, box=None) -> np.ndarray:
+    """(3, size, size) float32, ImageNet-normalised; first cropped to ``box`` (x, y, width, height in pixels) if given."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
-            im = im.convert("RGB").resize((size, size), Image.BILINEAR)
+            im = im.convert("RGB")
+            if box is not None:
+                x, y, w, h = box
+                left, top = max(0, round(x)), max(0, round(y))
+                right, bottom = min(im.width, round(x + w)), min(im.height, round(y + h))
+                if right <= left or bottom <= top:
+                    raise data_error(path, f"bounding box (x={x}, y={y}, width={w}, height={h}) lies outside "
+                                     f"the {im.width}x{im.height} image")
+                im = im.crop((left, top, right, bottom))
+            im = im.resize((size, size), Image.BILINEAR)
             pixels = np.asarray(im, dtype=np.float32) / 255.0  # (H, W, 3)
     except (OSError, UnidentifiedImageError, ValueError) as err:
         raise data_error(path, f"cannot read image ({' '.join(str(err).split())})") from None
@@ -97,44 +109,73 @@ def _save_npz(path: Path, **arrays) -> None:
             np.savez(f, **arrays)
 
 
-def extract_features(images_dir, out, backbone: str = "efficientnet-lite0", batch_size: int = 32,
-                     checkpoint_every: int = 10, limit: int | None = None) -> Path:
-    """Features of every image under ``images_dir`` -> ``out`` (.npz: features, label, class_names, paths, backbone)."""
+def _same_images(z, paths: list[str], backbone: str, boxes: np.ndarray) -> bool:
+    """Whether the npz ``z`` holds rows of these images (a prefix of them), backbone and boxes."""
+    n = len(z["paths"])
+    return (str(z["backbone"]) == backbone and list(z["paths"]) == paths[:n]
+            and np.array_equal(z["boxes"], boxes[:n] if len(boxes) else boxes))
+
+
+def extract(root, paths: list[str], out, backbone: str = "efficientnet-lite0", boxes=None, batch_size: int = 32,
+            checkpoint_every: int = 10, extra: dict | None = None) -> np.ndarray:
+    """(N, D) features of ``root/paths[i]``, each cropped to ``boxes[i]`` if given; also written to ``out``.
+
+    ``out`` (.npz) holds features, paths, backbone, boxes ((N, 4) x, y, width, height; (0, 4) when not cropped) and
+    the arrays of ``extra``. An ``out`` made from the same paths, backbone and boxes is reused as it is.
+    """
     from tqdm import tqdm
 
     spec = BACKBONES.get(backbone)
     if spec is None:
         raise GazslError(f"unknown backbone '{backbone}' (available: {', '.join(BACKBONES)})")
-    root, out = Path(images_dir), Path(out)
-    paths = list_images(root)[:limit]
+    root, out, paths = Path(root), Path(out), list(paths)
+    boxes = np.zeros((0, 4), np.float32) if boxes is None else np.asarray(boxes, dtype=np.float32)  # (N, 4) or (0, 4)
+    if out.exists():
+        try:
+            with np.load(out, allow_pickle=False) as z:
+                if len(z["paths"]) == len(paths) and _same_images(z, paths, backbone, boxes):
+                    return z["features"].astype(np.float32)
+        except (OSError, KeyError, ValueError):
+            pass  # unreadable or made otherwise: extract again
     partial = _partial_path(out)
     done = np.zeros((0, spec.dim), np.float32)
     if partial.exists():
         try:
             with np.load(partial, allow_pickle=False) as z:
-                same = str(z["backbone"]) == backbone and list(z["paths"]) == paths[: len(z["paths"])]
+                same = _same_images(z, paths, backbone, boxes)
                 if same:
                     done = z["features"][: len(z["paths"])].astype(np.float32)
         except (OSError, KeyError, ValueError):
             same = False
-        if not same:  # another image list or backbone: start over rather than mix
+        if not same:  # other images, backbone or boxes: start over rather than mix
             partial.unlink()
     model = load_backbone(backbone)
     chunks = [done]
+    # tqdm shows the rate and the time left (ETA); a resumed run starts the bar where the last one stopped
     with tqdm(total=len(paths), initial=len(done), unit="img", desc=f"{backbone} features") as bar:
         for b, start in enumerate(range(len(done), len(paths), batch_size)):
-            batch = np.stack([load_image(root / p, spec.image_size) for p in paths[start:start + batch_size]])
+            batch = np.stack([load_image(root / p, spec.image_size, boxes[start + i] if len(boxes) else None)
+                              for i, p in enumerate(paths[start:start + batch_size])])  # (B, 3, S, S)
             chunks.append(embed_batch(model, batch))
             bar.update(len(batch))
             if (b + 1) % checkpoint_every == 0:
                 rows = np.concatenate(chunks)
-                _save_npz(partial, features=rows, paths=np.array(paths[: len(rows)]), backbone=np.array(backbone))
+                _save_npz(partial, features=rows, paths=np.array(paths[: len(rows)]), backbone=np.array(backbone),
+                          boxes=boxes[: len(rows)] if len(boxes) else boxes)
     features = np.concatenate(chunks)  # (N, D)
+    _save_npz(out, features=features, paths=np.array(paths), backbone=np.array(backbone), boxes=boxes, **(extra or {}))
+    if partial.exists():
+        partial.unlink()
+    return features
+
+
+def extract_features(images_dir, out, backbone: str = "efficientnet-lite0", batch_size: int = 32,
+                     checkpoint_every: int = 10, limit: int | None = None) -> Path:
+    """Features of every image under ``images_dir`` -> ``out`` (.npz: features, label, class_names, paths, backbone)."""
+    paths = list_images(images_dir)[:limit]
     classes = [p.split("/", 1)[0] if "/" in p else "" for p in paths]
     class_names = sorted(set(classes))
     index = {c: i for i, c in enumerate(class_names)}
-    _save_npz(out, features=features, label=np.array([index[c] for c in classes], dtype=np.int64),
-              class_names=np.array(class_names), paths=np.array(paths), backbone=np.array(backbone))
-    if partial.exists():
-        partial.unlink()
-    return out
+    extract(images_dir, paths, out, backbone, batch_size=batch_size, checkpoint_every=checkpoint_every,
+            extra={"label": np.array([index[c] for c in classes], dtype=np.int64), "class_names": np.array(class_names)})
+    return Path(out)

@@ -246,7 +246,7 @@ def _zip_release(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
-def test_download_resumes_checks_and_imports(cub_release, shared_data, tmp_path, monkeypatch, capsys):
+def test_download_resumes_checks_and_imports(cub_release, tmp_path, monkeypatch, capsys):
     import hashlib
 
     from gazsl import data
@@ -257,7 +257,7 @@ def test_download_resumes_checks_and_imports(cub_release, shared_data, tmp_path,
     monkeypatch.setattr(data.urllib.request, "urlopen", server.urlopen)
     monkeypatch.setattr(data.time, "sleep", lambda s: None)
     data.main(["download", "--dataset", "cub", "--cache", str(tmp_path / "cache"), "--sha256", digest,
-               "--metadata", str(shared_data / "cub" / "metadata"), "--out", str(tmp_path / "cub.h5")])
+               "--out", str(tmp_path / "cub.h5")])  # the class names come with gazsl: no --metadata needed
     assert server.ranges[0] is None and server.ranges[1].startswith("bytes=") and int(server.ranges[1][6:-1]) > 0
     assert (tmp_path / "cache" / data.RELEASE_ARCHIVE).read_bytes() == archive
     assert FeatureStore.open(tmp_path / "cub.h5").split("cub_hard").unseen.size == 40
@@ -324,8 +324,9 @@ def test_build_cub100(shared_data, tmp_path):
     out = tmp_path / "cub100.h5"
     main(["build-cub100", "--images", str(shared_data / "cub100"),
           "--features", str(shared_data / "cub100" / "features_efficientnet_lite0.npz"), "--out", str(out),
-          "--articles", str(shared_data / "cub" / "wiki_articles"), "--release", str(shared_data / "cub" / "gazsl_release"),
-          "--metadata", str(shared_data / "cub" / "metadata")])
+          "--articles", str(shared_data / "cub" / "wiki_articles"),
+          "--vocabulary", str(shared_data / "cub" / "gazsl_release" / "CUB_Porter_7551D_TFIDF_term.mat"),
+          "--attributes", str(shared_data / "cub" / "metadata" / "class_attribute_labels_continuous.txt")])
     store = FeatureStore.open(out)
     reference = np.load(shared_data / "cub100" / "features_efficientnet_lite0.npz")
     assert store.features.shape == (5902, 1280)
@@ -350,4 +351,4 @@ def test_build_cub100_missing_article(shared_data, tmp_path):
     result = _cli("build-cub100", "--images", shared_data / "cub100", "--articles", articles,
                   "--features", shared_data / "cub100" / "features_efficientnet_lite0.npz", "--out", tmp_path / "x.h5",
                   cwd=Path(__file__).resolve().parents[1])
-    _assert_one_line_error(result, "1.Black_footed_Albatross.txt", "missing article")
+    _assert_one_line_error(result, str(articles), "missing article 1.Black_footed_Albatross.txt")
