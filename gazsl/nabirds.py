@@ -47,7 +47,7 @@ def _read_pairs(path: Path, what: str) -> list[tuple[int, str]]:
 
 def read_nabirds_classes(metadata_dir) -> NabirdsClasses:
     """The 404 merged classes from ``classes.txt``, ``hierarchy.txt`` and ``Mergetable.mat``."""
-    from gazsl.release import load_mat
+    from gazsl.matlab import load_mat
 
     meta = Path(metadata_dir)
     names = dict(_read_pairs(meta / "classes.txt", "name"))

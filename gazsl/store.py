@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl.io import GazslError, atomic_path, data_error
+from gazsl.io import GazslError, atomic_path, data_error, one_line
 
 SCHEMA_VERSION = 1
 VAL_CLASS_FRACTION = 0.2
@@ -131,7 +131,7 @@ class FeatureStore:
         except GazslError:
             raise
         except Exception as err:  # h5py reports damage as OSError, RuntimeError, KeyError, ValueError ...
-            raise data_error(path, f"corrupt or truncated store ({type(err).__name__}: {' '.join(str(err).split())})") from None
+            raise data_error(path, f"corrupt or truncated store ({one_line(err)})") from None
         store.validate(path)
         return store
 

@@ -126,7 +126,7 @@ def read_vocabulary(path) -> list[str]:
     if not path.exists():
         raise data_error(path, "vocabulary file not found")
     if path.suffix == ".mat":
-        from gazsl.release import load_mat
+        from gazsl.matlab import load_mat
 
         raw = load_mat(path, "TFIDF_Term")
         terms = [str(t).strip() for t in np.asarray(raw).ravel()]  # fixed-width strings, padded with spaces

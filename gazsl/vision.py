@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl.io import GazslError, atomic_path, data_error
+from gazsl.io import GazslError, atomic_path, data_error, one_line
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
@@ -61,7 +61,7 @@ def load_image(path, size: int) -> np.ndarray:
             im = im.convert("RGB").resize((size, size), Image.BILINEAR)
             pixels = np.asarray(im, dtype=np.float32) / 255.0  # (H, W, 3)
     except (OSError, UnidentifiedImageError, ValueError) as err:
-        raise data_error(path, f"cannot read image ({' '.join(str(err).split())})") from None
+        raise data_error(path, f"cannot read image ({one_line(err)})") from None
     return ((pixels - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)
 
 

@@ -341,7 +341,7 @@ def test_corrupt_mat_gives_one_line_or_checked_values(tmp_path, work, flips):
 
 
 def test_truncated_mat73_is_refused(tmp_path):
-    from gazsl.release import load_mat
+    from gazsl.matlab import load_mat
 
     path = tmp_path / "v73.mat"
     with h5py.File(path, "w", userblock_size=512) as f:
