@@ -21,6 +21,7 @@ import numpy as np
 from gazsl import sentence_encoder, text_noise
 from gazsl.corpus import Corpus, read_corpus
 from gazsl.io import GazslError, data_error, read_utf8
+from gazsl.stem import stem_words
 from gazsl.store import FeatureStore, TextVectors
 
 # GAZSL's tokens (scikit-learn's default pattern): runs of 2+ word characters,
@@ -45,8 +46,6 @@ def porter_tokens(document: str, stop_words: frozenset[str] = frozenset()) -> li
     custom tokenizer: GAZSL's vocabularies keep 'thi' (this) and 'wa' (was).
     Pure numbers are dropped: GAZSL's vocabularies hold almost none.
     """
-    from gazsl.stem import stem_words
-
     stems = stem_words(_TOKEN.findall(_CONTRACTION.sub(" n't", document.lower())))
     return [s for s in stems if s not in stop_words and not s.isdigit()]
 
