@@ -105,9 +105,9 @@ def _critic_update(xf: torch.Tensor, y: torch.Tensor, alpha: torch.Tensor, w1: t
 def pivot_loss_masked(fake: torch.Tensor, labels: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
     """``gazsl.model.pivot_loss`` with fixed shapes: every seen class computed, absent ones masked out.
 
-    Unlike ``pivot_loss_scatter`` it never indexes by a data-dependent mask, so it
-    does not make the host wait for the device. Absent classes get a dummy
-    difference of 1 so that no gradient flows through sqrt(0).
+    It never indexes by a data-dependent mask, so it does not make the host wait
+    for the device. Absent classes get a dummy difference of 1 so that no gradient
+    flows through sqrt(0).
     """
     n_classes = centroids.shape[0]
     fake = fake.to(centroids.dtype)
