@@ -207,6 +207,7 @@ def build_cub100(images, features=None, articles=None, release=None, metadata=No
         splits=splits, texts=texts, attributes=attributes,
         info={"source": "CUB-200-2011 photographs of 100 classes", "features_file": str(features),
               "features_sha256": sha256_file(features), "backbone": str(data.get("backbone", backbone)),
+              "feature_precision": str(data["features"].dtype),  # the shared file's are float16
               "recipe": "224x224 bilinear, ImageNet mean/std, extract_features, global average pool",
               "splits": split_note, "seed": seed, "attributes": "CUB class_attribute_labels_continuous (312)"
               if attributes is not None else "none"},

@@ -71,6 +71,19 @@ class NoiseSettings:
     def active(self) -> bool:
         return self.clean or self.visual != "none"
 
+    @classmethod
+    def from_record(cls, record: dict | None) -> "NoiseSettings":
+        """The settings ``describe`` recorded; refused when recorded under other rules than this gazsl applies."""
+        values = {k: v for k, v in (record or {}).items() if k != "rules_version"}
+        try:
+            settings = cls(**values)
+        except TypeError as err:
+            raise GazslError(f"unreadable noise settings {record!r} ({err})") from None
+        if settings.active and record.get("rules_version") != RULES_VERSION:
+            raise GazslError(f"noise handling of rules version {record.get('rules_version')}, this gazsl applies "
+                             f"version {RULES_VERSION}: make the text vectors again")
+        return settings
+
     def describe(self) -> dict:
         """The settings that change the output (the query only when it is used)."""
         record = {**asdict(self), "rules_version": RULES_VERSION} if self.active else asdict(self)
@@ -232,11 +245,16 @@ def filter_corpus(corpus: Corpus, settings: NoiseSettings,
     """The corpus with each document rebuilt from its kept sentences (for whole-document encoders)."""
     if settings.visual != "none" and settings.mode == "weight":
         raise GazslError("this encoder reads whole documents: use noise mode 'keep', not 'weight'")
-    texts = {}
-    for cid, document in corpus.texts.items():
-        sentences, _ = select(split_sentences(document), settings, corpus.names.get(cid, ""), embed)
-        texts[cid] = "\n".join(sentences)
+    texts = {cid: filter_document(document, settings, corpus.names.get(cid, ""), embed)
+             for cid, document in corpus.texts.items()}
     return Corpus(source=corpus.source, texts=texts, names=dict(corpus.names))
+
+
+def filter_document(document: str, settings: NoiseSettings, class_name: str = "",
+                    embed: Callable[[list[str]], np.ndarray] | None = None) -> str:
+    """One document rebuilt from its kept sentences."""
+    sentences, _ = select(split_sentences(document), settings, class_name, embed)
+    return "\n".join(sentences)
 
 
 def add_arguments(parser) -> None:
