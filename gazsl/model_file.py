@@ -51,6 +51,8 @@ def _to_torch(value):
         return torch.from_numpy(np.ascontiguousarray(value))
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, str):  # e.g. torch.__version__, a str subclass that weights_only refuses
+        return str(value)
     return value
 
 
