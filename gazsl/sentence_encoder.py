@@ -41,8 +41,11 @@ class MinilmSettings:
 
     def describe(self) -> dict:
         """What the vectors depend on (batch size and device do not, so caches survive changing them)."""
+        weighted = self.noise.visual != "none" and self.noise.mode == "weight"
         return {"encoder": "minilm", "model": MODEL_NAME, "model_package": _package_version(),
-                "window_tokens": self.window_tokens, "noise": self.noise.describe()}
+                "window_tokens": self.window_tokens, "noise": self.noise.describe(),
+                "pooling": "mean of the window embeddings" + (", weighted by visual relevance" if weighted else "")
+                           + ", L2-normalised"}
 
 
 def _package_version() -> str:
