@@ -15,7 +15,8 @@ to gazsl.train unchanged (e.g. ``-- --preset cpu --iters 600``).
 hours: a ridge map from class text vectors to class-mean image features,
 fitted on seen classes, predicts a prototype per unseen class; images are
 classified by the nearest prototype (cosine). The ridge strength is chosen on
-the validation classes (seen classes held out), never on the unseen ones.
+the validation classes (seen classes held out), never on the unseen ones: the
+honest protocol of ``gazsl.protocol``, as every method.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ from gazsl import sentence_encoder as se
 from gazsl.baselines import PrototypeRegression
 from gazsl import text_noise as tn
 from gazsl.corpus import read_corpus
+from gazsl.estimator import ZeroShotEstimator
 from gazsl.io import GazslError, run_cli, write_text_atomic
+from gazsl.protocol import choose_and_refit, images_of, local_labels
 from gazsl.reproduce import environments, mean_std
 from gazsl.store import FeatureStore, TextVectors
 from gazsl.text import encode_tfidf
@@ -85,7 +88,8 @@ def train_runs(store_path: Path, runs: Path, splits, seeds, train_args: list[str
 
 def _finished_run(out: Path, command: list[str]) -> dict:
     """The run's metrics, refused when they were made with other settings than ``command`` asks for."""
-    from gazsl.train import config_from_args, finished_run, parse_args
+    from gazsl.runs import finished_run
+    from gazsl.train import config_from_args, parse_args
 
     return finished_run(out, config_from_args(parse_args(command))[0])
 
@@ -186,31 +190,32 @@ def variant_vectors(name: str, corpus, class_ids, cache_dir: Path, model_box: li
     return vectors
 
 
+class ProxyRegression(ZeroShotEstimator):
+    """PrototypeRegression on z-scored features whose ridge strength ``lam`` is relative to the mean squared norm
+    of the centred text rows it is fitted on: one grid suits every encoder's scale."""
+
+    def __init__(self, lam: float):
+        self.lam = lam
+
+    def fit(self, text_seen, features, labels) -> "ProxyRegression":
+        centred = text_seen - text_seen.mean(0)
+        alpha = self.lam * float((centred ** 2).sum(axis=1).mean())
+        self.regression_ = PrototypeRegression(alpha=alpha, feature_norm="zscore").fit(text_seen, features, labels)
+        return self
+
+    def scores(self, text, features) -> np.ndarray:
+        return self.regression_.scores(text, features)
+
+
 def proxy_zsl(store: FeatureStore, split_name: str, text: np.ndarray) -> dict:
+    """The proxy under the honest protocol (gazsl.protocol): ``lam`` chosen by validation top-1 per sample."""
+    chosen = choose_and_refit(ProxyRegression, RIDGE_LAMBDAS, text, store, split_name, select_key="val_top1")
     split = store.split(split_name)
-    x, y = store.features, store.labels
-    train_mask = np.ones(len(y), bool)
-    train_mask[split.heldout_images] = False
-
-    def score(fit_classes, test_classes, lam):
-        """(per-sample, per-class) top-1 in % on all images of ``test_classes``."""
-        train = train_mask & np.isin(y, fit_classes)
-        rows = np.searchsorted(fit_classes, y[train])  # labels as indices into fit_classes
-        centred = text[fit_classes] - text[fit_classes].mean(0)
-        # lam is relative to the mean squared norm of the text rows: one grid suits every encoder's scale.
-        alpha = lam * float((centred ** 2).sum(axis=1).mean())
-        model = PrototypeRegression(alpha=alpha, feature_norm="zscore").fit(text[fit_classes], x[train], rows)
-        test = np.isin(y, test_classes)
-        correct = np.asarray(test_classes)[model.predict(text[test_classes], x[test])] == y[test]
-        per_class = np.array([correct[y[test] == c].mean() for c in test_classes])  # (K,)
-        return 100 * correct.mean(), 100 * per_class
-
-    fit = np.setdiff1d(split.seen, split.val)
-    val_scores = {lam: score(fit, split.val, lam)[0] for lam in RIDGE_LAMBDAS}
-    lam = max(val_scores, key=val_scores.get)
-    top1, per_class = score(split.seen, split.unseen, lam)
-    return {"val_top1": val_scores[lam], "lambda": lam, "zsl_top1": top1,
-            "zsl_top1_per_class": per_class.mean(), "per_class": per_class}
+    unseen = images_of(store, split.unseen)
+    correct = chosen.model.predict(text[split.unseen], store.features[unseen]) == local_labels(store.labels[unseen], split.unseen)
+    per_class = np.array([correct[store.labels[unseen] == c].mean() for c in split.unseen])  # (K,)
+    return {"val_top1": chosen.validation["val_top1"], "lambda": chosen.params, "zsl_top1": chosen.final["zsl_top1"],
+            "zsl_top1_per_class": chosen.final["zsl_top1_per_class"], "per_class": 100 * per_class}
 
 
 def paired_bootstrap(a: np.ndarray, b: np.ndarray, draws: int = 10000, seed: int = 0) -> tuple[float, float, float]:

@@ -44,7 +44,7 @@ from gazsl.store import FeatureStore, TextVectors, default_store_path, make_spli
 from gazsl.text import encode_tfidf
 
 # Bump when a change to the generator changes what a seed builds: stale stores are rebuilt.
-AVIARY_VERSION = 2
+AVIARY_VERSION = 3  # 3: the store records the TF-IDF encoders' IDF weights
 ARTICLES, NOTES = "aviary_articles", "aviary_notes"
 _MARKER = ".generated-by-gazsl-aviary"
 

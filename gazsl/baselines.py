@@ -9,7 +9,7 @@
   version: a linear map from text to the weights of a classifier, trained with a
   softmax (or squared hinge) loss on the seen classes.
 
-All three share one interface (scikit-learn style)::
+All three share GAZSL's interface (``gazsl.estimator``, scikit-learn style)::
 
     model = ESZSL().fit(text_seen, features, labels)  # (S, T), (N, D), (N,) in [0, S)
     scores = model.scores(text, features_test)        # (M, C) for C candidate classes
@@ -27,6 +27,7 @@ import itertools
 import numpy as np
 import scipy.linalg
 
+from gazsl.estimator import ZeroShotEstimator
 from gazsl.io import GazslError
 
 FEATURE_NORMS = ("none", "l2", "zscore")
@@ -53,24 +54,6 @@ def ridge_solve(A: np.ndarray, B: np.ndarray, alpha: float, solver: str = "auto"
     return A.T @ scipy.linalg.solve(gram, B, assume_a="pos")
 
 
-def _as_matrix(where: str, name: str, a, shape_hint: str) -> np.ndarray:
-    try:
-        arr = np.asarray(a)
-    except Exception as err:  # e.g. ragged lists
-        raise GazslError(f"{where}: {name} is not an array ({err})") from None
-    if arr.ndim != 2:
-        raise GazslError(f"{where}: {name} must be a 2-d array {shape_hint}, got shape {arr.shape}")
-    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-        raise GazslError(f"{where}: {name} must be numeric, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64)
-    if not np.isfinite(arr).all():
-        row = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
-        raise GazslError(f"{where}: {name} has a non-finite value (NaN or inf) in row {row}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise GazslError(f"{where}: {name} is empty, shape {arr.shape}")
-    return arr
-
-
 def _check_positive(where: str, **params) -> None:
     for name, value in params.items():
         if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
@@ -82,51 +65,14 @@ def _check_choice(where: str, name: str, value, choices) -> None:
         raise GazslError(f"{where}: {name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
 
 
-class _Baseline:
-    """Input checks, feature preprocessing and ``predict`` shared by the baselines."""
+class _Baseline(ZeroShotEstimator):
+    """Feature preprocessing shared by the baselines."""
 
     feature_norm: str
 
-    def _check_params(self) -> None:
-        """Subclasses check their own hyper-parameters here (called by ``fit``)."""
-
     def _validate_fit(self, text_seen, features, labels):
-        where = f"{type(self).__name__}.fit"
-        self._check_params()
-        _check_choice(where, "feature_norm", self.feature_norm, FEATURE_NORMS)
-        text = _as_matrix(where, "text_seen", text_seen, "(S, T)")
-        X = _as_matrix(where, "features", features, "(N, D)")
-        y = np.asarray(labels)
-        if y.ndim != 1:
-            raise GazslError(f"{where}: labels must be a 1-d array (N,), got shape {y.shape}")
-        if y.shape[0] != X.shape[0]:
-            raise GazslError(f"{where}: {y.shape[0]} labels for {X.shape[0]} feature rows")
-        if not np.issubdtype(y.dtype, np.integer):
-            raise GazslError(f"{where}: labels must be integers, got dtype {y.dtype}")
-        n_seen = text.shape[0]
-        bad = np.flatnonzero((y < 0) | (y >= n_seen))
-        if bad.size:
-            raise GazslError(
-                f"{where}: label {int(y[bad[0]])} at position {int(bad[0])} is out of range [0, {n_seen}) "
-                f"(labels index the rows of text_seen)"
-            )
-        return text, X, y.astype(np.int64)
-
-    def _validate_text(self, text, where: str) -> np.ndarray:
-        if not hasattr(self, "n_text_dims_"):
-            raise GazslError(f"{where}: this {type(self).__name__} is not fitted yet; call fit first")
-        text = _as_matrix(where, "text", text, "(C, T)")
-        if text.shape[1] != self.n_text_dims_:
-            raise GazslError(f"{where}: text has {text.shape[1]} dimensions, the model was fitted on {self.n_text_dims_}")
-        return text
-
-    def _validate_scores(self, text, features):
-        where = f"{type(self).__name__}.scores"
-        text = self._validate_text(text, where)
-        X = _as_matrix(where, "features", features, "(M, D)")
-        if X.shape[1] != self.n_features_in_:
-            raise GazslError(f"{where}: features have {X.shape[1]} dimensions, the model was fitted on {self.n_features_in_}")
-        return text, X
+        _check_choice(f"{type(self).__name__}.fit", "feature_norm", self.feature_norm, FEATURE_NORMS)
+        return super()._validate_fit(text_seen, features, labels)
 
     def _fit_preprocessing(self, X: np.ndarray) -> np.ndarray:
         self.n_features_in_ = X.shape[1]
@@ -143,20 +89,6 @@ class _Baseline:
         if self.feature_norm == "zscore":
             return (X - self.feature_mean_) / self.feature_scale_
         return X
-
-    def scores(self, text, features) -> np.ndarray:
-        raise NotImplementedError
-
-    def predict(self, text, features) -> np.ndarray:
-        """(M,) index of the best-scoring row of ``text`` for each row of ``features``."""
-        return self.scores(text, features).argmax(axis=1)
-
-    def get_params(self) -> dict:
-        return {k: v for k, v in vars(self).items() if not k.endswith("_")}
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({params})"
 
 
 # ------------------------------------------------------------------ ESZSL

@@ -156,9 +156,9 @@ def read_nabirds_folder(root, read_boxes: bool = False) -> DatasetFolder:
 READERS = {"cub": read_cub_folder, "nab": read_nabirds_folder}
 
 
-def _precomputed(npz, folder: DatasetFolder, backbone: str) -> tuple[np.ndarray, str]:
+def _precomputed(npz, folder: DatasetFolder, backbone: str) -> tuple[np.ndarray, str, str]:
     """(N, D) rows of a precomputed feature file (extract-features' .npz) matched to the images by path; its backbone
-    (as recorded in the file, else ``backbone``)."""
+    (as recorded in the file, else ``backbone``) and the precision its features were kept in."""
     from gazsl.data import read_feature_npz
 
     data = read_feature_npz(npz)
@@ -167,7 +167,8 @@ def _precomputed(npz, folder: DatasetFolder, backbone: str) -> tuple[np.ndarray,
     if absent:
         raise data_error(npz, f"no features for {len(absent)} images of {folder.root / 'images.txt'}, "
                          f"e.g. {absent[0]}", "paths")
-    return data["features"][[row[p] for p in folder.paths]].astype(np.float32), str(data.get("backbone", backbone))
+    return (data["features"][[row[p] for p in folder.paths]].astype(np.float32), str(data.get("backbone", backbone)),
+            str(data["features"].dtype))
 
 
 def read_class_attributes(path, n_classes: int) -> np.ndarray:
@@ -242,8 +243,9 @@ def build_store(dataset: str, root, articles, name: str | None = None, backbone:
     if features is not None:
         if crop != "none":
             raise GazslError("--crop applies to features gazsl extracts, not to precomputed --features")
-        x, backbone = _precomputed(features, folder, backbone)
-        made = {"features_file": str(features), "features_sha256": sha256_file(features), "crop": "as in features_file"}
+        x, backbone, precision = _precomputed(features, folder, backbone)
+        made = {"features_file": str(features), "features_sha256": sha256_file(features), "crop": "as in features_file",
+                "feature_precision": precision}  # the shared cub100 file's are float16: new photographs round alike
     else:
         from gazsl.vision import BACKBONES, extract
 
@@ -252,7 +254,7 @@ def build_store(dataset: str, root, articles, name: str | None = None, backbone:
         size = BACKBONES[backbone].image_size
         made = {"features_file": str(cache), "crop": crop, "recipe": (
             f"{'cropped to bounding_boxes.txt' if crop == 'bbox' else 'whole image'}, {size}x{size} bilinear, "
-            f"ImageNet mean/std, extract_features, global average pool")}
+            f"ImageNet mean/std, extract_features, global average pool"), "feature_precision": str(x.dtype)}
 
     store = FeatureStore(
         dataset=name, features=x, labels=labels.astype(np.int64), class_ids=classes.ids, class_names=classes.names,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import types as types_module
 import typing
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -56,6 +57,14 @@ class Config:
     compile: bool = False  # torch.compile the networks (GPU)
     bf16: bool = False  # bf16 autocast (GPU)
 
+    def __post_init__(self):
+        """A config is checked when it is made: a bad value fails here, not at the first evaluation."""
+        types = typing.get_type_hints(Config)
+        for f in fields(self):  # Config(lr=1) means 1.0, as a 1 in a JSON config file does
+            if types[f.name] is float and type(getattr(self, f.name)) is int:
+                setattr(self, f.name, float(getattr(self, f.name)))
+        validate(self, "Config")
+
     def replace(self, **changes) -> "Config":
         return dataclasses.replace(self, **changes)
 
@@ -63,31 +72,9 @@ class Config:
         return dataclasses.asdict(self)
 
 
-PRESETS: dict[str, Config] = {
-    "paper": Config(),
-    # Small enough for two CPU cores: the aviary end to end in about a minute.
-    "cpu": Config(
-        text_reduced_dim=256,
-        generator_hidden=512,
-        critic_hidden=512,
-        batch_size=256,
-        iterations=600,
-        lr=5e-4,
-        feature_norm="minmax",
-        eval_every=50,
-        eval_start=100,
-    ),
-}
-
 KNOWN_FEATURE_NORMS = ("mean_var", "minmax")
 KNOWN_CLASSIFIERS = ("knn", "pivot", "softmax")
 KNOWN_DEVICES = ("auto", "cpu", "cuda")
-
-
-def preset(name: str) -> Config:
-    if name not in PRESETS:
-        raise GazslError(f"unknown preset '{name}' (available: {', '.join(PRESETS)})")
-    return PRESETS[name]
 
 
 def from_mapping(base: Config, values: dict, source: str = "config") -> Config:
@@ -104,9 +91,9 @@ def from_mapping(base: Config, values: dict, source: str = "config") -> Config:
         if expected in (int, float) and isinstance(value, bool) or not isinstance(value, expected):
             raise data_error(source, f"field '{key}' must be {expected.__name__}, got {value!r}")
         changes[key] = value
-    config = dataclasses.replace(base, **changes)
-    validate(config, source)
-    return config
+    merged = types_module.SimpleNamespace(**{**base.to_dict(), **changes})
+    validate(merged, source)  # before Config() checks it again, so that the message names the source
+    return Config(**vars(merged))
 
 
 def load(path, base: Config) -> Config:
@@ -121,7 +108,13 @@ def load(path, base: Config) -> Config:
     return from_mapping(base, values, str(path))
 
 
-def validate(config: Config, source: str = "config") -> None:
+def validate(config, source: str = "config") -> None:
+    """Raise a GazslError naming ``source`` and the first bad field of ``config`` (a Config or any object with its fields)."""
+    types = typing.get_type_hints(Config)
+    for f in fields(Config):
+        value, expected = getattr(config, f.name), types[f.name]
+        if expected in (int, float) and isinstance(value, bool) or not isinstance(value, expected):
+            raise data_error(source, f"field '{f.name}' must be {expected.__name__}, got {value!r}")
     positive = ("text_reduced_dim", "noise_dim", "generator_hidden", "critic_hidden", "critic_steps",
                 "batch_size", "knn_k", "samples_per_class", "eval_every", "log_every", "checkpoint_every")
     for key in positive:
@@ -152,3 +145,27 @@ def validate(config: Config, source: str = "config") -> None:
     if config.calibration_step <= 0 or config.calibration_min >= config.calibration_max:
         raise data_error(source, "calibration grid needs calibration_step > 0 and calibration_min < calibration_max, got "
                          f"{config.calibration_min}..{config.calibration_max} step {config.calibration_step}")
+
+
+# Made last: a preset is a Config, checked when it is made.
+PRESETS: dict[str, Config] = {
+    "paper": Config(),
+    # Small enough for two CPU cores: the aviary end to end in about a minute.
+    "cpu": Config(
+        text_reduced_dim=256,
+        generator_hidden=512,
+        critic_hidden=512,
+        batch_size=256,
+        iterations=600,
+        lr=5e-4,
+        feature_norm="minmax",
+        eval_every=50,
+        eval_start=100,
+    ),
+}
+
+
+def preset(name: str) -> Config:
+    if name not in PRESETS:
+        raise GazslError(f"unknown preset '{name}' (available: {', '.join(PRESETS)})")
+    return PRESETS[name]

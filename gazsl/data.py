@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl.io import GazslError, data_error, sha256_file
+from gazsl.io import GazslError, data_error, one_line, sha256_file
 from gazsl.store import FeatureStore, default_store_path, store_lock
 
 # The GAZSL release as re-published with CIZSL (the authors' group): one archive, both datasets.
@@ -69,8 +69,8 @@ def download_file(url: str, dest, sha256: str | None = None, retries: int = 5, b
             raise GazslError(f"{url}: HTTP {err.code} {err.reason}") from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
             if attempt == retries:
-                raise GazslError(f"{url}: download failed after {retries + 1} attempts ({type(err).__name__}: "
-                                 f"{' '.join(str(err).split())}); run again to resume from {part}") from None
+                raise GazslError(f"{url}: download failed after {retries + 1} attempts ({one_line(err)}); "
+                                 f"run again to resume from {part}") from None
             print(f"transfer broken ({type(err).__name__}); resuming from byte {part.stat().st_size if part.exists() else 0}")
             time.sleep(backoff * 2 ** attempt)
     digest = sha256_file(part)
@@ -98,7 +98,7 @@ def extract_zip(archive, target) -> Path:
                 shutil.rmtree(target)
             z.extractall(target)
     except (zipfile.BadZipFile, OSError, EOFError) as err:
-        raise data_error(archive, f"not a readable zip archive ({' '.join(str(err).split())})") from None
+        raise data_error(archive, f"not a readable zip archive ({one_line(err)})") from None
     (target / ".complete").write_text("ok\n")
     return target
 
@@ -112,7 +112,7 @@ def read_feature_npz(path) -> dict:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
     except Exception as err:  # numpy and zipfile report damage as OSError, ValueError, EOFError, BadZipFile ...
-        raise data_error(path, f"truncated or not a readable .npz ({type(err).__name__}: {' '.join(str(err).split())})") from None
+        raise data_error(path, f"truncated or not a readable .npz ({one_line(err)})") from None
     for key in ("features", "label", "class_names", "paths"):
         if key not in data:
             raise data_error(path, "missing key", key)

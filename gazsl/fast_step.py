@@ -47,6 +47,7 @@ import torch
 import torch.nn.functional as F
 
 from gazsl.config import Config
+from gazsl.io import GazslError
 from gazsl.model import Critic, Generator, aux_accuracy, entropy
 from gazsl.step import StepInputs, TrainingData
 
@@ -130,9 +131,9 @@ def gather_rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 def pivot_loss_masked(fake: torch.Tensor, labels: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
     """``gazsl.model.pivot_loss`` with fixed shapes: every seen class computed, absent ones masked out.
 
-    Unlike ``pivot_loss_scatter`` it never indexes by a data-dependent mask, so it
-    does not make the host wait for the device. Absent classes get a dummy
-    difference of 1 so that no gradient flows through sqrt(0).
+    It never indexes by a data-dependent mask, so it does not make the host wait
+    for the device. Absent classes get a dummy difference of 1 so that no gradient
+    flows through sqrt(0).
     """
     n_classes = centroids.shape[0]
     fake = fake.to(centroids.dtype)
@@ -195,6 +196,37 @@ def _critic_fn(compile_: bool):
     return _COMPILED["critic"]
 
 
+PAPER_LAYOUT = ("generator: text Linear; Linear, LeakyReLU, Linear, Tanh (and the cycle term's Linear); "
+                "critic: Linear, ReLU, then a Linear WGAN head with one output and a Linear aux head")
+
+
+def _layers(module: torch.nn.Module) -> str:
+    return ", ".join(type(m).__name__ for m in module) if isinstance(module, torch.nn.Sequential) else type(module).__name__
+
+
+def unmodelled_layout(netG: Generator, netD: Critic) -> str | None:
+    """What of these networks ``fast_step`` does not model; None for the paper's layout, the only one it writes out.
+
+    Its critic update is the closed form of one ReLU layer and its generator step
+    reads the layers by position, so any other layout would train wrongly and
+    silently (a deeper critic would get gradients for its first layer only).
+    """
+    if type(netG) is not Generator or type(netD) is not Critic:
+        return f"networks of type {type(netG).__name__} and {type(netD).__name__}, not gazsl.model's Generator and Critic"
+    generator = [type(m) for m in netG.main] if isinstance(netG.main, torch.nn.Sequential) else []
+    if generator != [torch.nn.Linear, torch.nn.LeakyReLU, torch.nn.Linear, torch.nn.Tanh] \
+            or type(netG.text_layer) is not torch.nn.Linear or netG.regressor is not None and type(netG.regressor) is not torch.nn.Linear:
+        return f"a generator made of {_layers(netG.text_layer)}; {_layers(netG.main)}"
+    shared = [type(m) for m in netD.shared] if isinstance(netD.shared, torch.nn.Sequential) else []
+    heads = (netD.gan_head, netD.aux_head)
+    if shared != [torch.nn.Linear, torch.nn.ReLU] or any(type(h) is not torch.nn.Linear for h in heads) \
+            or netD.gan_head.out_features != 1:
+        return f"a critic made of {_layers(netD.shared)}, then heads {_layers(netD.gan_head)} and {_layers(netD.aux_head)}"
+    if len(list(netD.parameters())) != 6 or len(list(netG.parameters())) != 6 + 2 * (netG.regressor is not None):
+        return "networks with parameters outside the paper's layers"
+    return None
+
+
 def fast_step(netG: Generator, netD: Critic, optG, optD, data: TrainingData,
               inputs: StepInputs, config: Config, log: bool = True) -> dict[str, torch.Tensor]:
     """Same contract, losses and updates as ``reference_step``; see the module docstring for what differs.
@@ -202,7 +234,12 @@ def fast_step(netG: Generator, netD: Critic, optG, optD, data: TrainingData,
     ``log=False`` skips the one piece of work that only the log needs, the critic
     on the generator batch's real features (its aux loss has no gradient w.r.t. G):
     the update is the same, and the returned dict lacks ``g_loss`` and ``g_aux``.
+    Networks of another layout than the paper's are refused (``unmodelled_layout``).
     """
+    unmodelled = unmodelled_layout(netG, netD)
+    if unmodelled is not None:
+        raise GazslError(f"fast_step writes out the paper's layout only ({PAPER_LAYOUT}); got {unmodelled}: "
+                         "set fast_step to false to train it with the reference step")
     first, act, last, squash = netG.main  # Linear(Z + R, Hg), LeakyReLU, Linear(Hg, D), Tanh
     w_z, w_r = first.weight[:, :netG.noise_dim], first.weight[:, netG.noise_dim:]  # the input is cat[z, r]
     autocast = torch.autocast(data.features.device.type, dtype=torch.bfloat16, enabled=config.bf16)

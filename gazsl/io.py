@@ -22,6 +22,12 @@ def data_error(path, problem: str, key: str | None = None) -> GazslError:
     return GazslError(f"{where}: {problem}")
 
 
+def one_line(err: Exception, limit: int = 200) -> str:
+    """An exception as one short line, for a message that names its cause: library messages can run over several lines."""
+    text = f"{type(err).__name__}: {' '.join(str(err).split())}"
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
 def read_utf8(path, what: str) -> str:
     """The text of ``path``; a missing, unreadable or non-UTF-8 file is a GazslError naming it and ``what`` it is."""
     path = Path(path)

@@ -8,12 +8,12 @@ Plain GAZSL shares its runs with ``gazsl.reproduce`` (runs/reproduce/<split>/hon
 the variants train under runs/reproduce/methods/<method>/. Finished runs are
 reused. Writes experiments/results/leaderboard.md and leaderboard.json.
 
-The baselines follow the same protocol as GAZSL: their hyper-parameters
-(gazsl.baselines.candidates) and GZSL calibration are chosen on the validation
-classes, with a model fitted on the seen classes minus those; the reported model
-is then refitted on every seen training image (held-out seen images excluded)
-and scored once on the unseen classes (ZSL) and on held-out seen + unseen images
-(GZSL: AUSUC of the exact curve, H at the chosen calibration).
+The baselines follow the same protocol as GAZSL (``gazsl.protocol``): their
+hyper-parameters (gazsl.baselines.candidates) and GZSL calibration are chosen
+on the validation classes, with a model fitted on the seen classes minus those;
+the reported model is then refitted on every seen training image (held-out seen
+images excluded) and scored once on the unseen classes (ZSL) and on held-out
+seen + unseen images (GZSL: AUSUC of the exact curve, H at the chosen calibration).
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from gazsl import baselines
-from gazsl import evaluate as ev
+from gazsl.datasets import open_store
 from gazsl.io import GazslError, write_json_atomic, write_text_atomic
+from gazsl.protocol import choose_and_refit
 from gazsl.reproduce import (CONFIG_DIR, RUNS_DIR, environments, load_cell, mean_std, parse_table_args, run_cell,
                              run_cells, table_parser)
-from gazsl.train import honest_sets, local_labels, open_store
 
 # Weights fixed a priori (nothing tuned here): the defaults of the authors' code,
 # CIZSL's --creativity_weight 0.1 and CANZSL's --cyclelambda 10.
@@ -90,51 +90,19 @@ def run_method(split: str, method: str, seed: int, runs_dir: Path = RUNS_DIR, co
     return metrics
 
 
-def _gzsl_problem(model, text: np.ndarray, store, seen: np.ndarray, unseen: np.ndarray, images: np.ndarray):
-    """A baseline's scores over seen + unseen classes, as gazsl.train.gzsl_scores gives GAZSL's."""
-    classes = np.concatenate([seen, unseen])
-    scores = model.scores(text[classes], store.features[images])
-    unseen_mask = np.r_[np.zeros(len(seen), bool), np.ones(len(unseen), bool)]
-    return scores, local_labels(store.labels[images], classes), unseen_mask
-
-
 def baseline_metrics(split_name: str, name: str, seed: int, config_dir: Path = CONFIG_DIR) -> dict:
     """A baseline under the honest protocol, on the split's store and text vectors (see the module docstring)."""
     _, config, store_path = load_cell(split_name, config_dir)
     store = open_store(split_name, store_path)
-    split = store.split(split_name)
-    text = store.text(config.text).vectors
-    sets = honest_sets(store, split)
-    X, labels = store.features, store.labels
-
-    def fit(classes, images, params):
-        extra = {"random_state": seed} if name == "wac_linear" else {}
-        return baselines.BASELINES[name](**params, **extra).fit(text[classes], X[images],
-                                                                local_labels(labels[images], classes))
-
-    # selection on the validation classes: the setting with the best mean per-class top-1 among them
-    best = None
-    for params in baselines.candidates(name):
-        model = fit(sets.fit_classes, sets.fit_images, params)
-        val_labels = local_labels(labels[sets.val_images], split.val)
-        _, per_class = ev.top1(model.predict(text[split.val], X[sets.val_images]), val_labels)
-        if best is None or per_class > best[0]:
-            best = (per_class, params, model)
-    val_per_class, params, model = best
-    calibration = ev.best_calibration(ev.gzsl_exact_curve(*_gzsl_problem(
-        model, text, store, sets.fit_classes, split.val, np.concatenate([sets.fit_heldout, sets.val_images]))))
-
-    model = fit(split.seen, sets.train_images, params)
-    unseen_labels = local_labels(labels[sets.unseen_images], split.unseen)
-    top1, top1_per_class = ev.top1(model.predict(text[split.unseen], X[sets.unseen_images]), unseen_labels)
-    problem = _gzsl_problem(model, text, store, split.seen, split.unseen,
-                            np.concatenate([sets.heldout, sets.unseen_images]))
-    seen, unseen, h = ev.gzsl_at(*problem, calibration)
+    extra = {"random_state": seed} if name == "wac_linear" else {}
+    chosen = choose_and_refit(lambda params: baselines.BASELINES[name](**params, **extra), baselines.candidates(name),
+                              store.text(config.text).vectors, store, split_name)
+    final = chosen.final
     return {
         "split": split_name, "seed": seed, "protocol": "honest", "method": name, "text": config.text,
-        "zsl_top1": top1, "zsl_top1_per_class": top1_per_class, "ausuc": ev.gzsl_exact_curve(*problem).ausuc(),
-        "gzsl_seen": seen, "gzsl_unseen": unseen, "gzsl_h": h, "calibration": calibration,
-        "params": params, "val_top1_per_class": val_per_class,
+        **{k: final[k] for k in ("zsl_top1", "zsl_top1_per_class", "ausuc", "gzsl_seen", "gzsl_unseen", "gzsl_h",
+                                 "calibration")},
+        "params": chosen.params, "val_top1_per_class": chosen.validation["val_top1_per_class"],
     }
 
 

@@ -100,16 +100,6 @@ def pivot_loss(fake: torch.Tensor, labels: torch.Tensor, centroids: torch.Tensor
     return total / centroids.shape[0]
 
 
-def pivot_loss_scatter(fake: torch.Tensor, labels: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
-    """``pivot_loss`` without a Python loop: class sums by index_add, same value and gradient."""
-    n_classes = centroids.shape[0]
-    sums = fake.new_zeros(n_classes, fake.shape[1]).index_add_(0, labels, fake)  # (S, D)
-    counts = torch.bincount(labels, minlength=n_classes).to(fake.dtype)  # (S,)
-    present = counts > 0
-    means = sums[present] / counts[present, None]
-    return (means - centroids[present]).pow(2).sum(dim=1).sqrt().sum() / n_classes
-
-
 def aux_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return (logits.argmax(dim=1) == labels).float().mean()
 

@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from gazsl.dataset_facts import ClassInfo, dataset_classes
-from gazsl.io import GazslError, data_error, read_utf8, sha256_file
+from gazsl.io import GazslError, data_error, one_line, read_utf8, sha256_file
+from gazsl.matlab import load_mat
 from gazsl.store import FeatureStore, TextVectors, make_split
 
 
@@ -69,52 +70,6 @@ LAYOUTS = {
 
 
 # ------------------------------------------------------------------ readers
-def _one_line(err: Exception) -> str:
-    return f"{type(err).__name__}: {' '.join(str(err).split())}"
-
-
-def load_mat(path, key: str) -> np.ndarray:
-    """One variable of a MATLAB file, v5 (scipy) or v7.3 (HDF5, via h5py), as a dense array."""
-    import scipy.io
-    import scipy.sparse
-
-    path = Path(path)
-    if not path.exists():
-        raise data_error(path, "file not found")
-    try:
-        content = scipy.io.loadmat(path, variable_names=[key])
-    except NotImplementedError:  # scipy's answer to a v7.3 file
-        return _load_mat73(path, key)
-    except Exception as err:  # scipy raises many types on damaged files (ValueError, OSError, zlib.error ...)
-        raise data_error(path, f"truncated or not a MATLAB file ({_one_line(err)})") from None
-    if key not in content:
-        try:
-            found = ", ".join(name for name, _, _ in scipy.io.whosmat(path)) or "none"
-        except Exception:
-            found = "unreadable"
-        raise data_error(path, f"missing variable (found: {found})", key)
-    value = content[key]
-    return value.toarray() if scipy.sparse.issparse(value) else value
-
-
-def _load_mat73(path: Path, key: str) -> np.ndarray:
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as f:
-            if key not in f:
-                raise data_error(path, f"missing variable (found: {', '.join(k for k in f if not k.startswith('#')) or 'none'})", key)
-            node = f[key]
-            if not isinstance(node, h5py.Dataset):
-                raise data_error(path, "a MATLAB v7.3 struct or sparse matrix; save it as a dense matrix", key)
-            # MATLAB stores column-major: h5py sees the transpose
-            return np.asarray(node[()]).T
-    except GazslError:
-        raise
-    except Exception as err:
-        raise data_error(path, f"truncated or not a MATLAB v7.3 (HDF5) file ({_one_line(err)})") from None
-
-
 class _LabelUnpickler(pickle.Unpickler):
     """Only numpy arrays and scalars: a label file must not run code."""
 
@@ -146,7 +101,7 @@ def load_labels(path) -> np.ndarray:
         with open(path, "rb") as f:
             labels = _LabelUnpickler(f, encoding="latin1").load()
     except Exception as err:
-        raise data_error(path, f"not a readable label pickle ({_one_line(err)})") from None
+        raise data_error(path, f"not a readable label pickle ({one_line(err)})") from None
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
         raise data_error(path, f"expected a non-empty 1-d list of integer labels, got shape {labels.shape} dtype {labels.dtype}")

@@ -19,7 +19,9 @@ import numpy as np
 
 from gazsl import config as config_module
 from gazsl.io import GazslError, atomic_path, data_error, exclusive_lock, write_text_atomic
-from gazsl.train import PROTOCOLS, finished_run, train
+from gazsl.protocol import PROTOCOLS
+from gazsl.runs import finished_run
+from gazsl.train import train
 
 CONFIG_DIR = Path("experiments/configs")
 RESULTS_DIR = Path("experiments/results")

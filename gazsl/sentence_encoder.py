@@ -41,8 +41,11 @@ class MinilmSettings:
 
     def describe(self) -> dict:
         """What the vectors depend on (batch size and device do not, so caches survive changing them)."""
+        weighted = self.noise.visual != "none" and self.noise.mode == "weight"
         return {"encoder": "minilm", "model": MODEL_NAME, "model_package": _package_version(),
-                "window_tokens": self.window_tokens, "noise": self.noise.describe()}
+                "window_tokens": self.window_tokens, "noise": self.noise.describe(),
+                "pooling": "mean of the window embeddings" + (", weighted by visual relevance" if weighted else "")
+                           + ", L2-normalised"}
 
 
 def _package_version() -> str:
@@ -117,13 +120,39 @@ def is_cache_hit(cached: TextVectors | None, record: dict) -> bool:
 
 
 class MinilmEncoder:
-    """Embed documents window by window; ``model`` may be passed in to share one load."""
+    """Embed documents window by window; ``model`` may be passed in to share one load, else it loads on first use."""
 
     def __init__(self, settings: MinilmSettings | None = None, model=None):
         self.settings = settings or MinilmSettings()
-        self.model = model or load_model(self.settings.device)
-        limit = int(self.model.max_seq_length)
-        self.max_tokens = max(1, min(self.settings.window_tokens, limit) - SPECIAL_TOKENS)
+        self._model = model
+
+    @property
+    def model(self):
+        if self._model is None:
+            self._model = load_model(self.settings.device)
+        return self._model
+
+    @property
+    def max_tokens(self) -> int:
+        return max(1, min(self.settings.window_tokens, int(self.model.max_seq_length)) - SPECIAL_TOKENS)
+
+    def recipe(self) -> dict:
+        return self.settings.describe()
+
+    @classmethod
+    def from_recipe(cls, recipe: dict) -> "MinilmEncoder":
+        """The encoder of vectors made with this recipe (``MinilmSettings.describe``), refused if this install differs."""
+        if recipe.get("model") != MODEL_NAME:
+            raise GazslError(f"its minilm vectors come from the model {recipe.get('model')!r}; this gazsl has {MODEL_NAME!r}")
+        if recipe.get("model_package") != _package_version():
+            raise GazslError(f"its minilm vectors were made with {recipe.get('model_package')}; installed: {_package_version()}")
+        if not isinstance(recipe.get("window_tokens"), int):
+            raise GazslError("its minilm recipe records no window size")
+        return cls(MinilmSettings(window_tokens=recipe["window_tokens"], noise=NoiseSettings.from_record(recipe.get("noise"))))
+
+    def encode(self, documents: list[str], names: list[str] | None = None) -> np.ndarray:
+        """(C, E) vectors of new documents (``names``: their classes' names, which noise handling leaves out)."""
+        return self.encode_documents(documents, names or [""] * len(documents), progress=False)
 
     def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """(N, E) L2-normalised embeddings of ``texts`` (each truncated to the model's window)."""

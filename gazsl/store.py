@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl.io import GazslError, atomic_path, data_error, exclusive_lock
+from gazsl.io import GazslError, atomic_path, data_error, exclusive_lock, one_line
 
 SCHEMA_VERSION = 1
 VAL_CLASS_FRACTION = 0.2
@@ -43,6 +43,7 @@ class TextVectors:
     vectors: np.ndarray  # (C, T) float32, row c belongs to class index c
     settings: dict = field(default_factory=dict)
     vocabulary: list[str] | None = None
+    idf: np.ndarray | None = None  # (T,) tfidf: the IDF weights, to encode new documents as these were
 
 
 @dataclass
@@ -110,6 +111,8 @@ class FeatureStore:
                     g.attrs["settings"] = json.dumps(text.settings, sort_keys=True)
                     if text.vocabulary is not None:
                         g.create_dataset("vocabulary", data=_utf8(text.vocabulary), fletcher32=True)
+                    if text.idf is not None:
+                        g.create_dataset("idf", data=text.idf, fletcher32=True)
         self.path = path
         return path
 
@@ -131,7 +134,7 @@ class FeatureStore:
         except GazslError:
             raise
         except Exception as err:  # h5py reports damage as OSError, RuntimeError, KeyError, ValueError ...
-            raise data_error(path, f"corrupt or truncated store ({type(err).__name__}: {' '.join(str(err).split())})") from None
+            raise data_error(path, f"corrupt or truncated store ({one_line(err)})") from None
         store.validate(path)
         return store
 
@@ -159,7 +162,8 @@ class FeatureStore:
             if "vectors" not in g:
                 raise data_error(path, "missing key", f"text/{name}/vectors")
             vocab = [v.decode("utf-8") if isinstance(v, bytes) else v for v in g["vocabulary"][()]] if "vocabulary" in g else None
-            texts[name] = TextVectors(vectors=g["vectors"][()], settings=json.loads(g.attrs.get("settings", "{}")), vocabulary=vocab)
+            texts[name] = TextVectors(vectors=g["vectors"][()], settings=json.loads(g.attrs.get("settings", "{}")),
+                                      vocabulary=vocab, idf=g["idf"][()] if "idf" in g else None)
 
         def strings(key):
             return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in need(key)[()]]
@@ -215,6 +219,8 @@ class FeatureStore:
                 fail(f"text/{name}/vectors", "non-finite value (NaN or inf)")
             if text.vocabulary is not None and len(text.vocabulary) != v.shape[1]:
                 fail(f"text/{name}/vocabulary", f"{len(text.vocabulary)} terms for {v.shape[1]} columns")
+            if text.idf is not None and (np.shape(text.idf) != (v.shape[1],) or not np.isfinite(text.idf).all()):
+                fail(f"text/{name}/idf", f"expected {v.shape[1]} finite IDF weights, got shape {np.shape(text.idf)}")
         for name, s in self.splits.items():
             key = f"splits/{name}"
             for part in ("seen", "unseen", "val", "heldout_images"):

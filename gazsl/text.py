@@ -4,6 +4,11 @@
 paper's text representation, tokenized as GAZSL did. The vocabulary is
 learned from the corpus or fixed (e.g. GAZSL's own term list).
 
+Every encoder leaves its recipe with the vectors it makes (``TextVectors``:
+settings, vocabulary and IDF weights in the store), so that a trained model can
+encode new articles exactly as its training classes' were
+(``recorded_encoder``, ``encoder_from_recipe``).
+
 CLI::
 
     python -m gazsl.text encode --corpus DIR --encoder tfidf --store features/X.h5 [--vocabulary TERMS]
@@ -14,19 +19,22 @@ from __future__ import annotations
 
 import argparse
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
 from gazsl import sentence_encoder, text_noise
 from gazsl.corpus import Corpus, read_corpus
 from gazsl.io import GazslError, data_error, read_utf8
+from gazsl.stem import stem_words
 from gazsl.store import FeatureStore, TextVectors, store_lock
 
 # GAZSL's tokens (scikit-learn's default pattern): runs of 2+ word characters,
 # so 'black-footed' gives two tokens and Greek or accented words survive.
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _CONTRACTION = re.compile(r"(?<=\w)n't\b")  # won't -> wo n't, as NLTK's tokenizer splits it
+# Named in every recipe: vectors stemmed otherwise would never meet their columns.
+STEMMER = "porter, NLTK variant (gazsl.stem)"
 
 
 @dataclass
@@ -45,20 +53,23 @@ def porter_tokens(document: str, stop_words: frozenset[str] = frozenset()) -> li
     custom tokenizer: GAZSL's vocabularies keep 'thi' (this) and 'wa' (was).
     Pure numbers are dropped: GAZSL's vocabularies hold almost none.
     """
-    from gazsl.stem import stem_words
-
     stems = stem_words(_TOKEN.findall(_CONTRACTION.sub(" n't", document.lower())))
     return [s for s in stems if s not in stop_words and not s.isdigit()]
 
 
 class TfidfEncoder:
-    """Fit a TF-IDF model on class documents; ``vocabulary_`` and ``idf_`` are fitted attributes."""
+    """Fit a TF-IDF model on class documents; ``vocabulary_`` and ``idf_`` are fitted attributes.
+
+    ``noise`` is applied by ``encode`` (the store's vectors get it from ``text_noise.filter_corpus``).
+    """
 
     name = "tfidf"
 
-    def __init__(self, settings: TfidfSettings | None = None, vocabulary: list[str] | None = None):
+    def __init__(self, settings: TfidfSettings | None = None, vocabulary: list[str] | None = None,
+                 noise: text_noise.NoiseSettings | None = None):
         self.settings = settings or TfidfSettings()
         self.fixed_vocabulary = vocabulary
+        self.noise = noise or text_noise.NoiseSettings()
 
     def _vectorizer(self):
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
@@ -80,13 +91,36 @@ class TfidfEncoder:
     def fit(self, documents: list[str]) -> "TfidfEncoder":
         self.vectorizer_ = self._vectorizer().fit(documents)
         self.vocabulary_ = list(self.vectorizer_.get_feature_names_out())
+        self.idf_ = self.vectorizer_.idf_  # (T,)
         return self
+
+    @classmethod
+    def fitted(cls, settings: TfidfSettings, vocabulary: list[str], idf: np.ndarray,
+               noise: text_noise.NoiseSettings) -> "TfidfEncoder":
+        """The encoder whose vocabulary and IDF weights were learned before (a recipe's)."""
+        encoder = cls(settings, list(vocabulary), noise)
+        encoder.vectorizer_ = encoder._vectorizer()
+        encoder.vectorizer_.idf_ = np.asarray(idf)
+        encoder.vocabulary_, encoder.idf_ = list(vocabulary), np.asarray(idf)
+        return encoder
 
     def transform(self, documents: list[str]) -> np.ndarray:
         return self.vectorizer_.transform(documents).toarray().astype(np.float32)  # (C, T)
 
+    def encode(self, documents: list[str], names: list[str] | None = None) -> np.ndarray:
+        """(C, T) vectors of new documents, noise handling included (``names``: their classes' names)."""
+        if self.noise.active:
+            embed = sentence_encoder.MinilmEncoder().embed if self.noise.visual == "query" else None
+            names = names or [""] * len(documents)
+            documents = [text_noise.filter_document(d, self.noise, n, embed) for d, n in zip(documents, names)]
+        return self.transform(documents)
+
     def describe(self) -> dict:
-        return {"encoder": self.name, **asdict(self.settings), "fixed_vocabulary": self.fixed_vocabulary is not None}
+        return {"encoder": self.name, **asdict(self.settings), "fixed_vocabulary": self.fixed_vocabulary is not None,
+                "stemmer": STEMMER}
+
+    def recipe(self) -> dict:
+        return {**self.describe(), "noise": self.noise.describe(), "vocabulary": list(self.vocabulary_), "idf": self.idf_}
 
 
 def encode_tfidf(corpus: Corpus, class_ids, settings: TfidfSettings | None = None,
@@ -98,15 +132,63 @@ def encode_tfidf(corpus: Corpus, class_ids, settings: TfidfSettings | None = Non
     except ValueError as err:  # scikit-learn's answer when no document has a term left
         raise data_error(corpus.source, f"no terms to encode ({err})") from None
     vectors = encoder.transform(documents)
+    check_terms(vectors, corpus, class_ids)
+    settings_record = {**encoder.describe(), "corpus": str(corpus.source), "corpus_sha256": corpus.checksum()}
+    return TextVectors(vectors=vectors, settings=settings_record, vocabulary=encoder.vocabulary_, idf=encoder.idf_)
+
+
+def check_terms(vectors: np.ndarray, corpus: Corpus, class_ids) -> None:
+    """Refuse all-zero text vectors (C, T): such a class would be indistinguishable, silently."""
     empty = np.flatnonzero(~vectors.any(axis=1))
-    if empty.size:  # an all-zero text vector would make the class indistinguishable, silently
+    if empty.size:
         cid = int(class_ids[empty[0]])
         file = corpus.source / f"{cid}.{corpus.names.get(cid)}.txt"
         raise data_error(file if file.is_file() else corpus.source,
                          f"no term of the vocabulary in this document (only stop words or numbers?); "
                          f"{empty.size} class(es) like this", None if file.is_file() else f"class_id {cid}")
-    settings_record = {**encoder.describe(), "corpus": str(corpus.source), "corpus_sha256": corpus.checksum()}
-    return TextVectors(vectors=vectors, settings=settings_record, vocabulary=encoder.vocabulary_)
+
+
+def recipe_of(vectors: TextVectors) -> dict:
+    """What a store recorded about how its text vectors were made: settings, vocabulary and IDF weights."""
+    recipe = dict(vectors.settings)
+    if vectors.vocabulary is not None:
+        recipe["vocabulary"] = list(vectors.vocabulary)
+    if vectors.idf is not None:
+        recipe["idf"] = vectors.idf
+    return recipe
+
+
+def encoder_from_recipe(recipe: dict):
+    """The encoder that made vectors of this recipe: it encodes new documents exactly as it did its own.
+
+    Only tfidf and minilm vectors come from documents; a recipe missing a part,
+    or made with another stemmer or noise rules than this gazsl's, is refused.
+    """
+    encoder = recipe.get("encoder")
+    if encoder == "minilm":
+        return sentence_encoder.MinilmEncoder.from_recipe(recipe)
+    if encoder != "tfidf":
+        raise GazslError(f"its text vectors (encoder '{encoder}') are not made from documents: only tfidf and minilm "
+                         "vectors can be made for new articles")
+    missing = [k for k in ("vocabulary", "idf", "stemmer") if k not in recipe]
+    if missing:
+        raise GazslError(f"its tfidf vectors come from a store that did not record their {' and '.join(missing)} "
+                         "(an older gazsl): rebuild the store, then retrain")
+    if recipe["stemmer"] != STEMMER:
+        raise GazslError(f"its tfidf vectors were stemmed by {recipe['stemmer']!r}; this gazsl stems by {STEMMER!r}")
+    settings = TfidfSettings(**{f.name: recipe[f.name] for f in fields(TfidfSettings) if f.name in recipe})
+    idf = np.asarray(recipe["idf"])
+    if idf.shape != (len(recipe["vocabulary"]),):
+        raise GazslError(f"its tfidf recipe has {idf.shape} IDF weights for {len(recipe['vocabulary'])} terms")
+    return TfidfEncoder.fitted(settings, recipe["vocabulary"], idf, text_noise.NoiseSettings.from_record(recipe.get("noise")))
+
+
+def recorded_encoder(store: FeatureStore, name: str):
+    """The encoder of the store's text vectors ``name``, rebuilt from what the store recorded."""
+    try:
+        return encoder_from_recipe(recipe_of(store.text(name)))
+    except GazslError as err:
+        raise GazslError(f"{store.path or store.dataset} [text/{name}]: {err}") from None
 
 
 def encode_minilm(corpus: Corpus, class_ids, **options) -> TextVectors:
@@ -126,7 +208,7 @@ def read_vocabulary(path) -> list[str]:
     if not path.exists():
         raise data_error(path, "vocabulary file not found")
     if path.suffix == ".mat":
-        from gazsl.release import load_mat
+        from gazsl.matlab import load_mat
 
         raw = load_mat(path, "TFIDF_Term")
         terms = [str(t).strip() for t in np.asarray(raw).ravel()]  # fixed-width strings, padded with spaces

@@ -22,6 +22,7 @@ fragments ("l .") back to their sentence.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import asdict, dataclass
 from typing import Callable
@@ -30,11 +31,12 @@ import numpy as np
 
 from gazsl.corpus import Corpus, split_sentences
 from gazsl.io import GazslError
+from gazsl.stem import stem_words
 
 DEFAULT_QUERY = ("the bird has a red crown, a black bill, a white throat, a yellow breast, "
                  "brown wings with white wing bars, a short tail, grey legs and a streaked belly")
 
-# The visual lexicon. Matching is on Porter stems, so plurals and most inflections count.
+# The visual lexicon. Matching is on Porter stems (gazsl.stem, as TF-IDF), so plurals and most inflections count.
 PARTS = """abdomen back beak belly bib bill breast brow cap cheek chest chin collar coverts crest crown ear
 eye eyebrow eyering eyeline eyestripe face feather feet flank foot forehead forecrown gape gorget head hood
 iris lore lores leg legs mandible mantle mask nape neck nostril plumage primaries primary rump scapulars
@@ -51,7 +53,7 @@ SIZES = """cm mm length wingspan weigh weight size small large tiny medium big""
 VISUAL_LEXICON = frozenset(PARTS + COLOURS + PATTERNS + SHAPES + SIZES)
 
 # Bump when cleaning or relevance change what they output: cached vectors made by older rules then miss.
-RULES_VERSION = 1
+RULES_VERSION = 2  # 2: lexicon stems by gazsl.stem (NLTK's Porter variant) instead of PyStemmer's
 VISUAL_STEPS = ("lexicon", "query")
 STEPS = ("clean",) + VISUAL_STEPS
 MODES = ("weight", "keep")
@@ -68,6 +70,19 @@ class NoiseSettings:
     @property
     def active(self) -> bool:
         return self.clean or self.visual != "none"
+
+    @classmethod
+    def from_record(cls, record: dict | None) -> "NoiseSettings":
+        """The settings ``describe`` recorded; refused when recorded under other rules than this gazsl applies."""
+        values = {k: v for k, v in (record or {}).items() if k != "rules_version"}
+        try:
+            settings = cls(**values)
+        except TypeError as err:
+            raise GazslError(f"unreadable noise settings {record!r} ({err})") from None
+        if settings.active and record.get("rules_version") != RULES_VERSION:
+            raise GazslError(f"noise handling of rules version {record.get('rules_version')}, this gazsl applies "
+                             f"version {RULES_VERSION}: make the text vectors again")
+        return settings
 
     def describe(self) -> dict:
         """The settings that change the output (the query only when it is used)."""
@@ -160,26 +175,9 @@ def clean_sentences(sentences: list[str]) -> list[str]:
 
 
 # ---------------------------------------------------------------- relevance
-def _stem(words: list[str]) -> list[str]:
-    import Stemmer
-
-    return _porter(Stemmer).stemWords(words)
-
-
-def _porter(module, _cache={}):
-    if "porter" not in _cache:
-        _cache["porter"] = module.Stemmer("porter")
-    return _cache["porter"]
-
-
-_LEXICON_STEMS: frozenset[str] | None = None
-
-
+@functools.cache
 def _lexicon_stems() -> frozenset[str]:
-    global _LEXICON_STEMS
-    if _LEXICON_STEMS is None:
-        _LEXICON_STEMS = frozenset(_stem(sorted(VISUAL_LEXICON)))
-    return _LEXICON_STEMS
+    return frozenset(stem_words(sorted(VISUAL_LEXICON)))
 
 
 def _name_pattern(class_name: str) -> re.Pattern | None:
@@ -201,7 +199,7 @@ def lexicon_relevance(sentences: list[str], class_name: str = "") -> np.ndarray:
         if name is not None:
             text = name.sub(" ", text)
         words = [w[:-3] if w.endswith("ish") and w[:-3] in VISUAL_LEXICON else w for w in re.findall(r"[a-z]+", text)]
-        counts[i] = sum(stem in stems for stem in _stem(words))
+        counts[i] = sum(stem in stems for stem in stem_words(words))
     return counts
 
 
@@ -247,11 +245,16 @@ def filter_corpus(corpus: Corpus, settings: NoiseSettings,
     """The corpus with each document rebuilt from its kept sentences (for whole-document encoders)."""
     if settings.visual != "none" and settings.mode == "weight":
         raise GazslError("this encoder reads whole documents: use noise mode 'keep', not 'weight'")
-    texts = {}
-    for cid, document in corpus.texts.items():
-        sentences, _ = select(split_sentences(document), settings, corpus.names.get(cid, ""), embed)
-        texts[cid] = "\n".join(sentences)
+    texts = {cid: filter_document(document, settings, corpus.names.get(cid, ""), embed)
+             for cid, document in corpus.texts.items()}
     return Corpus(source=corpus.source, texts=texts, names=dict(corpus.names))
+
+
+def filter_document(document: str, settings: NoiseSettings, class_name: str = "",
+                    embed: Callable[[list[str]], np.ndarray] | None = None) -> str:
+    """One document rebuilt from its kept sentences."""
+    sentences, _ = select(split_sentences(document), settings, class_name, embed)
+    return "\n".join(sentences)
 
 
 def add_arguments(parser) -> None:

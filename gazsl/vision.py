@@ -12,6 +12,11 @@ Images are read with PIL and numpy; torchvision is not needed.
 An image may first be cropped to a box (``--crop bbox``: the dataset's
 bounding box of the bird, the usual choice for fine-grained features).
 
+A store records its backbone and the precision its features were kept in (the
+shared cub100 file holds float16); a model trained on it carries that recipe
+(``recorded_backbone``, ``ImageBackbone.recipe``) and embeds new photographs
+the same way, rounding included.
+
 Extraction is resumable: every few batches the rows done so far are written
 atomically to ``OUT.partial.npz``; a new run over the same images, backbone
 and boxes picks up from there, and a finished ``OUT`` made from them is reused.
@@ -21,12 +26,13 @@ from __future__ import annotations
 
 import contextlib
 import io
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from gazsl.io import GazslError, atomic_path, data_error
+from gazsl.io import GazslError, atomic_path, data_error, one_line
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
@@ -38,9 +44,62 @@ class Backbone:
     name: str
     image_size: int
     dim: int
+    # The preprocessing ``load_image`` and ``embed_batch`` apply, recorded with every model that reads these features.
+    resize: str = "whole image to image_size x image_size, bilinear (no crop)"
+    mean: tuple[float, ...] = tuple(IMAGENET_MEAN.tolist())
+    std: tuple[float, ...] = tuple(IMAGENET_STD.tolist())
+    pooling: str = "global average of extract_features"
 
 
 BACKBONES = {"efficientnet-lite0": Backbone("efficientnet-lite0", 224, 1280)}
+PRECISIONS = ("float16", "float32")
+
+
+class ImageBackbone:
+    """A backbone, its preprocessing, and the precision its features are kept in; the network loads on first use."""
+
+    def __init__(self, spec: Backbone, precision: str = "float32", batch_size: int = 32):
+        self.spec, self.precision, self.batch_size = spec, precision, batch_size
+        self._model = None
+
+    def recipe(self) -> dict:
+        return {**asdict(self.spec), "precision": self.precision}
+
+    def embed(self, paths: list) -> np.ndarray:
+        """(M, D) float32 features of M image files, rounded to ``precision`` as the training features were."""
+        if self._model is None:
+            self._model = load_backbone(self.spec.name)
+        chunks = [embed_batch(self._model, np.stack([load_image(p, self.spec.image_size)
+                                                     for p in paths[start:start + self.batch_size]]))
+                  for start in range(0, len(paths), self.batch_size)]
+        features = np.concatenate(chunks) if chunks else np.zeros((0, self.spec.dim), np.float32)
+        return features.astype(self.precision).astype(np.float32)
+
+
+def backbone_from_recipe(recipe: dict) -> ImageBackbone:
+    """The backbone of this recipe, refused when this gazsl would preprocess images otherwise."""
+    spec = BACKBONES.get(recipe.get("name"))
+    if spec is None:
+        raise GazslError(f"its image backbone {recipe.get('name')!r} is not one this gazsl has ({', '.join(BACKBONES)})")
+    ours = json.loads(json.dumps(asdict(spec)))  # tuples as lists, as the recipe holds them
+    differs = [k for k, v in ours.items() if json.loads(json.dumps(recipe.get(k))) != v]
+    if differs:
+        raise GazslError(f"its image backbone's {differs[0]} was {recipe.get(differs[0])!r}; this gazsl uses {ours[differs[0]]!r}")
+    if recipe.get("precision") not in PRECISIONS:
+        raise GazslError(f"its image features' precision {recipe.get('precision')!r} is not one of {PRECISIONS}")
+    return ImageBackbone(spec, recipe["precision"])
+
+
+def recorded_backbone(store) -> ImageBackbone:
+    """The backbone the store's features were made with, as its info records it."""
+    name, precision = store.info.get("backbone"), store.info.get("feature_precision")
+    where = store.path or store.dataset
+    if name not in BACKBONES:
+        raise GazslError(f"{where}: its features were not made from photographs by a backbone gazsl has "
+                         f"(backbone: {name!r}), so photographs cannot be embedded as they were")
+    if precision not in PRECISIONS:
+        raise GazslError(f"{where}: records no feature precision (an older store): rebuild it, then retrain")
+    return ImageBackbone(BACKBONES[name], precision)
 
 
 def list_images(root) -> list[str]:
@@ -73,7 +132,7 @@ def load_image(path, size: int, box=None) -> np.ndarray:
             im = im.resize((size, size), Image.BILINEAR)
             pixels = np.asarray(im, dtype=np.float32) / 255.0  # (H, W, 3)
     except (OSError, UnidentifiedImageError, ValueError) as err:
-        raise data_error(path, f"cannot read image ({' '.join(str(err).split())})") from None
+        raise data_error(path, f"cannot read image ({one_line(err)})") from None
     return ((pixels - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)
 
 

@@ -279,6 +279,16 @@ def test_config_with_unknown_or_ill_typed_fields(work, values):
             assert np.isfinite(value), key
 
 
+def test_config_is_checked_when_made():
+    with pytest.raises(GazslError, match=r"^Config: field 'classifier' must be one of .*, got 'svm'$"):
+        config_module.preset("cpu").replace(classifier="svm")  # not at the first evaluation, minutes later
+    with pytest.raises(GazslError, match="^Config: field 'batch_size' must be int, got '8'$"):
+        Config(batch_size="8")
+    with pytest.raises(GazslError, match="^Config: field 'lr' must be a finite number"):
+        Config(lr=float("nan"))
+    assert type(Config(lr=1).lr) is float  # an int where a float is meant, as in a JSON file
+
+
 @pytest.mark.parametrize("text, needle", [
     ('{"lr": NaN}', "'lr' must be a finite number"),
     ('{"gp_lambda": Infinity}', "'gp_lambda' must be a finite number"),
@@ -341,7 +351,7 @@ def test_corrupt_mat_gives_one_line_or_checked_values(tmp_path, work, flips):
 
 
 def test_truncated_mat73_is_refused(tmp_path):
-    from gazsl.release import load_mat
+    from gazsl.matlab import load_mat
 
     path = tmp_path / "v73.mat"
     with h5py.File(path, "w", userblock_size=512) as f:

@@ -20,7 +20,8 @@ import pytest
 import scipy.io
 
 from gazsl.io import GazslError
-from gazsl.release import LAYOUTS, load_labels, load_mat
+from gazsl.matlab import load_mat
+from gazsl.release import LAYOUTS, load_labels
 from gazsl.store import FeatureStore
 
 DIM = 12

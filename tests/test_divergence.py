@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from gazsl.io import run_cli
-from gazsl.train import GazslTrainer, load_checkpoint, main
+from gazsl.runs import load_checkpoint
+from gazsl.train import main
+from gazsl.trainer import GazslTrainer
 
 
 def tiny(tmp_path, **changes):

@@ -13,6 +13,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from gazsl.config import Config
+from gazsl.io import GazslError
 from gazsl.fast_step import (StepShape, fast_gemm_flops, fast_step, make_optimizers, pivot_loss_masked,
                              reference_gemm_flops)
 from gazsl.model import Critic, Generator, pivot_loss
@@ -260,3 +261,15 @@ def test_log_false_makes_the_same_update_and_leaves_out_the_log_only_losses():
         for entry, key in itertools.product(logs, ("g_loss", "g_aux")):
             entry.pop(key, None)
     assert_same_trajectory(*runs)
+
+
+def test_a_layout_fast_step_does_not_model_is_refused_and_the_reference_step_trains_it():
+    config, data, netG, netD = make_case(n=30, batch=8)
+    netD.shared = torch.nn.Sequential(torch.nn.Linear(D, H), torch.nn.ReLU(), torch.nn.Linear(H, H), torch.nn.ReLU()).double()
+    opt_g, opt_d = optimisers(netG, netD, config)
+    inputs = draw(EpochSampler(30, 8, seed=1), config, torch.Generator().manual_seed(2))
+    with pytest.raises(GazslError, match="got a critic made of Linear, ReLU, Linear, ReLU, .*set fast_step to false"):
+        fast_step(netG, netD, opt_g, opt_d, data, inputs, config)
+    second = netD.shared[2].weight.detach().clone()
+    reference_step(netG, netD, opt_g, opt_d, data, inputs, config)  # every critic layer gets its gradient
+    assert not torch.equal(netD.shared[2].weight, second)

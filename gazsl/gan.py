@@ -1,0 +1,275 @@
+"""GAZSL as an estimator: a feature-generating GAN fitted on seen classes scores any class from its text.
+
+    model = GAZSL(preset("cpu"), random_state=0).fit(text_seen, features, labels)  # (S, T), (N, D), (N,) in [0, S)
+    scores = model.scores(text, features_test)    # (M, C): images against the generated features of C classes
+    pred = model.predict(text, features_test)     # (M,) indices into text's rows
+    fake, labels = model.generate(text, n=100)    # n synthetic features per class, in the features' own scale
+    model.save("birds.gazsl"); model = GAZSL.load("birds.gazsl")
+
+The interface is the baselines' (``gazsl.estimator``), so a protocol
+(``gazsl.protocol``) evaluates GAZSL and the baselines alike. With a text
+encoder (``gazsl.text.recorded_encoder``) and an image backbone
+(``gazsl.vision.recorded_backbone``), ``encode`` turns articles into text
+vectors and ``embed`` photographs into features: a trained model names birds
+it never saw from their articles (``python -m gazsl.predict``).
+
+Answers are deterministic: the features generated to classify are drawn with a
+seed fixed by the model's seed and iteration count (``evaluation_seed``), so a
+model saved, loaded and asked again answers the same, and a run's evaluation at
+an iteration is what its model answers then.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gazsl import config as config_module
+from gazsl import evaluate as ev
+from gazsl import model_file
+from gazsl.config import Config
+from gazsl.estimator import ZeroShotEstimator
+from gazsl.io import GazslError, data_error, one_line
+from gazsl.model import Generator
+from gazsl.text import encoder_from_recipe
+from gazsl.trainer import GazslTrainer, Normaliser, Phase, resolve_device, run_phase
+from gazsl.vision import backbone_from_recipe
+
+
+def evaluation_seed(seed: int, it: int) -> int:
+    """The generator noise of the scores at iteration ``it``: fixed per run and iteration, so a resumed run scores alike."""
+    return seed * 1_000_003 + it
+
+
+class Unavailable:
+    """Stands for a text encoder or image backbone a model cannot rebuild; says why when it is used."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def encode(self, documents, names=None):
+        raise GazslError(self.reason)
+
+    def embed(self, images):
+        raise GazslError(self.reason)
+
+    def recipe(self) -> dict:
+        return {"unavailable": self.reason}
+
+    def __repr__(self) -> str:
+        return f"Unavailable({self.reason!r})"
+
+
+class GAZSL(ZeroShotEstimator):
+    """Zhu et al. (CVPR 2018): a WGAN-GP generator of visual features conditioned on class text.
+
+    config: the model and its training (``gazsl.config``; default ``Config()``, the paper's sizes).
+    random_state: the seed, in place of ``config.seed`` when given.
+    text_encoder, image_backbone: how articles and photographs become the vectors it reads
+    (optional; saved with the model).
+
+    Fitted attributes: ``config_`` (the configuration used, seed included),
+    ``generator_``, ``normaliser_`` (feature scaling fitted on the training
+    images), ``seen_text_`` (S, T) and ``class_names_`` of the training classes,
+    ``n_iter_``, ``n_text_dims_``, ``n_features_in_``; ``trainer_`` (critic,
+    optimisers, random streams) while it can still train; set by an honest run
+    of ``gazsl.train``: ``gzsl_calibration_`` and ``metrics_``.
+    """
+
+    dtype = np.float32
+
+    def __init__(self, config: Config | None = None, random_state: int | None = None, text_encoder=None,
+                 image_backbone=None):
+        self.config = config
+        self.random_state = random_state
+        self.text_encoder = text_encoder
+        self.image_backbone = image_backbone
+
+    def _check_params(self) -> None:
+        if self.config is not None and not isinstance(self.config, Config):
+            raise GazslError(f"GAZSL.fit: config must be a gazsl.Config, got {type(self.config).__name__}")
+        if self.random_state is not None and (isinstance(self.random_state, bool)
+                                              or not isinstance(self.random_state, (int, np.integer))):
+            raise GazslError(f"GAZSL.fit: random_state must be an integer seed or None, got {self.random_state!r}")
+
+    # ---------------------------------------------------------------- training
+    def initialise(self, text_seen, features, labels, class_names=None) -> "GAZSL":
+        """Check the inputs and set up an untrained GAN (iteration 0); ``fit`` is this and ``config.iterations`` steps.
+
+        A protocol (``gazsl.train``) calls it and drives the training itself through ``gazsl.trainer.run_phase``.
+        """
+        text, X, y = self._validate_fit(text_seen, features, labels)
+        if class_names is not None and len(class_names) != len(text):
+            raise GazslError(f"GAZSL.fit: {len(class_names)} class names for {len(text)} rows of text_seen")
+        config = self.config if self.config is not None else Config()
+        self.config_ = config if self.random_state is None else config.replace(seed=int(self.random_state))
+        self.device_ = resolve_device(self.config_.device)
+        self.normaliser_ = Normaliser.fit(self.config_.feature_norm, X)
+        self.trainer_ = GazslTrainer(text, self.normaliser_(X), y, self.config_, self.device_, self.config_.seed)
+        self.generator_ = self.trainer_.netG
+        self.seen_text_ = text
+        self.class_names_ = None if class_names is None else [str(n) for n in class_names]
+        self.n_text_dims_, self.n_features_in_ = text.shape[1], X.shape[1]
+        self.n_iter_ = 0
+        self.gzsl_calibration_, self.metrics_ = None, None
+        return self
+
+    def fit(self, text_seen, features, labels, class_names=None) -> "GAZSL":
+        """Train on the images ``features`` (N, D) of the classes whose text is ``text_seen`` (S, T)."""
+        self.initialise(text_seen, features, labels, class_names)
+        run_phase(Phase("fit", self.config_.iterations), self)
+        return self
+
+    def _trainer(self) -> GazslTrainer:
+        if getattr(self, "trainer_", None) is None:
+            raise GazslError("GAZSL: this model cannot train (not initialised, or loaded from a file, which keeps no critic)")
+        return self.trainer_
+
+    def step(self, log: bool = True) -> dict[str, torch.Tensor]:
+        """One training iteration (``gazsl.trainer.GazslTrainer.step``)."""
+        logs = self._trainer().step(log)
+        self.n_iter_ += 1
+        return logs
+
+    def state_dict(self) -> dict:
+        return {**self._trainer().state_dict(), "n_iter": self.n_iter_}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._trainer().load_state_dict(state)
+        self.n_iter_ = int(state["n_iter"])
+
+    # ---------------------------------------------------------------- scoring
+    @torch.no_grad()
+    def _generated(self, text: np.ndarray, per_class: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """Normalised synthetic features (C * per_class, D) of ``text``'s classes, their labels, and the seed used."""
+        seed = evaluation_seed(self.config_.seed, self.n_iter_)
+        self.generator_.eval()
+        fake, labels = ev.generate(self.generator_, torch.from_numpy(text).to(self.device_), per_class,
+                                   torch.Generator().manual_seed(seed))
+        self.generator_.train()
+        return fake, labels, seed
+
+    @torch.no_grad()
+    def _scores(self, text: np.ndarray, X: np.ndarray, classifier: str) -> np.ndarray:
+        fake, labels, seed = self._generated(text, self.config_.samples_per_class)
+        test = torch.from_numpy(self.normaliser_(X)).to(self.device_)
+        return ev.class_scores(classifier, test, fake, labels, len(text), self.config_.knn_k, seed).cpu().numpy()
+
+    def scores(self, text, features) -> np.ndarray:
+        """(M, C): each image against the generated features of each class, by ``config.classifier``
+        (kNN: share of the k nearest generated features; pivot: cosine to their mean; softmax: log-probabilities)."""
+        text, X = self._validate_scores(text, features)
+        return self._scores(text, X, self.config_.classifier)
+
+    def gzsl_scores(self, text, features) -> np.ndarray:
+        """Scores to calibrate over seen and unseen classes; kNN votes are too coarse for that, so kNN uses the pivots (as the paper)."""
+        text, X = self._validate_scores(text, features, "GAZSL.gzsl_scores")
+        return self._scores(text, X, "pivot" if self.config_.classifier == "knn" else self.config_.classifier)
+
+    def generalised_scores(self, text, features) -> np.ndarray:
+        """(M, S + C) GZSL scores: the training classes (``seen_text_``), then ``text``'s, with
+        ``gzsl_calibration_`` (chosen on validation classes) added to the latter."""
+        if getattr(self, "gzsl_calibration_", None) is None:
+            raise GazslError("GAZSL: no GZSL calibration chosen on validation classes (a model of gazsl.train's honest "
+                             "protocol has one)")
+        text, _ = self._validate_scores(text, features, "GAZSL.generalised_scores")
+        scores = self.gzsl_scores(np.concatenate([self.seen_text_, text]), features)
+        scores[:, len(self.seen_text_):] += self.gzsl_calibration_
+        return scores
+
+    def generate(self, class_texts, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` (default ``config.samples_per_class``) synthetic features per row of ``class_texts`` (C, T), in the
+        scale of the training features: (C * n, D) features and (C * n,) labels in [0, C). The ones ``scores`` uses."""
+        text = self._validate_text(class_texts, "GAZSL.generate")
+        n = self.config_.samples_per_class if n is None else n
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise GazslError(f"GAZSL.generate: n must be a positive integer, got {n!r}")
+        fake, labels, _ = self._generated(text, int(n))
+        return self.normaliser_.inverse(fake.cpu().numpy()), labels.cpu().numpy()
+
+    # ---------------------------------------------------------------- raw inputs
+    def encode(self, documents, names=None) -> np.ndarray:
+        """(C, T) text vectors of C articles (``names``: the classes' names, which noise handling leaves out)."""
+        if self.text_encoder is None:
+            raise GazslError("GAZSL.encode: this model has no text encoder (GAZSL(text_encoder=...), e.g. "
+                             "gazsl.text.recorded_encoder(store.text('tfidf')))")
+        documents = list(documents)
+        if not documents or not all(isinstance(d, str) for d in documents):
+            raise GazslError("GAZSL.encode: documents must be a non-empty list of strings")
+        return self.text_encoder.encode(documents, names)
+
+    def embed(self, images) -> np.ndarray:
+        """(M, D) features of M image files, by the backbone and preprocessing the training features were made with."""
+        if self.image_backbone is None:
+            raise GazslError("GAZSL.embed: this model has no image backbone (GAZSL(image_backbone=...))")
+        return self.image_backbone.embed(list(images))
+
+    # ---------------------------------------------------------------- files
+    def save(self, path) -> Path:
+        """Everything needed to score: weights, scaling, training classes, encoders' recipes, config and metrics."""
+        self._check_fitted("GAZSL.save")
+        normaliser = self.normaliser_
+        return model_file.write(path, {
+            "config": self.config_.to_dict(), "random_state": None if self.random_state is None else int(self.random_state),
+            "generator": {k: v.detach().cpu() for k, v in self.generator_.state_dict().items()},
+            "normaliser": {"kind": normaliser.kind, "shift": np.asarray(normaliser.shift),
+                           "scale": np.asarray(normaliser.scale)},
+            "seen_text": self.seen_text_, "class_names": self.class_names_, "n_iter": self.n_iter_,
+            "n_features_in": self.n_features_in_,
+            "gzsl_calibration": None if self.gzsl_calibration_ is None else float(self.gzsl_calibration_),
+            "metrics": self.metrics_,
+            "text_encoder": _recipe(self.text_encoder, "no text encoder was given to this model"),
+            "image_backbone": _recipe(self.image_backbone, "no image backbone was given to this model"),
+        })
+
+    @classmethod
+    def load(cls, path, device: str = "cpu") -> "GAZSL":
+        """A model saved by ``save``, on ``device``; every part is checked and a problem named in one line."""
+        fields = model_file.read(path)
+        config = config_module.from_mapping(Config(), fields["config"], f"{path} [config]")
+        model = cls(config, fields["random_state"], _rebuilt(encoder_from_recipe, fields["text_encoder"], path),
+                    _rebuilt(backbone_from_recipe, fields["image_backbone"], path))
+        seen_text = fields["seen_text"]
+        if seen_text.ndim != 2 or seen_text.dtype != np.float32 or not np.isfinite(seen_text).all():
+            raise data_error(path, f"expected finite (S, T) float32 text vectors, got {seen_text.shape} {seen_text.dtype}",
+                             "seen_text")
+        model.config_, model.device_ = config, resolve_device(device)
+        model.n_text_dims_, model.n_features_in_ = seen_text.shape[1], fields["n_features_in"]
+        model.generator_ = Generator(model.n_text_dims_, model.n_features_in_, config)
+        try:
+            model.generator_.load_state_dict(fields["generator"])
+        except (RuntimeError, TypeError, KeyError) as err:
+            raise data_error(path, f"weights that do not fit its config ({one_line(err, 160)})", "generator") from None
+        model.generator_.to(model.device_)
+        model.normaliser_ = _normaliser(fields["normaliser"], model.n_features_in_, path)
+        model.seen_text_, model.class_names_, model.n_iter_ = seen_text, fields["class_names"], fields["n_iter"]
+        if model.class_names_ is not None and len(model.class_names_) != len(seen_text):
+            raise data_error(path, f"{len(model.class_names_)} names for {len(seen_text)} classes", "class_names")
+        model.gzsl_calibration_, model.metrics_ = fields["gzsl_calibration"], fields["metrics"]
+        return model
+
+
+def _recipe(part, missing: str) -> dict:
+    return {"unavailable": missing} if part is None else part.recipe()
+
+
+def _rebuilt(rebuild, recipe: dict, path):
+    """The encoder or backbone of a recipe; one that cannot be rebuilt here stands in, saying why, when used."""
+    if "unavailable" in recipe:
+        return Unavailable(f"{path}: {recipe['unavailable']}")
+    try:
+        return rebuild(recipe)
+    except GazslError as err:
+        return Unavailable(f"{path}: {err}")
+
+
+def _normaliser(state: dict, dim: int, path) -> Normaliser:
+    kind = state.get("kind")
+    if kind == "mean_var":  # Python floats, as fitted (numpy then computes in float32)
+        return Normaliser(kind, float(state["shift"]), float(state["scale"]))
+    if kind == "minmax" and all(np.shape(state.get(k)) == (dim,) for k in ("shift", "scale")):
+        return Normaliser(kind, state["shift"], state["scale"])
+    raise data_error(path, f"a feature scaling of kind {kind!r} with shift {np.shape(state.get('shift'))}, "
+                     f"expected mean_var or minmax over {dim} dimensions", "normaliser")

@@ -1,0 +1,112 @@
+"""Name the birds in photographs from the articles of their candidate classes, classes the model may never have seen.
+
+    python -m gazsl.predict --model runs/cub100/model.gazsl --classes ARTICLES --images PHOTOS... [--top-k 5]
+                            [--out predictions.csv] [--gzsl]
+
+``--classes`` is a corpus in any layout gazsl reads (``gazsl.corpus``: a folder
+of ``<class_id>.<Name>.txt`` articles, or a JSONL file); each article becomes a
+class vector with the text encoder the model was trained with, and each photo
+(JPEG, PNG ...; folders are searched recursively) a feature vector with its
+image backbone and preprocessing. For every photo the classes are ranked by the
+model's scores (``GAZSL.scores``: kNN votes, cosine to the class pivot, or
+log-probabilities, as its config says). ``--gzsl`` adds the model's own
+training classes to the candidates, with the calibration chosen on validation
+classes when it was trained (``GAZSL.generalised_scores``).
+
+Candidate classes are taken in the order of their class ids, so the model
+generates for each class the same features as its own evaluation did.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from gazsl.corpus import read_corpus
+from gazsl.gan import GAZSL
+from gazsl.io import GazslError, atomic_path, data_error
+from gazsl.text import check_terms
+from gazsl.vision import IMAGE_SUFFIXES, list_images
+
+
+def image_paths(arguments: list[str]) -> list[Path]:
+    """The photos named on the command line: files as given, folders searched recursively (sorted)."""
+    paths = []
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            paths.extend(path / p for p in list_images(path))
+        elif path.is_file():
+            paths.append(path)
+        else:
+            raise data_error(path, "image or folder not found")
+    return paths
+
+
+def rank(scores: np.ndarray, top_k: int) -> np.ndarray:
+    """(M, k) column indices of the k best scores of each row, best first; ties keep the classes' order."""
+    return np.argsort(-scores, axis=1, kind="stable")[:, :top_k]
+
+
+def predict(model: GAZSL, classes: Path, images: list[str], gzsl: bool) -> tuple[list[Path], list[str], np.ndarray]:
+    """(photos, candidate class names, scores (M, C)) for the photos ``images`` and the articles in ``classes``."""
+    corpus = read_corpus(classes)
+    ids = sorted(corpus.texts)
+    names = [corpus.names.get(c) or f"class {c}" for c in ids]
+    text = model.encode(corpus.documents(ids), names)
+    check_terms(text, corpus, ids)
+    if gzsl:
+        known = set(model.class_names_ or [])
+        repeated = [n for n in names if n in known]
+        if repeated:
+            raise data_error(classes, f"class '{repeated[0]}' is one of the model's training classes, which --gzsl "
+                             "adds itself: leave it out of --classes")
+    paths = image_paths(images)
+    features = model.embed(paths)
+    if gzsl:
+        seen_names = model.class_names_ or [f"training class {i}" for i in range(len(model.seen_text_))]
+        return paths, seen_names + names, model.generalised_scores(text, features)
+    return paths, names, model.scores(text, features)
+
+
+def write_csv(path: Path, paths: list[Path], names: list[str], scores: np.ndarray, order: np.ndarray) -> None:
+    with atomic_path(path, suffix=".csv") as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["image", "rank", "class", "score"])
+            for i, path_i in enumerate(paths):
+                for r, c in enumerate(order[i], 1):
+                    writer.writerow([str(path_i), r, names[c], f"{scores[i, c]:.6g}"])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gazsl.predict", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, type=Path, help="a model file (DIR/model.gazsl of a gazsl.train run)")
+    parser.add_argument("--classes", required=True, type=Path,
+                        help="articles of the candidate classes: a folder of <class_id>.<Name>.txt or a .jsonl file")
+    parser.add_argument("--images", required=True, nargs="+", help=f"photos ({', '.join(IMAGE_SUFFIXES)}) or folders of them")
+    parser.add_argument("--top-k", type=int, default=5, help="classes shown per photo (default 5)")
+    parser.add_argument("--out", type=Path, help="also write every ranking to this CSV file (image, rank, class, score)")
+    parser.add_argument("--gzsl", action="store_true", help="add the model's training classes to the candidates")
+    args = parser.parse_args(argv)
+    if args.top_k < 1:
+        raise GazslError(f"--top-k must be at least 1, got {args.top_k}")
+
+    model = GAZSL.load(args.model)
+    paths, names, scores = predict(model, args.classes, args.images, args.gzsl)
+    order = rank(scores, min(args.top_k, len(names)))
+    for path, row, best in zip(paths, scores, order):
+        print(f"{path}: " + ", ".join(f"{names[c]} {row[c]:.3f}" for c in best))
+    if args.out:
+        write_csv(args.out, paths, names, scores, order)
+        print(f"{len(paths)} photos x {len(names)} classes -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    from gazsl.io import run_cli
+
+    run_cli(main)

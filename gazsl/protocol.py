@@ -1,0 +1,216 @@
+"""The evaluation protocols, written once for every method: which images train, which choose, which test.
+
+paper   The original evaluation, for comparison: the GAN is trained on all
+        seen-class images; every ``eval_every`` iterations from ``eval_start``
+        the unseen test set is scored, and both the last evaluation and the best
+        one (selected on the test set itself: an oracle) are reported. GZSL uses
+        the training images as the seen test set and a grid of calibrations.
+honest  Model selection without test data: a model fitted on the seen classes
+        minus the validation classes is scored on the validation classes; the
+        best setting (GAZSL: the iteration count; a baseline: its
+        hyper-parameters) and the GZSL calibration are chosen there; then a
+        final model is fitted on all seen classes with that setting and scored
+        once on the unseen classes. GZSL seen accuracy is measured on held-out
+        images of seen classes that no fit ever sees.
+
+Any method with the interface of ``gazsl.estimator`` is scored here: GAZSL
+(``build_phases``, run by ``gazsl.train``), the baselines
+(``gazsl.leaderboard``) and the text proxy (``experiments/text_encoders.py``)
+through ``choose_and_refit``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gazsl import evaluate as ev
+from gazsl.config import Config
+from gazsl.io import GazslError
+from gazsl.store import FeatureStore, Split
+from gazsl.trainer import Phase
+
+PROTOCOLS = ("honest", "paper")
+
+
+def local_labels(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Class indices of a store as positions in ``classes``: the labels a method sees."""
+    lookup = {int(c): i for i, c in enumerate(classes)}
+    return np.array([lookup[int(c)] for c in labels], dtype=np.int64)
+
+
+def images_of(store: FeatureStore, classes: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(np.isin(store.labels, classes))
+
+
+@dataclass
+class HonestSets:
+    """The image sets of the honest protocol, the same for every method."""
+
+    fit_classes: np.ndarray  # seen minus validation classes: the selection fits train on them
+    fit_images: np.ndarray  # their images but the held-out ones
+    fit_heldout: np.ndarray  # held-out images of fit_classes: the selection's GZSL seen test set
+    val_images: np.ndarray  # images of the validation classes: the selection's unseen test set
+    train_images: np.ndarray  # images of all seen classes but the held-out ones: the final fit trains on them
+    heldout: np.ndarray  # held-out images of seen classes: the final GZSL seen test set
+    unseen_images: np.ndarray  # the final unseen test set
+
+
+def honest_sets(store: FeatureStore, split: Split) -> HonestSets:
+    held_out = np.asarray(split.heldout_images)
+    fit_classes = np.setdiff1d(split.seen, split.val)
+    return HonestSets(
+        fit_classes=fit_classes,
+        fit_images=np.setdiff1d(images_of(store, fit_classes), held_out),
+        fit_heldout=held_out[np.isin(store.labels[held_out], fit_classes)],
+        val_images=images_of(store, split.val),
+        train_images=np.setdiff1d(images_of(store, split.seen), held_out),
+        heldout=held_out,
+        unseen_images=images_of(store, split.unseen),
+    )
+
+
+# ---------------------------------------------------------------- scoring any method
+def fit_on(model, text: np.ndarray, store: FeatureStore, classes: np.ndarray, images: np.ndarray):
+    """``model`` fitted on ``images`` of ``classes``, whose text vectors are rows of ``text`` (C, T)."""
+    return model.fit(text[classes], store.features[images], local_labels(store.labels[images], classes))
+
+
+def zsl_figures(model, text: np.ndarray, store: FeatureStore, classes: np.ndarray, images: np.ndarray) -> dict:
+    """Top-1 (%, per sample and mean per class) of ``images`` classified among ``classes`` alone."""
+    scores = model.scores(text[classes], store.features[images])
+    per_sample, per_class = ev.top1(scores.argmax(axis=1), local_labels(store.labels[images], classes))
+    return {"zsl_top1": per_sample, "zsl_top1_per_class": per_class}
+
+
+def gzsl_problem(model, text: np.ndarray, store: FeatureStore, seen: np.ndarray, unseen: np.ndarray,
+                 images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(scores (M, S + U) over seen then unseen classes, labels (M,) into them, unseen mask (S + U,))."""
+    classes = np.concatenate([seen, unseen])
+    scores = model.gzsl_scores(text[classes], store.features[images])
+    unseen_mask = np.r_[np.zeros(len(seen), bool), np.ones(len(unseen), bool)]
+    return scores, local_labels(store.labels[images], classes), unseen_mask
+
+
+def validation_figures(model, text: np.ndarray, store: FeatureStore, split: Split, sets: HonestSets) -> dict:
+    """A model fitted on ``sets.fit_classes``, on the validation classes: its top-1 there and the best GZSL calibration."""
+    figures = zsl_figures(model, text, store, split.val, sets.val_images)
+    problem = gzsl_problem(model, text, store, sets.fit_classes, split.val,
+                           np.concatenate([sets.fit_heldout, sets.val_images]))
+    return {"val_top1": figures["zsl_top1"], "val_top1_per_class": figures["zsl_top1_per_class"],
+            "calibration": ev.best_calibration(ev.gzsl_exact_curve(*problem))}
+
+
+def final_figures(model, text: np.ndarray, store: FeatureStore, split: Split, sets: HonestSets,
+                  calibration: float) -> dict:
+    """A model fitted on all seen training images, scored once: ZSL on the unseen classes, GZSL (exact curve; H at
+    ``calibration``) on held-out seen and unseen images."""
+    figures = zsl_figures(model, text, store, split.unseen, sets.unseen_images)
+    problem = gzsl_problem(model, text, store, split.seen, split.unseen,
+                           np.concatenate([sets.heldout, sets.unseen_images]))
+    curve = ev.gzsl_exact_curve(*problem)
+    seen, unseen, h = ev.gzsl_at(*problem, calibration)
+    return {**figures, "ausuc": curve.ausuc(), "gzsl_seen": seen, "gzsl_unseen": unseen, "gzsl_h": h,
+            "calibration": calibration, "curve": curve}
+
+
+@dataclass
+class Chosen:
+    """What ``choose_and_refit`` found: the setting, its validation figures, and the final model and figures."""
+
+    params: object
+    validation: dict
+    final: dict
+    model: object
+
+
+def choose_and_refit(make, candidates, text: np.ndarray, store: FeatureStore, split_name: str,
+                     select_key: str = "val_top1_per_class") -> Chosen:
+    """The honest protocol for a method with settings to choose: ``make(params)`` is an unfitted model.
+
+    Each candidate is fitted on the fit classes and scored on the validation
+    classes; the first with the best ``select_key`` is refitted on every seen
+    training image and scored once (``final_figures``) at its validation calibration.
+    """
+    split = store.split(split_name)
+    sets = honest_sets(store, split)
+    best = None
+    for params in candidates:
+        figures = validation_figures(fit_on(make(params), text, store, sets.fit_classes, sets.fit_images),
+                                     text, store, split, sets)
+        if best is None or figures[select_key] > best[1][select_key]:
+            best = (params, figures)
+    params, validation = best
+    model = fit_on(make(params), text, store, split.seen, sets.train_images)
+    return Chosen(params, validation, final_figures(model, text, store, split, sets, validation["calibration"]), model)
+
+
+# ---------------------------------------------------------------- GAZSL's runs
+def build_phases(store: FeatureStore, split_name: str, config: Config, protocol: str) -> tuple[list[Phase], object]:
+    """GAZSL's training runs under a protocol, and a function that turns their histories into metrics.
+
+    The evaluations score the model being trained (``gazsl.gan.GAZSL``) at an iteration: ``(model, it) -> figures``.
+    """
+    split = store.split(split_name)
+    text = store.text(config.text).vectors
+    no_evaluation = GazslError(f"no evaluation ran: --iters {config.iterations} is below eval_start {config.eval_start}")
+
+    if protocol == "paper":
+        train_images = images_of(store, split.seen)  # the GZSL "seen" test set is these same images
+        unseen_images = images_of(store, split.unseen)
+
+        def evaluate_paper(model, it):
+            figures = zsl_figures(model, text, store, split.unseen, unseen_images)
+            problem = gzsl_problem(model, text, store, split.seen, split.unseen,
+                                   np.concatenate([train_images, unseen_images]))
+            curve = ev.gzsl_grid_curve(*problem, config.calibration_min, config.calibration_max, config.calibration_step)
+            return {"iteration": it, **figures, "ausuc": curve.ausuc(), "curve": curve}
+
+        phase = Phase("paper", config.iterations, evaluate_paper, split.seen, train_images)
+
+        def summarise(phases):
+            history = phases[0].history
+            if not history:
+                raise no_evaluation
+            last, best = history[-1], max(history, key=lambda h: h["zsl_top1"])
+            return {
+                "zsl_top1": last["zsl_top1"], "zsl_top1_per_class": last["zsl_top1_per_class"], "ausuc": last["ausuc"],
+                "zsl_top1_best": best["zsl_top1"], "zsl_top1_per_class_best": best["zsl_top1_per_class"],
+                "ausuc_best": max(h["ausuc"] for h in history), "best_iteration": best["iteration"],
+                "best_selected_on": "unseen test set (oracle selection, as the original code)",
+                "iterations": last["iteration"],
+                "curve": last["curve"],
+            }
+
+        return [phase], summarise
+
+    # honest protocol: the selection run chooses the iteration count, the final run trains that long
+    sets = honest_sets(store, split)
+
+    def evaluate_selection(model, it):
+        return {"iteration": it, **validation_figures(model, text, store, split, sets)}
+
+    selection = Phase("select", config.iterations, evaluate_selection, sets.fit_classes, sets.fit_images,
+                      select_key="val_top1_per_class")
+
+    def best_selection() -> dict:  # the selection run's evaluation with the best validation figure
+        if not selection.history:
+            raise no_evaluation
+        return max(selection.history, key=lambda h: h[selection.select_key])
+
+    def evaluate_final(model, it):
+        return {"iteration": it, **final_figures(model, text, store, split, sets, best_selection()["calibration"])}
+
+    final = Phase("final", 0, evaluate_final, split.seen, sets.train_images, periodic=False,
+                  plan=lambda phases: best_selection()["iteration"])
+
+    def summarise(phases):
+        best, result = best_selection(), final.history[-1]
+        return {
+            **{k: result[k] for k in ("zsl_top1", "zsl_top1_per_class", "ausuc", "gzsl_seen", "gzsl_unseen", "gzsl_h",
+                                      "calibration", "curve")},
+            "iterations": best["iteration"], "val_top1": best["val_top1"], "val_top1_per_class": best["val_top1_per_class"],
+            "n_val_classes": len(split.val), "n_heldout_seen_images": len(sets.heldout),
+        }
+    return [selection, final], summarise

@@ -1,0 +1,198 @@
+"""Training a GAZSL generator: the training state, and the one loop every training goes through.
+
+``GazslTrainer`` holds what training changes (the generator, the critic, their
+optimisers, the batch order and the noise streams) and runs one iteration at a
+time. ``run_phase`` is the loop around it: a plain ``GAZSL.fit`` runs it
+without evaluations or checkpoints; each run of a protocol (``gazsl.protocol``,
+``gazsl.train``) with its evaluations, early stopping, checkpoints, resumption
+and a clear stop on divergence.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gazsl import evaluate as ev
+from gazsl.config import Config
+from gazsl.fast_step import fast_step, make_optimizers
+from gazsl.interrupt import Interrupted, StopRequest
+from gazsl.io import GazslError, one_line
+from gazsl.model import Critic, Generator
+from gazsl.runs import load_checkpoint, save_checkpoint
+from gazsl.step import EpochSampler, TrainingData, draw_inputs, reference_step
+
+
+@dataclass
+class Normaliser:
+    """Feature scaling fitted on training images only.
+
+    mean_var: (x - mean) / var with scalar mean and variance, as the original code.
+    minmax:   each dimension mapped to [-1, 1], the Tanh output range.
+    """
+
+    kind: str
+    shift: float | np.ndarray  # mean_var: a Python float, so that numpy computes x - shift in float32
+    scale: float | np.ndarray
+
+    @classmethod
+    def fit(cls, kind: str, train: np.ndarray) -> "Normaliser":
+        if kind == "mean_var":
+            return cls(kind, float(train.mean()), float(train.var()))
+        lo, hi = train.min(axis=0), train.max(axis=0)
+        return cls(kind, (hi + lo) / 2, np.maximum((hi - lo) / 2, 1e-8))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.shift) / self.scale).astype(np.float32)
+
+    def inverse(self, x: np.ndarray) -> np.ndarray:
+        return (x * self.scale + self.shift).astype(np.float32)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise GazslError("--device cuda: no CUDA device is available")
+    return torch.device(name)
+
+
+class GazslTrainer:
+    """One GAN being trained on the text ``text_seen`` (S, T) of its classes and normalised image features.
+
+    features (N, D) are already normalised; labels (N,) index the rows of ``text_seen``.
+    """
+
+    def __init__(self, text_seen: np.ndarray, features: np.ndarray, labels: np.ndarray, config: Config,
+                 device: torch.device, seed: int):
+        self.config, self.device, self.n_classes = config, device, len(text_seen)
+        x = torch.from_numpy(features).to(device)  # (N, D)
+        y = torch.from_numpy(labels).to(device)  # (N,)
+        centroids = ev.class_means(x, y, self.n_classes)  # (S, D) the visual pivots of the seen classes
+        self.data = TrainingData(x, y, torch.from_numpy(text_seen).to(device), centroids)
+
+        torch.manual_seed(seed)
+        self.netG = Generator(text_seen.shape[1], x.shape[1], config).to(device)
+        self.netD = Critic(x.shape[1], self.n_classes, config).to(device)
+        self.optG, self.optD = make_optimizers(self.netG, self.netD, config)
+        self.sampler = EpochSampler(len(y), config.batch_size, seed)
+        self.noise = torch.Generator().manual_seed(seed)
+
+    def step(self, log: bool = True) -> dict[str, torch.Tensor]:
+        """One iteration; ``log=False`` lets the fast step skip work that only the logged losses need."""
+        inputs = draw_inputs(self.sampler, self.config, self.noise, self.device, self.n_classes)
+        if self.config.fast_step:
+            return fast_step(self.netG, self.netD, self.optG, self.optD, self.data, inputs, self.config, log=log)
+        return reference_step(self.netG, self.netD, self.optG, self.optD, self.data, inputs, self.config)
+
+    def state_dict(self) -> dict:
+        return {
+            "netG": self.netG.state_dict(), "netD": self.netD.state_dict(),
+            "optG": self.optG.state_dict(), "optD": self.optD.state_dict(),
+            "sampler": self.sampler.state_dict(), "noise": self.noise.get_state(),
+            "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(), "python_rng": random.getstate(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.netG.load_state_dict(state["netG"])
+        self.netD.load_state_dict(state["netD"])
+        self.optG.load_state_dict(state["optG"])
+        self.optD.load_state_dict(state["optD"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.noise.set_state(state["noise"])
+        torch.set_rng_state(state["torch_rng"])
+        np.random.set_state(state["numpy_rng"])
+        random.setstate(state["python_rng"])
+
+
+@dataclass
+class Phase:
+    """One GAN training run and what is scored along the way."""
+
+    name: str
+    iterations: int
+    evaluate: object = None  # (model, iteration) -> dict of figures; None: nothing is scored
+    train_classes: np.ndarray | None = None  # a protocol's run: the classes and images it trains on
+    train_images: np.ndarray | None = None
+    select_key: str | None = None  # early stopping on this figure (honest selection)
+    periodic: bool = True  # evaluate on the schedule; else only after the last iteration
+    plan: object = None  # (phases) -> iterations, for a phase whose length an earlier one decides
+    history: list = field(default_factory=list)
+
+
+def evaluation_due(config: Config, it: int) -> bool:
+    return it >= config.eval_start and it % config.eval_every == 0
+
+
+def run_phase(phase: Phase, model, out: Path | None = None, writer=None, resume: bool = False,
+              stop: StopRequest | None = None) -> None:
+    """Train ``model`` (a ``gazsl.gan.GAZSL`` set up by ``initialise``) for ``phase.iterations``.
+
+    Checkpoints go to ``out`` (none when it is None); ``resume`` continues from the last one. When ``stop``
+    fires, the iteration in progress is finished and checkpointed, then Interrupted is raised.
+    """
+    config = model.config_
+    checkpoint = out / f"checkpoint_{phase.name}.pt" if out is not None else None
+    start, stale, saved = 0, 0, None
+    if resume and checkpoint is not None and checkpoint.exists():
+        state = load_checkpoint(checkpoint)
+        try:
+            model.load_state_dict(state["trainer"])
+            start, phase.history, stale = state["iteration"], state["history"], state["stale"]
+            saved, done = start, state.get("stopped")
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as err:
+            raise GazslError(f"{checkpoint}: not a checkpoint of this run ({one_line(err, 160)}); resume with the "
+                             "options it was made with, or delete it to start over") from None
+        if done:
+            return
+    from tqdm import tqdm
+
+    bar = tqdm(range(start + 1, phase.iterations + 1), desc=phase.name, initial=start, total=phase.iterations,
+               dynamic_ncols=True, leave=False, disable=None)
+    scored = phase.evaluate is not None
+    stopped = False
+    for it in bar:
+        # checked before every checkpoint and evaluation, so neither ever sees a diverged model
+        log_now = (it % config.log_every == 0 or it % config.checkpoint_every == 0 or it == phase.iterations
+                   or (scored and phase.periodic and evaluation_due(config, it)))
+        logs = model.step(log=log_now)
+        if log_now:
+            values = {k: float(v) for k, v in logs.items()}  # the only host sync of a step, at log time
+            if not all(math.isfinite(v) for v in values.values()):
+                bad = ", ".join(k for k, v in values.items() if not math.isfinite(v))
+                kept = "" if checkpoint is None else "; last good checkpoint kept: " + (
+                    f"{checkpoint} (iteration {saved})" if saved is not None else "none yet")
+                raise GazslError(f"training diverged at iteration {it} of phase '{phase.name}' ({bad} not finite){kept}")
+            bar.set_postfix(W=f"{values['wasserstein']:.3f}", pivot=f"{values['pivot']:.3f}", refresh=False)
+            if writer is not None:
+                for key, value in values.items():
+                    writer.add_scalar(f"{phase.name}/{key}", value, it)
+        if scored and (it == phase.iterations or (phase.periodic and evaluation_due(config, it))):
+            record = phase.evaluate(model, it)
+            phase.history.append(record)
+            if writer is not None:
+                for key, value in record.items():
+                    if isinstance(value, float):
+                        writer.add_scalar(f"{phase.name}/eval_{key}", value, it)
+            if phase.select_key:
+                best = max(h[phase.select_key] for h in phase.history)
+                stale = 0 if record[phase.select_key] >= best else stale + 1
+                stopped = config.patience > 0 and stale >= config.patience
+        if checkpoint is not None and (it % config.checkpoint_every == 0 or it == phase.iterations or stopped):
+            save_checkpoint(checkpoint, {"trainer": model.state_dict(), "iteration": it, "history": phase.history,
+                                         "stale": stale, "stopped": stopped or it == phase.iterations})
+            saved = it
+        if stopped:
+            break
+        if stop is not None and stop.signum is not None:
+            if checkpoint is not None and saved != it:
+                save_checkpoint(checkpoint, {"trainer": model.state_dict(), "iteration": it, "history": phase.history,
+                                             "stale": stale, "stopped": False})
+            bar.close()
+            raise Interrupted(stop.signum, phase.name, it)
+    bar.close()

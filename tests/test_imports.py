@@ -1,0 +1,60 @@
+"""No import cycle among gazsl's modules, counting the imports inside functions (the way a loop usually hides)."""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "gazsl"
+
+
+def import_graph(package: Path) -> dict[str, set[str]]:
+    """module -> the gazsl modules it imports anywhere in its file (``gazsl`` itself for the package's __init__)."""
+    files = {("gazsl" if p.stem == "__init__" else f"gazsl.{p.stem}"): p for p in sorted(package.glob("*.py"))}
+    graph = {}
+    for name, path in files.items():
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {a.name for a in node.names if a.name in files}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == "gazsl":
+                # from gazsl import text: the submodule; from gazsl import GAZSL: the package
+                imported |= {f"gazsl.{a.name}" if f"gazsl.{a.name}" in files else "gazsl" for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in files:
+                imported.add(node.module)
+        graph[name] = imported - {name}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of the graph as a list of modules (first == last), or None."""
+    state, path = {}, []
+
+    def visit(node):
+        state[node], path[len(path):] = "open", [node]
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        state[node] = "done"
+        path.pop()
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_the_cycle_finder_finds_a_loop_hidden_in_a_function(tmp_path):
+    (tmp_path / "__init__.py").write_text("")
+    (tmp_path / "text.py").write_text("def read():\n    from gazsl.release import load_mat\n")
+    (tmp_path / "release.py").write_text("from gazsl import text\n")
+    (tmp_path / "io.py").write_text("import os\n")
+    assert find_cycle(import_graph(tmp_path)) == ["gazsl.release", "gazsl.text", "gazsl.release"]
+
+
+def test_no_import_cycle_among_gazsl_modules():
+    graph = import_graph(PACKAGE)
+    assert {"gazsl.protocol", "gazsl.gan", "gazsl.trainer"} <= graph["gazsl.train"]  # the graph is read at all
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
