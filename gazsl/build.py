@@ -159,7 +159,7 @@ READERS = {"cub": read_cub_folder, "nab": read_nabirds_folder}
 def _precomputed(npz, folder: DatasetFolder, backbone: str) -> tuple[np.ndarray, str, str]:
     """(N, D) rows of a precomputed feature file (extract-features' .npz) matched to the images by path; its backbone
     (as recorded in the file, else ``backbone``) and the precision its features were kept in."""
-    from gazsl.data import read_feature_npz
+    from gazsl.vision import read_feature_npz
 
     data = read_feature_npz(npz)
     row = {str(p): i for i, p in enumerate(data["paths"])}

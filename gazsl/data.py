@@ -103,32 +103,6 @@ def extract_zip(archive, target) -> Path:
     return target
 
 
-# ------------------------------------------------------------------ precomputed features
-def read_feature_npz(path) -> dict:
-    path = Path(path)
-    if not path.exists():
-        raise data_error(path, "feature file not found")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except Exception as err:  # numpy and zipfile report damage as OSError, ValueError, EOFError, BadZipFile ...
-        raise data_error(path, f"truncated or not a readable .npz ({one_line(err)})") from None
-    for key in ("features", "label", "class_names", "paths"):
-        if key not in data:
-            raise data_error(path, "missing key", key)
-    x, y = data["features"], data["label"]
-    if not np.issubdtype(x.dtype, np.floating) or not np.issubdtype(y.dtype, np.integer) or x.size == 0:
-        raise data_error(path, f"expected non-empty float features and integer labels, got features {x.shape} {x.dtype}, "
-                         f"label {y.shape} {y.dtype}")
-    if x.ndim != 2 or y.shape != (x.shape[0],) or len(data["paths"]) != x.shape[0]:
-        raise data_error(path, f"features {x.shape}, label {y.shape}, paths {data['paths'].shape} do not agree")
-    if y.min() < 0 or y.max() >= len(data["class_names"]):
-        raise data_error(path, f"label out of range [0, {len(data['class_names'])})", "label")
-    if not np.isfinite(x).all():
-        raise data_error(path, "non-finite feature value", "features")
-    return data
-
-
 # ------------------------------------------------------------------ CLI
 def _add_import_options(p) -> None:
     p.add_argument("--dataset", required=True, choices=["cub", "nab"])

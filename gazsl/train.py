@@ -43,19 +43,19 @@ def train(split: str, config: Config, out: Path, protocol: str = "honest", prese
     """Run a protocol end to end; returns the metrics also written to out/metrics.json, beside the model (out/model.gazsl)."""
     if protocol not in PROTOCOLS:
         raise GazslError(f"unknown protocol '{protocol}' (available: {', '.join(PROTOCOLS)})")
+    started = time.time()
+    store = open_store(split, store_path)  # bad input stops here, before a run folder exists
+    text = store.text(config.text).vectors
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(out / ".lock", f"run folder {out}"), stop_on_signals() as stop:
-        return _train_locked(split, config, out, protocol, preset, store_path, resume, stop)
+        return _train_locked(split, config, out, protocol, preset, store, text, resume, stop, started)
 
 
-def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: str, store_path, resume: bool,
-                  stop: StopRequest) -> dict:
+def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: str, store: FeatureStore,
+                  text: np.ndarray, resume: bool, stop: StopRequest, started: float) -> dict:
     if not resume and any(out.glob("checkpoint_*.pt")):
         raise GazslError(f"{out}: holds checkpoints of an earlier run; pass --resume to continue it or choose another --out")
-    started = time.time()
-    store = open_store(split, store_path)
-    text = store.text(config.text).vectors
     device = resolve_device(config.device)
     random.seed(config.seed)
     np.random.seed(config.seed)

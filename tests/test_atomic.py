@@ -161,7 +161,7 @@ def test_failing_store_write_keeps_previous_and_cleans_up(tmp_path, monkeypatch)
         return real(self, name, *args, **kw)
 
     monkeypatch.setattr(h5py.Group, "create_dataset", fail_at_labels)
-    with pytest.raises(OSError):
+    with pytest.raises(GazslError, match=r"toy.h5: cannot write \(No space left on device\); the previous file is intact"):
         store.save(path)
     assert path.read_bytes() == before
     assert not list(tmp_path.glob("*.tmp"))  # the half-written temporary file is removed
@@ -187,11 +187,11 @@ def test_failing_json_and_checkpoint_writes_keep_previous(tmp_path, monkeypatch)
         write_json_atomic(metrics, {"version": 2, "bad": object()})
 
     def torn_save(obj, f, *args, **kw):
-        Path(f).write_bytes(b"PK\x03\x04 half a checkpoint")
-        raise RuntimeError("disk full")
+        f.write(b"PK\x03\x04 half a checkpoint")
+        raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(torch, "save", torn_save)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(GazslError, match="cannot write \\(No space left on device\\); the previous file is intact"):
         save_checkpoint(checkpoint, {"iteration": 2})
     assert (metrics.read_bytes(), checkpoint.read_bytes()) == before
     assert load_checkpoint(checkpoint)["iteration"] == 1

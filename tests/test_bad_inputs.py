@@ -407,7 +407,7 @@ def _npz_bytes(tmp: Path) -> bytes:
 @FAST
 @given(cut=st.floats(0, 1, exclude_max=True))
 def test_truncated_npz_is_refused(tmp_path, work, cut):
-    from gazsl.data import read_feature_npz
+    from gazsl.vision import read_feature_npz
 
     data = _npz_bytes(tmp_path)
     bad = scratch(work, ".npz")
@@ -421,7 +421,7 @@ def test_truncated_npz_is_refused(tmp_path, work, cut):
 @given(flips=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(1, 255)), min_size=1, max_size=2))
 def test_corrupt_npz_refused_or_the_same(tmp_path, work, flips):
     """Zip members carry CRC-32s: a flip is an error or lands where it changes nothing that is read."""
-    from gazsl.data import read_feature_npz
+    from gazsl.vision import read_feature_npz
 
     data = bytearray(_npz_bytes(tmp_path))
     for where, xor in flips:
@@ -444,7 +444,7 @@ def test_corrupt_npz_refused_or_the_same(tmp_path, work, flips):
     ({"features": np.zeros((4,), np.float32)}, "do not agree"),
 ])
 def test_npz_wrong_values_dtypes_shapes(tmp_path, change, needle):
-    from gazsl.data import read_feature_npz
+    from gazsl.vision import read_feature_npz
 
     arrays = dict(features=np.ones((4, 3), np.float32), label=np.array([0, 1, 0, 1]), class_names=np.array(["A", "B"]),
                   paths=np.array(["A/1.jpg", "B/1.jpg", "A/2.jpg", "B/2.jpg"]), **{})
