@@ -26,8 +26,8 @@ import numpy as np
 from gazsl import baselines
 from gazsl import evaluate as ev
 from gazsl.io import GazslError, write_json_atomic, write_text_atomic
-from gazsl.reproduce import (CONFIG_DIR, RUNS_DIR, environments, load_cell, mean_std, parse_table_args, run_cell,
-                             run_cells, table_parser)
+from gazsl.reproduce import (CONFIG_DIR, RUNS_DIR, environments, load_cell, mean_std, parse_table_args, read_cell,
+                             run_cell, run_cells, table_parser)
 from gazsl.train import honest_sets, local_labels, open_store
 
 # Weights fixed a priori (nothing tuned here): the defaults of the authors' code,
@@ -112,9 +112,10 @@ def baseline_metrics(split_name: str, name: str, seed: int, config_dir: Path = C
         return baselines.BASELINES[name](**params, **extra).fit(text[classes], X[images],
                                                                 local_labels(labels[images], classes))
 
-    # selection on the validation classes: the setting with the best mean per-class top-1 among them
+    # selection on the validation classes: the setting with the best mean per-class top-1 among the grid's, or the
+    # one gazsl.tune chose on the same validation classes where the split's config holds it
     best = None
-    for params in baselines.candidates(name):
+    for params in tuned_candidates(split_name, name, config_dir) or baselines.candidates(name):
         model = fit(sets.fit_classes, sets.fit_images, params)
         val_labels = local_labels(labels[sets.val_images], split.val)
         _, per_class = ev.top1(model.predict(text[split.val], X[sets.val_images]), val_labels)
@@ -136,6 +137,17 @@ def baseline_metrics(split_name: str, name: str, seed: int, config_dir: Path = C
         "gzsl_seen": seen, "gzsl_unseen": unseen, "gzsl_h": h, "calibration": calibration,
         "params": params, "val_top1_per_class": val_per_class,
     }
+
+
+def tuned_candidates(split: str, baseline: str, config_dir: Path) -> list[dict] | None:
+    """[the setting gazsl.tune chose for ``baseline``] if the split's experiment config records one (--best-config)."""
+    tuned = read_cell(split, config_dir).get("tuned", {}).get(baseline)
+    if tuned is None:
+        return None
+    if not isinstance(tuned, dict) or not isinstance(tuned.get("params"), dict):
+        raise GazslError(f"{config_dir / f'{split}.json'} [tuned/{baseline}]: expected an object with 'params', "
+                         "as gazsl.tune --best-config writes")
+    return [tuned["params"]]
 
 
 def tables(results: dict[tuple, dict], splits: list[str], methods: list[str], seeds: int) -> str:
@@ -162,14 +174,17 @@ def made_on(results: dict[tuple, dict]) -> str:
                     + (["Baselines: numpy on the CPU."] if baselines_used else []))
 
 
-def describe(methods: list[str]) -> str:
-    lines = []
+def describe(methods: list[str], splits: list[str], config_dir: Path) -> str:
+    notes = {s: read_cell(s, config_dir).get("note") for s in splits}
+    lines = [f"- Config of `{s}`: {note}" for s, note in notes.items() if note]
     for m in methods:
         spec = METHODS[m]
         if spec.baseline:
             grid = ", ".join(f"{k} in {list(v)}" for k, v in {**baselines.PARAM_GRIDS[spec.baseline],
                                                                "feature_norm": baselines.FEATURE_NORMS}.items())
-            lines.append(f"- {spec.label}: `gazsl.baselines`, chosen on validation classes among {grid}")
+            tuned = [s for s in splits if tuned_candidates(s, spec.baseline, config_dir)]
+            lines.append(f"- {spec.label}: `gazsl.baselines`, chosen on validation classes among {grid}"
+                         + (f"; on {', '.join(tuned)} the setting gazsl.tune chose there (see the config)" if tuned else ""))
         else:
             settings = ", ".join(f"`{k}={v}`" for k, v in spec.overrides.items()) or "the split's config as is"
             lines.append(f"- {spec.label}: {settings}")
@@ -194,7 +209,7 @@ def main(argv=None) -> int:
         "regression are closed-form and WAC-linear is convex (its seed only moves L-BFGS's starting point), so "
         "their std over seeds is 0. Per-seed figures: `leaderboard.json`.\n\n"
         f"{made_on(results)}\n\n"
-        f"{describe(args.methods)}\n\n{text}\n"))
+        f"{describe(args.methods, args.splits, args.configs)}\n\n{text}\n"))
     print(text)
     return 0
 
