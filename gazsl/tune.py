@@ -275,12 +275,14 @@ def baseline_trial(trial, view: FeatureStore, method: str, text_name: str, seed:
 
 # ------------------------------------------------------------------ workers sharing one study
 def counted(trial) -> bool:
-    """Whether a trial holds one of the study's N slots: running, or ended as a result of its own settings."""
+    """Whether a trial holds one of the study's N slots: running, or ended as a result of its own settings.
+
+    A WAITING trial (enqueued through Optuna's API) takes its slot when a worker asks for it."""
     from optuna.trial import TrialState
 
     if trial.state == TrialState.FAIL:
         return "fail_reason" in trial.user_attrs  # else abandoned by a dead worker, or surplus: the slot is free
-    return True
+    return trial.state != TrialState.WAITING
 
 
 def process_alive(pid: int) -> bool:
@@ -667,6 +669,8 @@ def study_section(study, split: str, results_dir: Path) -> str:
         lines.append(f"![parameter importances]({stem}_importance.png)")
         lines += ["", f"Importances (fANOVA over the {counts['complete']} complete trials; rough with few trials): "
                   + ", ".join(f"{k} {v:.2f}" for k, v in importances.items()) + "."]
+    else:
+        lines += ["", "Importances: none to compute (fewer than two complete trials, or all alike)."]
     return "\n".join(lines)
 
 
