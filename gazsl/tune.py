@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from gazsl import baselines
 from gazsl import config as config_module
@@ -358,13 +359,12 @@ class Heartbeat:
 
 
 # Failures that a trial's settings cause (divergence, a setting that cannot run, memory): results of their own.
-TRIAL_FAILURES = (GazslError, MemoryError)
+TRIAL_FAILURES = (GazslError, MemoryError, torch.cuda.OutOfMemoryError)
 
 
 def run_trial(study, trial, objective, heartbeat: float) -> str:
     """Run ``objective`` on ``trial`` and record its outcome in the study; returns a one-line account."""
     import optuna
-    import torch
     from optuna.trial import TrialState
 
     value, reason, interrupted = None, None, None
@@ -374,7 +374,7 @@ def run_trial(study, trial, objective, heartbeat: float) -> str:
             state = TrialState.COMPLETE
         except optuna.TrialPruned as err:
             state, reason = TrialState.PRUNED, str(err)
-        except (*TRIAL_FAILURES, torch.cuda.OutOfMemoryError) as err:
+        except TRIAL_FAILURES as err:
             state, reason = TrialState.FAIL, " ".join(str(err).split())
         except BaseException as err:  # interrupted, or a bug: not a result of the settings
             state, interrupted = TrialState.FAIL, err
@@ -532,7 +532,6 @@ def prepare(args) -> Tuning:
 def work(args, threads: int) -> int:
     """A worker process of --jobs: trials until the study is full (module-level, so that it can be spawned)."""
     import optuna
-    import torch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial is ours
     torch.set_num_threads(threads)
