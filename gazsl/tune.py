@@ -138,11 +138,6 @@ class Param:
     def values_to_check(self) -> list:
         return list(self.choices) if self.choices is not None else [self.low, self.high]
 
-    def describe(self) -> str:
-        if self.choices is not None:
-            return "one of " + ", ".join(map(str, self.choices))
-        return f"{self.low} .. {self.high}" + (", log scale" if self.log else "") + (f", step {self.step}" if self.step else "")
-
 
 def tunable(method: str) -> dict[str, type]:
     """The settings a search space may name for ``method``, with their types."""
@@ -229,7 +224,7 @@ def check_value(method: str, name: str, value, where: str) -> None:
 
 # ------------------------------------------------------------------ trials
 def gazsl_trial(trial, view: FeatureStore, base: Config, space: dict[str, Param]) -> float:
-    """The honest protocol's selection run (gazsl.train.build_phases) on ``view``, each evaluation reported for pruning."""
+    """The honest protocol's selection run (gazsl.train.build_phases) on ``view``; evaluations go to the pruner."""
     import optuna
 
     config = config_module.from_mapping(base, {name: p.suggest(trial) for name, p in space.items()},
@@ -261,7 +256,7 @@ def gazsl_trial(trial, view: FeatureStore, base: Config, space: dict[str, Param]
 
 
 def baseline_trial(trial, view: FeatureStore, method: str, text_name: str, seed: int, space: dict[str, Param]) -> float:
-    """A baseline fitted on the training classes of ``view`` and scored on its validation classes (gazsl.leaderboard)."""
+    """A baseline fitted on the training classes of ``view``, scored on its validation classes (gazsl.leaderboard)."""
     params = {name: p.suggest(trial) for name, p in space.items()}
     split = view.split(VIEW_SPLIT)
     text = view.text(text_name).vectors
@@ -516,7 +511,8 @@ def prepare(args) -> Tuning:
     overrides = {"iterations": args.iters, "seed": args.seed}
     config = config_module.from_mapping(config, {k: v for k, v in overrides.items() if v is not None}, "command line")
     if args.method == "gazsl" and config.iterations < config.eval_start:
-        raise GazslError(f"--iters {config.iterations} is below eval_start {config.eval_start}: no evaluation would run")
+        raise GazslError(f"--iters {config.iterations} is below eval_start {config.eval_start}: "
+                         "no evaluation would run")
     space, raw_space = load_space(args.method, args.space)
     store = open_store(args.split, store_path)
     view = seen_view(store, args.split)
@@ -566,7 +562,8 @@ def best_config(path: Path, study, tuning: Tuning, configs_dir: Path) -> dict:
         if not isinstance(cell, dict) or cell.get("split") != tuning.split:
             raise data_error(path, f"exists and is not an experiment config of split '{tuning.split}'; not overwritten")
     else:
-        cell = {k: v for k, v in read_cell(tuning.split, configs_dir).items() if k in ("split", "preset", "store", "overrides")}
+        base = read_cell(tuning.split, configs_dir)
+        cell = {k: v for k, v in base.items() if k in ("split", "preset", "store", "overrides")}
         cell.setdefault("split", tuning.split)
         cell.setdefault("preset", tuning.preset)
     counts = trial_counts(study)
@@ -577,8 +574,8 @@ def best_config(path: Path, study, tuning: Tuning, configs_dir: Path) -> dict:
     if tuning.method == "gazsl":  # every field, so that the file means the same under any preset
         config = config_module.from_mapping(tuning.config, best.params, f"trial {best.number}")
         cell["overrides"] = {k: v for k, v in config.to_dict().items() if k != "device"}
-    cell["note"] = "; ".join(f"{method}: tuned on validation classes by gazsl.tune, {e['trials']} trials, study {e['study']}"
-                             for method, e in cell["tuned"].items())
+    cell["note"] = "; ".join(f"{method}: tuned on validation classes by gazsl.tune, {e['trials']} trials, "
+                             f"study {e['study']}" for method, e in cell["tuned"].items())
     write_json_atomic(path, cell)
     return cell
 
@@ -664,7 +661,8 @@ def study_section(study, split: str, results_dir: Path) -> str:
     lines += ["", f"![optimisation history]({stem}_history.png)"]
     importances = importances_of(study)
     if importances:
-        plot_importances(importances, f"{study.study_name}: parameter importances", results_dir / f"{stem}_importance.png")
+        plot_importances(importances, f"{study.study_name}: parameter importances",
+                         results_dir / f"{stem}_importance.png")
         lines.append(f"![parameter importances]({stem}_importance.png)")
         lines += ["", f"Importances (fANOVA over the {counts['complete']} complete trials; rough with few trials): "
                   + ", ".join(f"{k} {v:.2f}" for k, v in importances.items()) + "."]
@@ -744,7 +742,7 @@ def main(argv=None) -> int:
     if args.best_config:
         best_config(args.best_config, study, tuning, args.configs)
     done = counts["complete"] + counts["pruned"] + counts["failed"]
-    best = (f"; best trial {study.best_trial.number}: {SELECT_KEY} {study.best_value:.2f}%" if counts["complete"] else "")
+    best = f"; best trial {study.best_trial.number}: {SELECT_KEY} {study.best_value:.2f}%" if counts["complete"] else ""
     print(f"study {tuning.study_name}: {done} of {args.trials} trials ({ran} run here; {counts['complete']} complete, "
           f"{counts['pruned']} pruned, {counts['failed']} failed"
           + (f", {counts['running']} running elsewhere" if counts["running"] else "") + f"){best} -> {summary}"

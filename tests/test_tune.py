@@ -82,8 +82,10 @@ def exit_line(capsys, main, argv) -> str:
 # ------------------------------------------------------------------ without Optuna
 def test_without_optuna_it_says_how_to_install_it(tmp_path):
     code = ("import sys; sys.modules['optuna'] = None\n"  # as if it were not installed
-            "from gazsl.io import run_cli; from gazsl.tune import main; run_cli(main, ['--split', 'toy_easy', '--trials', '1'])")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=300)
+            "from gazsl.io import run_cli; from gazsl.tune import main\n"
+            "run_cli(main, ['--split', 'toy_easy', '--trials', '1'])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, cwd=tmp_path,
+                            timeout=300)
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "pip install 'gazsl[tune]'" in result.stderr
 
