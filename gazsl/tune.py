@@ -638,6 +638,8 @@ def study_section(study, split: str, results_dir: Path) -> str:
     counts = trial_counts(study)
     stem = f"{split}_" + re.sub(r"[^A-Za-z0-9_.-]", "_", study.study_name)
     lines = [f"## Study `{study.study_name}`: {settings['method']}", ""]
+    if "command" in study.user_attrs:
+        lines += [f"Trials last added by `{study.user_attrs['command']}`.", ""]
     ran = counts["complete"] + counts["pruned"] + counts["failed"]
     lines.append(f"{ran} trials: {counts['complete']} complete, {counts['pruned']} pruned, {counts['failed']} failed"
                  + (f", {counts['running']} running" if counts["running"] else "")
@@ -664,7 +666,9 @@ def study_section(study, split: str, results_dir: Path) -> str:
         plot_importances(importances, f"{study.study_name}: parameter importances",
                          results_dir / f"{stem}_importance.png")
         lines.append(f"![parameter importances]({stem}_importance.png)")
-        lines += ["", f"Importances (fANOVA over the {counts['complete']} complete trials; rough with few trials): "
+        few = counts["complete"] < 2 * len(importances)  # a forest over fewer trials than that fits noise
+        lines += ["", f"Importances (fANOVA over the {counts['complete']} complete trials"
+                  + (f", too few for {len(importances)} settings: read them as noise" if few else "") + "): "
                   + ", ".join(f"{k} {v:.2f}" for k, v in importances.items()) + "."]
     else:
         lines += ["", "Importances: none to compute (fewer than two complete trials, or all alike)."]
@@ -737,6 +741,8 @@ def main(argv=None) -> int:
         threads = max(1, (os.cpu_count() or 1) // args.jobs)
         with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             ran = sum(f.result() for f in [pool.submit(work, args, threads) for _ in range(args.jobs)])
+    if ran:
+        study.set_user_attr("command", command)
     counts = trial_counts(study)
     summary = write_summary(tuning.storage_url, args.split, args.results, command)
     if args.best_config:

@@ -341,6 +341,7 @@ def test_best_config_round_trips_through_train_reproduce_and_leaderboard(optuna,
 
     summary = (tmp_path / "results" / "toy_easy.md").read_text()
     assert "## Study `toy_easy-gazsl`" in summary and "## Study `toy_easy-prototype`" in summary
+    assert "Trials last added by `python -m gazsl.tune --split toy_easy" in summary
     for name in ("toy_easy_toy_easy-gazsl_history.png", "toy_easy_toy_easy-gazsl_importance.png",
                  "toy_easy_toy_easy-prototype_history.png"):
         assert (tmp_path / "results" / name).read_bytes()[:4] == b"\x89PNG"
