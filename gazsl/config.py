@@ -96,7 +96,13 @@ def from_mapping(base: Config, values: dict, source: str = "config") -> Config:
     return Config(**vars(merged))
 
 
+# An experiment config (experiments/configs/<split>.json, gazsl.tune --best-config): Config fields under "overrides",
+# with the preset they apply to, the store, a note for the tables and what gazsl.tune chose ("tuned").
+EXPERIMENT_KEYS = ("split", "preset", "store", "overrides", "note", "tuned")
+
+
 def load(path, base: Config) -> Config:
+    """``base`` overlaid with a config file: Config fields, or an experiment config whose "overrides" are taken."""
     path = Path(path)
     text = read_utf8(path, "config")
     try:
@@ -105,6 +111,13 @@ def load(path, base: Config) -> Config:
         raise data_error(path, f"invalid JSON ({err.msg})", f"line {err.lineno}") from None
     if not isinstance(values, dict):
         raise data_error(path, "a config file holds one JSON object")
+    if "overrides" in values:
+        unknown = sorted(set(values) - set(EXPERIMENT_KEYS))
+        if unknown:
+            raise data_error(path, f"unknown key(s) {unknown} in an experiment config")
+        values = values["overrides"]
+        if not isinstance(values, dict):
+            raise data_error(path, "'overrides' must be a JSON object of config fields", "overrides")
     return from_mapping(base, values, str(path))
 
 

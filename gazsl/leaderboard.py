@@ -27,8 +27,8 @@ from gazsl import baselines
 from gazsl.datasets import open_store
 from gazsl.io import GazslError, write_json_atomic, write_text_atomic
 from gazsl.protocol import choose_and_refit
-from gazsl.reproduce import (CONFIG_DIR, RUNS_DIR, environments, load_cell, mean_std, parse_table_args, run_cell,
-                             run_cells, table_parser)
+from gazsl.reproduce import (CONFIG_DIR, RUNS_DIR, environments, load_cell, mean_std, parse_table_args, read_cell,
+                             run_cell, run_cells, table_parser)
 
 # Weights fixed a priori (nothing tuned here): the defaults of the authors' code,
 # CIZSL's --creativity_weight 0.1 and CANZSL's --cyclelambda 10.
@@ -95,7 +95,9 @@ def baseline_metrics(split_name: str, name: str, seed: int, config_dir: Path = C
     _, config, store_path = load_cell(split_name, config_dir)
     store = open_store(split_name, store_path)
     extra = {"random_state": seed} if name == "wac_linear" else {}
-    chosen = choose_and_refit(lambda params: baselines.BASELINES[name](**params, **extra), baselines.candidates(name),
+    # the grid's settings, or the one gazsl.tune chose on the same validation classes where the split's config holds it
+    candidates = tuned_candidates(split_name, name, config_dir) or baselines.candidates(name)
+    chosen = choose_and_refit(lambda params: baselines.BASELINES[name](**params, **extra), candidates,
                               store.text(config.text).vectors, store, split_name)
     final = chosen.final
     return {
@@ -104,6 +106,17 @@ def baseline_metrics(split_name: str, name: str, seed: int, config_dir: Path = C
                                  "calibration")},
         "params": chosen.params, "val_top1_per_class": chosen.validation["val_top1_per_class"],
     }
+
+
+def tuned_candidates(split: str, baseline: str, config_dir: Path) -> list[dict] | None:
+    """[the setting gazsl.tune chose for ``baseline``] if the split's experiment config records one (--best-config)."""
+    tuned = read_cell(split, config_dir).get("tuned", {}).get(baseline)
+    if tuned is None:
+        return None
+    if not isinstance(tuned, dict) or not isinstance(tuned.get("params"), dict):
+        raise GazslError(f"{config_dir / f'{split}.json'} [tuned/{baseline}]: expected an object with 'params', "
+                         "as gazsl.tune --best-config writes")
+    return [tuned["params"]]
 
 
 def tables(results: dict[tuple, dict], splits: list[str], methods: list[str], seeds: int) -> str:
@@ -130,14 +143,17 @@ def made_on(results: dict[tuple, dict]) -> str:
                     + (["Baselines: numpy on the CPU."] if baselines_used else []))
 
 
-def describe(methods: list[str]) -> str:
-    lines = []
+def describe(methods: list[str], splits: list[str], config_dir: Path) -> str:
+    notes = {s: read_cell(s, config_dir).get("note") for s in splits}
+    lines = [f"- Config of `{s}`: {note}" for s, note in notes.items() if note]
     for m in methods:
         spec = METHODS[m]
         if spec.baseline:
             grid = ", ".join(f"{k} in {list(v)}" for k, v in {**baselines.PARAM_GRIDS[spec.baseline],
                                                                "feature_norm": baselines.FEATURE_NORMS}.items())
-            lines.append(f"- {spec.label}: `gazsl.baselines`, chosen on validation classes among {grid}")
+            tuned = [s for s in splits if tuned_candidates(s, spec.baseline, config_dir)]
+            lines.append(f"- {spec.label}: `gazsl.baselines`, chosen on validation classes among {grid}"
+                         + (f"; on {', '.join(tuned)} the setting gazsl.tune chose there (see the config)" if tuned else ""))
         else:
             settings = ", ".join(f"`{k}={v}`" for k, v in spec.overrides.items()) or "the split's config as is"
             lines.append(f"- {spec.label}: {settings}")
@@ -162,7 +178,7 @@ def main(argv=None) -> int:
         "regression are closed-form and WAC-linear is convex (its seed only moves L-BFGS's starting point), so "
         "their std over seeds is 0. Per-seed figures: `leaderboard.json`.\n\n"
         f"{made_on(results)}\n\n"
-        f"{describe(args.methods)}\n\n{text}\n"))
+        f"{describe(args.methods, args.splits, args.configs)}\n\n{text}\n"))
     print(text)
     return 0
 

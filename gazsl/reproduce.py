@@ -34,8 +34,8 @@ PAPER_FIGURES = {
 }
 
 
-def load_cell(split: str, config_dir: Path = CONFIG_DIR) -> tuple[str, config_module.Config, str | None]:
-    """(preset name, config, store path or None) of one table cell."""
+def read_cell(split: str, config_dir: Path = CONFIG_DIR) -> dict:
+    """The experiment config of one split, as written (keys: ``config.EXPERIMENT_KEYS``)."""
     path = config_dir / f"{split}.json"
     if not path.exists():
         known = sorted(p.stem for p in config_dir.glob("*.json"))
@@ -44,9 +44,16 @@ def load_cell(split: str, config_dir: Path = CONFIG_DIR) -> tuple[str, config_mo
         cell = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise data_error(path, f"invalid JSON ({err.msg})", f"line {err.lineno}") from None
-    unknown = set(cell) - {"split", "preset", "store", "overrides", "note"}
+    unknown = set(cell) - set(config_module.EXPERIMENT_KEYS)
     if unknown:
         raise data_error(path, f"unknown key(s) {sorted(unknown)}")
+    return cell
+
+
+def load_cell(split: str, config_dir: Path = CONFIG_DIR) -> tuple[str, config_module.Config, str | None]:
+    """(preset name, config, store path or None) of one table cell."""
+    path = config_dir / f"{split}.json"
+    cell = read_cell(split, config_dir)
     preset = cell.get("preset", "cpu")
     config = config_module.from_mapping(config_module.preset(preset), cell.get("overrides", {}), str(path))
     return preset, config, cell.get("store")
@@ -188,9 +195,11 @@ def main(argv=None) -> int:
         text = table(split, results)
         plot_curves(split, results, args.runs, args.results / f"{split}_gzsl.png")
         preset = results[protocols[0]][0]["preset"]
+        note = read_cell(split, args.configs).get("note")
         write_text_atomic(args.results / f"{split}.md", (
             f"# {split}\n\nMade by:\n\n```bash\n{command}\n```\n\n"
-            f"Preset `{preset}` with `experiments/configs/{split}.json`; mean ± std over seeds 0..{args.seeds - 1}. "
+            + (f"Config note: {note}\n\n" if note else "") +
+            f"Preset `{preset}` with `{args.configs / f'{split}.json'}`; mean ± std over seeds 0..{args.seeds - 1}. "
             "Top-1 is per sample over unseen classes (the paper's figure); AUSUC is the area under the "
             "seen-unseen accuracy curve. *Oracle-selected* figures pick the best evaluation on the unseen test set, "
             "as the original code did: they are biased upwards and shown only to make that bias visible. "

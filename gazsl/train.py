@@ -111,10 +111,11 @@ def _recorded(rebuild, store: FeatureStore, *args):
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m gazsl.train", description="Train and evaluate GAZSL on one split.")
     parser.add_argument("--split", default="aviary_easy", help="e.g. aviary_easy, aviary_hard, cub100_easy, cub_easy, nab_hard")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, help="default: the config's seed (0 in the presets)")
     parser.add_argument("--iters", type=int, help="training iterations (honest: the most the selection run may use)")
     parser.add_argument("--out", type=Path, help="run folder (default: runs/<split>-<protocol>-seed<seed>)")
-    parser.add_argument("--config", type=Path, help="JSON file of Config fields overriding the preset")
+    parser.add_argument("--config", type=Path, help="JSON file of Config fields overriding the preset, or an experiment "
+                        "config (its overrides are taken), e.g. one written by gazsl.tune --best-config")
     parser.add_argument("--preset", choices=sorted(config_module.PRESETS), help="paper or cpu (default: paper for cub/nab, else cpu)")
     parser.add_argument("--protocol", choices=PROTOCOLS, default="honest")
     parser.add_argument("--text", help="text vectors of the store to condition on (default: the store's own choice: "
