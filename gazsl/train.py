@@ -244,7 +244,7 @@ def build_phases(store: FeatureStore, split_name: str, config: Config, protocol:
             figures = zsl_figures(trainer, store, split.unseen, unseen_images, eval_seed)
             scores, labels, mask = gzsl_scores(trainer, store, split.seen, split.unseen,
                                                np.concatenate([train_images, unseen_images]), eval_seed)
-            curve = ev.gzsl_grid_curve(scores, labels, mask, config.calibration_min, config.calibration_max, config.calibration_step)
+            curve = ev.paper_gzsl_curve(scores, labels, mask)
             return {"iteration": it, **figures, "ausuc": curve.ausuc(), "curve": curve}
 
         phase = Phase("paper", split.seen, train_images, config.iterations, evaluate_paper)
