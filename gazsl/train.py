@@ -189,12 +189,16 @@ def zsl_figures(trainer: GazslTrainer, store: FeatureStore, classes: np.ndarray,
     return {"zsl_top1": per_sample, "zsl_top1_per_class": per_class}
 
 
+def gzsl_classifier(classifier: str) -> str:
+    """The classifier whose scores the GZSL figures calibrate: kNN votes are too coarse, so kNN uses the pivots (as the paper)."""
+    return "pivot" if classifier == "knn" else classifier
+
+
 def gzsl_scores(trainer: GazslTrainer, store: FeatureStore, seen: np.ndarray, unseen: np.ndarray,
                 images: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Scores over seen + unseen classes; kNN votes are too coarse to calibrate, so kNN uses the pivots (as the paper)."""
+    """Scores over seen + unseen classes, by ``gzsl_classifier``."""
     classes = np.concatenate([seen, unseen])
-    classifier = "pivot" if trainer.config.classifier == "knn" else trainer.config.classifier
-    scores = trainer.scores(store.features[images], classes, classifier, seed)
+    scores = trainer.scores(store.features[images], classes, gzsl_classifier(trainer.config.classifier), seed)
     unseen_mask = np.r_[np.zeros(len(seen), bool), np.ones(len(unseen), bool)]
     return scores, local_labels(store.labels[images], classes), unseen_mask
 
@@ -473,7 +477,7 @@ def train(split: str, config: Config, out: Path, protocol: str = "honest", prese
     split_info = store.split(split)
     metrics = {
         "split": split, "seed": config.seed, "protocol": protocol, "preset": preset,
-        "classifier": config.classifier, "text": config.text,
+        "classifier": config.classifier, "gzsl_classifier": gzsl_classifier(config.classifier), "text": config.text,
         "n_seen_classes": len(split_info.seen), "n_unseen_classes": len(split_info.unseen),
         **summary, "seconds": round(time.time() - started, 1), "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,

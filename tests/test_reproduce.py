@@ -20,6 +20,7 @@ def test_reproduce_writes_table_and_plot_for_both_protocols(toy_store, tiny_conf
     assert "python -m gazsl.reproduce --splits toy_easy --seeds 2" in table
     rows = [line for line in table.splitlines() if line.startswith("| honest") or line.startswith("| paper")]
     assert len(rows) == 2 and all("±" in row and "| 2 |" in row for row in rows)
+    assert all(row.startswith(f"| {p} | knn | pivot | tfidf |") for row, p in zip(rows, ("honest", "paper")))
     assert "Made on: 4 runs on cpu, torch " in table  # 2 seeds x 2 protocols, all on this machine's CPU
     assert (results / "toy_easy_gzsl.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for protocol in ("honest", "paper"):
