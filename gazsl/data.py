@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from gazsl.io import GazslError, data_error, sha256_file
-from gazsl.store import FeatureStore, default_store_path, make_split
+from gazsl.store import FeatureStore, default_store_path, make_split, val_rule_for
 
 # The GAZSL release as re-published with CIZSL (the authors' group): one archive, both datasets.
 # The original link in the GAZSL README is a Google Drive folder, which needs an interactive
@@ -191,7 +191,7 @@ def build_cub100(images, features=None, articles=None, release=None, metadata=No
         train_cid, test_cid = load_split(release / file, len(all_names), *sizes)
         seen, unseen = np.flatnonzero(np.isin(ids, train_cid)), np.flatnonzero(np.isin(ids, test_cid))
         name = f"cub100_{mode}"
-        splits[name] = make_split(name, seen, unseen, labels, seed=seed)
+        splits[name] = make_split(name, seen, unseen, labels, seed=seed, val_rule=val_rule_for(name), families=classes.super_ids)
         split_note[name] = f"GAZSL {'SCS' if mode == 'easy' else 'SCE'} ({file}) restricted: {len(seen)} seen / {len(unseen)} unseen"
 
     attributes = None
