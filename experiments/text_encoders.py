@@ -84,10 +84,12 @@ def train_runs(store_path: Path, runs: Path, splits, seeds, train_args: list[str
 
 
 def _finished_run(out: Path, command: list[str]) -> dict:
-    """The run's metrics, refused when they were made with other settings than ``command`` asks for."""
+    """The run's metrics, refused when they were made with other settings or data than ``command`` asks for."""
     from gazsl.train import config_from_args, finished_run, parse_args
 
-    return finished_run(out, config_from_args(parse_args(command))[0])
+    args = parse_args(command)
+    config, preset = config_from_args(args)
+    return finished_run(out, args.split, args.protocol, preset, config, args.store)
 
 
 def _call(command: list[str]) -> None:

@@ -60,7 +60,7 @@ def run_cell(split: str, protocol: str, seed: int, runs_dir: Path = RUNS_DIR, co
     out = runs_dir / split / protocol / f"seed{seed}"
     preset, config, store = load_cell(split, config_dir)
     config = config_module.from_mapping(config, {**(overrides or {}), "seed": seed}, f"settings of {out}")
-    metrics = finished_run(out, config)
+    metrics = finished_run(out, split, protocol, preset, config, store)
     if metrics is not None:
         return metrics
     resume = any(out.glob("checkpoint_*.pt"))

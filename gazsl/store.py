@@ -7,6 +7,7 @@ names the file and key of the first problem; ``save`` writes atomically.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,21 @@ class FeatureStore:
                 f"run `python -m gazsl.text encode --encoder {name} --store {self.path or '<store>'} --corpus DIR`"
             )
         return self.texts[name]
+
+    def inputs_sha256(self, split: str, text: str) -> str:
+        """SHA-256 of everything a run on ``split`` conditioned on ``text`` reads from this store.
+
+        Features, labels, the split's classes and held-out images, the text vectors: a
+        rebuilt store that changes any of them changes it, while rewriting the store to
+        add other text vectors or splits (which changes the file's SHA-256) does not.
+        """
+        digest = hashlib.sha256()
+        s = self.split(split)
+        for array in (self.features, self.labels, s.seen, s.unseen, s.val, s.heldout_images, self.text(text).vectors):
+            array = np.ascontiguousarray(array)
+            digest.update(f"{array.dtype.str}{array.shape};".encode())
+            digest.update(array.tobytes())
+        return digest.hexdigest()
 
     # ---------------------------------------------------------------- writing
     def save(self, path) -> Path:

@@ -58,7 +58,7 @@ def test_leaderboard_table_and_honest_baseline_figures(toy_configs, tmp_path):
     cell = json.loads(config_file.read_text())
     cell["overrides"]["lr"] = 1e-3
     config_file.write_text(json.dumps(cell))
-    with pytest.raises(GazslError, match=r"a finished run with other settings \(lr: 0.003, now 0.001\)"):
+    with pytest.raises(GazslError, match=r"a finished run of other settings or data \(lr: 0.003 -> 0.001\)"):
         main(["--splits", "toy_easy", "--seeds", "1", "--methods", "gazsl", "--configs", str(toy_configs),
               "--results", str(results), "--runs", str(runs)])
 
