@@ -422,8 +422,10 @@ def run_difference(recorded: dict, wanted: dict) -> str | None:
     old, new = flat(recorded), flat(wanted)
     for key in (*RUN_KEYS, *sorted((old.keys() | new.keys()) - set(RUN_KEYS))):
         if key not in RESUMABLE_CHANGES and old.get(key) != new.get(key):
+            if key == "inputs_sha256" and old.get(key) is None:
+                return "inputs_sha256: not recorded, a run of an older gazsl"
             if key == "inputs_sha256":  # a hash alone would not tell the user what happened
-                return (f"inputs_sha256: {str(old.get(key))[:12]} -> {str(new.get(key))[:12]}, the features, labels, "
+                return (f"inputs_sha256: {str(old[key])[:12]} -> {str(new[key])[:12]}, the features, labels, "
                         "split or text vectors it reads from the store differ: rebuilt store?")
             return f"{key}: {old.get(key)!r} -> {new.get(key)!r}"
     return None
