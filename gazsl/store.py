@@ -255,8 +255,7 @@ class FeatureStore:
                 fail(f"{key}/val", "validation classes must be seen classes")
             if s.val_rule not in VAL_RULES:
                 fail(f"{key}/val_rule", f"unknown validation rule {s.val_rule!r} (known: {', '.join(VAL_RULES)})")
-            fit_families = self.super_ids[np.setdiff1d(s.seen, s.val)]
-            if s.val_rule == "family" and np.isin(self.super_ids[s.val], fit_families).any():
+            if s.val_rule == "family" and np.isin(self.super_ids[s.val], self.super_ids[np.setdiff1d(s.seen, s.val)]).any():
                 fail(f"{key}/val", "validation classes share a family with other seen classes, against its val_rule 'family'")
             h = np.asarray(s.heldout_images)
             if h.size and (h.min() < 0 or h.max() >= len(y)):
