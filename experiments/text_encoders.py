@@ -87,11 +87,13 @@ def train_runs(store_path: Path, runs: Path, splits, seeds, train_args: list[str
 
 
 def _finished_run(out: Path, command: list[str]) -> dict:
-    """The run's metrics, refused when they were made with other settings than ``command`` asks for."""
+    """The run's metrics, refused when they were made with other settings or data than ``command`` asks for."""
     from gazsl.runs import finished_run
     from gazsl.train import config_from_args, parse_args
 
-    return finished_run(out, config_from_args(parse_args(command))[0])
+    args = parse_args(command)
+    config, preset = config_from_args(args)
+    return finished_run(out, args.split, args.protocol, preset, config, args.store)
 
 
 def _call(command: list[str]) -> None:
@@ -133,7 +135,7 @@ def cmd_run(args, train_args: list[str]) -> None:
         "# Text encoders on cub100 (honest protocol)", "",
         f"Made by: `{_command_line()}`", "",
         f"Store `{store_path}` (sha256 {first['data']['store_sha256'][:12]}), preset `{first['preset']}`, "
-        f"classifier `{first['classifier']}`, seeds {', '.join(map(str, args.seeds))}; mean ± std over seeds. "
+        f"classifier `{first['classifier']}` (gzsl_h and ausuc calibrate `{first['gzsl_classifier']}` scores), seeds {', '.join(map(str, args.seeds))}; mean ± std over seeds. "
         "zsl_top1 / zsl_top1_per_class / gzsl_h in %, ausuc in [0, 1]. Runs in "
         f"`{runs}`; MiniLM noise handling of `minilm_visual`: `{' '.join(MINILM_VISUAL)}`. "
         f"Made on: {environments([r for seed_runs in results.values() for r in seed_runs])}.", "",

@@ -16,7 +16,8 @@ of a family share most of its look and families of an order some of theirs.
   noisy encyclopedia articles (``aviary_articles``) and terse field-guide notes
   (``aviary_notes``), one ``<class_id>.<Name>.txt`` per species.
 * Splits: ``aviary_easy`` holds out species spread over all families (as CUB's
-  SCS), ``aviary_hard`` whole families (as CUB's SCE).
+  SCS), ``aviary_hard`` whole families (as CUB's SCE); the validation classes of
+  each mirror it (random species, resp. whole families of the seen ones).
 
 CLI::
 
@@ -40,11 +41,14 @@ import numpy as np
 from gazsl import aviary_templates as words
 from gazsl.corpus import read_corpus
 from gazsl.io import GazslError, data_error
-from gazsl.store import FeatureStore, TextVectors, default_store_path, make_split, store_lock
+from gazsl.store import (FeatureStore, TextVectors, default_store_path, make_split, store_lock, val_rule_for,
+                         whole_families)
 from gazsl.text import encode_tfidf
 
 # Bump when a change to the generator changes what a seed builds: stale stores are rebuilt.
-AVIARY_VERSION = 3  # 3: the store records the TF-IDF encoders' IDF weights
+# 3: the store records the TF-IDF encoders' IDF weights, and aviary_hard's validation classes are whole families
+# (gazsl.store.val_rule_for).
+AVIARY_VERSION = 3
 ARTICLES, NOTES = "aviary_articles", "aviary_notes"
 _MARKER = ".generated-by-gazsl-aviary"
 
@@ -377,20 +381,6 @@ def easy_unseen(world: World, fraction: float, rng) -> np.ndarray:
     return np.sort(np.concatenate(unseen))
 
 
-def hard_unseen(world: World, fraction: float, rng) -> np.ndarray:
-    """Whole families, in random order, until about ``fraction`` of the species are unseen."""
-    target = fraction * len(world.family)
-    unseen: list[int] = []
-    for f in rng.permutation(len(world.families)):
-        members = np.flatnonzero(world.family == f).tolist()
-        if unseen and abs(len(unseen) + len(members) - target) >= abs(len(unseen) - target):
-            continue
-        unseen += members
-        if len(unseen) >= target:
-            break
-    return np.sort(np.array(unseen))
-
-
 # ------------------------------------------------------------------ build
 def write_corpus(folder: Path, documents: list[tuple[str, str]]) -> Path:
     """Write ``(file_name, text)`` pairs as a fresh folder, replacing a previous aviary build whole.
@@ -441,9 +431,10 @@ def build_aviary(store_path, corpus_root, seed: int = 0, config: AviaryConfig | 
 
     attributes = world.attributes()
     easy = easy_unseen(world, config.easy_unseen, split_rng)
-    hard = hard_unseen(world, config.hard_unseen, split_rng)
     everything = np.arange(len(class_ids))
-    splits = {name: make_split(name, np.setdiff1d(everything, unseen), unseen, labels, seed=seed)
+    hard = whole_families(everything, world.family, config.hard_unseen, split_rng)
+    splits = {name: make_split(name, np.setdiff1d(everything, unseen), unseen, labels, seed=seed,
+                               val_rule=val_rule_for(name), families=world.family)
               for name, unseen in (("aviary_easy", easy), ("aviary_hard", hard))}
     texts = {
         "tfidf": encode_tfidf(read_corpus(article_dir), class_ids),

@@ -33,7 +33,7 @@ import numpy as np
 
 from gazsl.dataset_facts import MODES, dataset_classes, gazsl_split, nabirds_merge
 from gazsl.io import GazslError, data_error, read_utf8, sha256_file
-from gazsl.store import FeatureStore, default_store_path, make_split
+from gazsl.store import FeatureStore, default_store_path, make_split, val_rule_for
 
 CROPS = ("none", "bbox")
 _SEPARATOR = re.compile(r"\s*,\s*|\s+")
@@ -231,7 +231,8 @@ def build_store(dataset: str, root, articles, name: str | None = None, backbone:
             raise data_error(folder.root / "images.txt", f"its classes leave {len(seen)} seen and {len(unseen)} unseen "
                              f"classes of GAZSL's {protocol} split; a split needs at least 2 seen and 1 unseen")
         split_name = f"{name}_{mode}"
-        splits[split_name] = make_split(split_name, seen, unseen, labels, seed=seed)
+        splits[split_name] = make_split(split_name, seen, unseen, labels, seed=seed, val_rule=val_rule_for(split_name),
+                                        families=classes.super_ids)
         notes[split_name] = (f"{source}: {len(seen)} of {len(seen_ids)} seen, {len(unseen)} of {len(unseen_ids)} unseen "
                              f"classes present")
 

@@ -45,9 +45,6 @@ class Config:
     knn_k: int = 20
     samples_per_class: int = 60  # generated features per class at test time
     classifier: str = "knn"  # knn | pivot | softmax
-    calibration_min: float = -2.0
-    calibration_max: float = 2.0
-    calibration_step: float = 0.01
     # bookkeeping
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
@@ -155,9 +152,6 @@ def validate(config, source: str = "config") -> None:
             raise data_error(source, f"field '{key}' must be in [0, 1), got {getattr(config, key)}")
     if config.device not in KNOWN_DEVICES:
         raise data_error(source, f"field 'device' must be one of {KNOWN_DEVICES}, got {config.device!r}")
-    if config.calibration_step <= 0 or config.calibration_min >= config.calibration_max:
-        raise data_error(source, "calibration grid needs calibration_step > 0 and calibration_min < calibration_max, got "
-                         f"{config.calibration_min}..{config.calibration_max} step {config.calibration_step}")
 
 
 # Made last: a preset is a Config, checked when it is made.

@@ -6,6 +6,9 @@ GZSL: classify test images of seen and unseen classes among all classes. A
       calibration constant added to unseen-class scores trades seen for unseen
       accuracy (Chao et al., 2016); the area under that seen-unseen curve is
       AUSUC, and H is the harmonic mean of the two at one chosen constant.
+      The honest protocol takes mean per-class accuracies on the exact curve
+      (gzsl_exact_curve, gzsl_at); the paper protocol per-sample accuracies on
+      the authors' grid of constants (paper_gzsl_curve).
 """
 
 from __future__ import annotations
@@ -107,11 +110,15 @@ def per_class_accuracy(correct: np.ndarray, labels: np.ndarray) -> float:
 @dataclass
 class GzslCurve:
     calibration: np.ndarray  # (P,) constants added to unseen scores
-    seen: np.ndarray  # (P,) mean per-class accuracy on seen test images, 0..1
-    unseen: np.ndarray  # (P,) mean per-class accuracy on unseen test images, 0..1
+    seen: np.ndarray  # (P,) accuracy on seen test images, 0..1 (per class: honest protocol; per sample: paper)
+    unseen: np.ndarray  # (P,) accuracy on unseen test images, 0..1 (likewise)
 
     def ausuc(self) -> float:
-        """Area under the seen-unseen curve: the trapezoid rule over its points, ordered by unseen accuracy."""
+        """Area under the seen-unseen curve: the trapezoid rule over its points, ordered by unseen accuracy.
+
+        Raising the constant never lowers unseen accuracy nor raises seen accuracy, so
+        this order is the sweep order, and the area the authors' trapz over their sweep.
+        """
         order = np.lexsort((-self.seen, self.unseen))
         return float(np.trapezoid(self.seen[order], self.unseen[order]))
 
@@ -120,20 +127,24 @@ def gzsl_predict(scores: np.ndarray, unseen_mask: np.ndarray, calibration: float
     return np.argmax(scores + calibration * unseen_mask[None, :], axis=1)
 
 
-def gzsl_grid_curve(scores: np.ndarray, labels: np.ndarray, unseen_mask: np.ndarray,
-                    lo: float = -2.0, hi: float = 2.0, step: float = 0.01) -> GzslCurve:
-    """The paper's sweep: the constant from ``lo`` to ``hi`` in ``step`` increments.
+# The authors' sweep of the constant added to unseen-class scores: -2 to 1.99 in steps of 0.01 (400 points, +2 excluded).
+PAPER_CALIBRATIONS = np.arange(-2, 2, 0.01)
 
-    scores (M, C) over all classes, labels (M,) in [0, C), unseen_mask (C,) bool.
+
+def paper_gzsl_curve(scores: np.ndarray, labels: np.ndarray, unseen_mask: np.ndarray) -> GzslCurve:
+    """The seen-unseen curve of the paper protocol, as the authors' evaluation computes it.
+
+    Per-sample accuracies (the share of seen, resp. unseen, test images classified
+    right among all classes) at each constant of ``PAPER_CALIBRATIONS``, in sweep
+    order. scores (M, C) over all classes, labels (M,) in [0, C), unseen_mask (C,) bool.
     """
-    grid = np.round(np.arange(lo, hi + step / 2, step), 10)
     is_unseen_sample = unseen_mask[labels]
     seen, unseen = [], []
-    for gamma in grid:
+    for gamma in PAPER_CALIBRATIONS:
         correct = gzsl_predict(scores, unseen_mask.astype(scores.dtype), gamma) == labels
-        seen.append(per_class_accuracy(correct[~is_unseen_sample], labels[~is_unseen_sample]))
-        unseen.append(per_class_accuracy(correct[is_unseen_sample], labels[is_unseen_sample]))
-    return GzslCurve(grid, np.array(seen), np.array(unseen))
+        seen.append(correct[~is_unseen_sample].mean())
+        unseen.append(correct[is_unseen_sample].mean())
+    return GzslCurve(PAPER_CALIBRATIONS.copy(), np.array(seen), np.array(unseen))
 
 
 def gzsl_exact_curve(scores: np.ndarray, labels: np.ndarray, unseen_mask: np.ndarray) -> GzslCurve:

@@ -43,6 +43,11 @@ def evaluation_seed(seed: int, it: int) -> int:
     return seed * 1_000_003 + it
 
 
+def gzsl_classifier(classifier: str) -> str:
+    """The classifier whose scores the GZSL figures calibrate: kNN votes are too coarse, so kNN uses the pivots (as the paper)."""
+    return "pivot" if classifier == "knn" else classifier
+
+
 class Unavailable:
     """Stands for a text encoder or image backbone a model cannot rebuild; says why when it is used."""
 
@@ -164,9 +169,9 @@ class GAZSL(ZeroShotEstimator):
         return self._scores(text, X, self.config_.classifier)
 
     def gzsl_scores(self, text, features) -> np.ndarray:
-        """Scores to calibrate over seen and unseen classes; kNN votes are too coarse for that, so kNN uses the pivots (as the paper)."""
+        """Scores to calibrate over seen and unseen classes, by ``gzsl_classifier``."""
         text, X = self._validate_scores(text, features, "GAZSL.gzsl_scores")
-        return self._scores(text, X, "pivot" if self.config_.classifier == "knn" else self.config_.classifier)
+        return self._scores(text, X, gzsl_classifier(self.config_.classifier))
 
     def generalised_scores(self, text, features) -> np.ndarray:
         """(M, S + C) GZSL scores: the training classes (``seen_text_``), then ``text``'s, with

@@ -164,7 +164,7 @@ def build_phases(store: FeatureStore, split_name: str, config: Config, protocol:
             figures = zsl_figures(model, text, store, split.unseen, unseen_images)
             problem = gzsl_problem(model, text, store, split.seen, split.unseen,
                                    np.concatenate([train_images, unseen_images]))
-            curve = ev.gzsl_grid_curve(*problem, config.calibration_min, config.calibration_max, config.calibration_step)
+            curve = ev.paper_gzsl_curve(*problem)
             return {"iteration": it, **figures, "ausuc": curve.ausuc(), "curve": curve}
 
         phase = Phase("paper", config.iterations, evaluate_paper, split.seen, train_images)

@@ -28,7 +28,7 @@ import numpy as np
 from gazsl.dataset_facts import ClassInfo, dataset_classes
 from gazsl.io import GazslError, data_error, one_line, read_utf8, sha256_file
 from gazsl.matlab import load_mat
-from gazsl.store import FeatureStore, TextVectors, make_split
+from gazsl.store import FeatureStore, TextVectors, make_split, val_rule_for
 
 
 @dataclass(frozen=True)
@@ -286,7 +286,8 @@ def import_release(dataset: str, root, metadata=None, articles=None, seed: int =
     splits = {}
     for mode, (train_cid, test_cid) in ((easy, easy_split), (hard, hard_split)):
         name = f"{dataset}_{mode.name}"
-        splits[name] = make_split(name, seen=train_cid - 1, unseen=test_cid - 1, labels=y, seed=seed)
+        splits[name] = make_split(name, seen=train_cid - 1, unseen=test_cid - 1, labels=y, seed=seed,
+                                  val_rule=val_rule_for(name), families=classes.super_ids)
     files = sorted({f for m in layout.modes for f in (m.split_file, m.labels_train, m.labels_test)} | {layout.tfidf})
     store = FeatureStore(
         dataset=dataset, features=x, labels=y, class_ids=classes.ids, class_names=classes.names,

@@ -21,8 +21,10 @@ from gazsl.io import GazslError, atomic_path, one_line, sha256_file
 from gazsl.store import FeatureStore
 from gazsl.version import __version__
 
-# Settings that may differ when a run is resumed without changing its results.
-RESUMABLE_CHANGES = ("device", "checkpoint_every", "log_every", "threads")
+# Config fields that may differ between a run and the one asked for without changing its results.
+RESUMABLE_CHANGES = ("device", "checkpoint_every", "log_every")
+# What, besides its config, decides a run's figures.
+RUN_KEYS = ("split", "protocol", "preset", "inputs_sha256")
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
@@ -38,36 +40,72 @@ def load_checkpoint(path: Path) -> dict:
                          "delete it to start over") from None
 
 
-def finished_run(out: Path, config: Config) -> dict | None:
-    """The metrics of the finished run in ``out`` (None if it has none), refused when made with other settings."""
-    if not (out / "metrics.json").exists():
+def run_record(split: str, protocol: str, preset: str, config: Config, store: FeatureStore) -> dict:
+    """What decides a run's figures: written to config.json, kept in metrics.json, compared by ``run_difference``."""
+    return {"split": split, "protocol": protocol, "preset": preset,
+            "inputs_sha256": store.inputs_sha256(split, config.text), "config": config.to_dict()}
+
+
+def run_difference(recorded: dict, wanted: dict) -> str | None:
+    """How the run ``recorded`` (its config.json or metrics.json) differs from the run ``wanted`` (a ``run_record``):
+    'key: old -> new' for the first difference in settings or inputs, None when it is the same run."""
+    def flat(record):
+        config = record.get("config")
+        return {**{k: record.get(k) for k in RUN_KEYS}, **(config if isinstance(config, dict) else {})}
+
+    old, new = flat(recorded), flat(wanted)
+    for key in (*RUN_KEYS, *sorted((old.keys() | new.keys()) - set(RUN_KEYS))):
+        if key not in RESUMABLE_CHANGES and old.get(key) != new.get(key):
+            if key == "inputs_sha256" and old.get(key) is None:
+                return "inputs_sha256: not recorded, a run of an older gazsl"
+            if key == "inputs_sha256":  # a hash alone would not tell the user what happened
+                return (f"inputs_sha256: {str(old[key])[:12]} -> {str(new[key])[:12]}, the features, labels, "
+                        "split or text vectors it reads from the store differ: rebuilt store?")
+            return f"{key}: {old.get(key)!r} -> {new.get(key)!r}"
+    return None
+
+
+def finished_run(out: Path, split: str, protocol: str, preset: str, config: Config, store_path=None) -> dict | None:
+    """The metrics of the finished run in ``out`` (None if it has none), refused when made with other settings or data.
+
+    Refused rather than rerun: the run may come from another device (a table says which device made its runs) or
+    be quoted by another table, so only its owner should discard it.
+    """
+    from gazsl.datasets import open_store
+
+    path = out / "metrics.json"
+    if not path.exists():
         return None
-    metrics = json.loads((out / "metrics.json").read_text())
-    recorded, expected = metrics.get("config", {}), config.to_dict()
-    changed = [k for k, v in expected.items() if k not in RESUMABLE_CHANGES and recorded.get(k) != v]
-    if changed:  # a stale run must not stand in for the one asked for
-        key = changed[0]
-        raise GazslError(f"{out / 'metrics.json'}: a finished run with other settings ({key}: {recorded.get(key)!r}, "
-                         f"now {expected[key]!r}); delete {out} to rerun it")
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(metrics, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise GazslError(f"{path}: unreadable metrics of a finished run ({one_line(err, 160)}); delete {out} to rerun it") from None
+    change = run_difference(metrics, run_record(split, protocol, preset, config, open_store(split, store_path)))
+    if change:  # a stale run must not stand in for the one asked for
+        raise GazslError(f"{path}: a finished run of other settings or data ({change}); delete {out} to rerun it")
     return metrics
 
 
-def check_same_run(path: Path, record: dict) -> None:
-    """Refuse to resume a run with other settings: its metrics would mix two runs under the new settings' name."""
+def check_same_run(path: Path, wanted: dict) -> None:
+    """Refuse to resume a run with other settings or data: its metrics would mix two runs under the new one's name.
+
+    A run resumed with another thread count is the same run, but its float sums split otherwise: it says so.
+    """
     try:
-        before = json.loads(path.read_text(encoding="utf-8"))
-        old = {**{k: v for k, v in before.items() if k != "config"}, **before["config"]}
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as err:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
         raise GazslError(f"{path}: unreadable record of the run to resume ({one_line(err, 160)})") from None
-    new = {**{k: v for k, v in record.items() if k != "config"}, **record["config"]}
-    if old.get("threads") not in (None, new.get("threads")):
-        print(f"note: {path.parent}: resuming with {new.get('threads')} threads, the run began with {old['threads']}; "
-              "CPU float sums split by thread count, so its figures may differ from an uninterrupted run's", file=sys.stderr)
-    changed = [k for k in sorted(old.keys() | new.keys()) if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k)]
-    if changed:
-        k = changed[0]
-        raise GazslError(f"{path}: --resume with other settings than the run in this folder ({k}: {old.get(k)!r} -> "
-                         f"{new.get(k)!r}); use the same options, or another --out")
+    recorded = recorded if isinstance(recorded, dict) else {}
+    change = run_difference(recorded, wanted)
+    if change:
+        raise GazslError(f"{path}: --resume with other settings or data than the run in this folder ({change}); "
+                         "use the same options and store, or another --out")
+    if recorded.get("threads") not in (None, wanted.get("threads")):
+        print(f"note: {path.parent}: resuming with {wanted.get('threads')} threads, the run began with "
+              f"{recorded['threads']}; CPU float sums split by thread count, so its figures may differ from an "
+              "uninterrupted run's", file=sys.stderr)
 
 
 def provenance(store: FeatureStore) -> dict:

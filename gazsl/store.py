@@ -7,6 +7,7 @@ names the file and key of the first problem; ``save`` writes atomically.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ from gazsl.io import GazslError, atomic_path, data_error, exclusive_lock, one_li
 SCHEMA_VERSION = 1
 VAL_CLASS_FRACTION = 0.2
 HELDOUT_IMAGE_FRACTION = 0.2
+# How a split's validation classes were drawn from its seen classes: "random" classes, or whole "family" groups.
+VAL_RULES = ("random", "family")
 
 
 @dataclass
@@ -25,8 +28,9 @@ class Split:
     """Which classes are seen (trainable) and unseen (zero-shot test).
 
     ``val`` are seen classes held out for model selection under the honest
-    protocol; ``heldout_images`` are images of seen classes that training never
-    touches (the GZSL seen test set under the honest protocol).
+    protocol, drawn by ``val_rule`` (see ``make_split``); ``heldout_images`` are
+    images of seen classes that training never touches (the GZSL seen test set
+    under the honest protocol).
     """
 
     name: str
@@ -34,6 +38,7 @@ class Split:
     unseen: np.ndarray  # (U,) class indices
     val: np.ndarray  # (V,) class indices, a subset of seen
     heldout_images: np.ndarray  # (H,) image indices, all of seen classes
+    val_rule: str = "random"  # one of VAL_RULES; stores written before the rule was recorded hold random ones
 
 
 @dataclass
@@ -79,6 +84,21 @@ class FeatureStore:
             )
         return self.texts[name]
 
+    def inputs_sha256(self, split: str, text: str) -> str:
+        """SHA-256 of everything a run on ``split`` conditioned on ``text`` reads from this store.
+
+        Features, labels, the split's classes and held-out images, the text vectors: a
+        rebuilt store that changes any of them changes it, while rewriting the store to
+        add other text vectors or splits (which changes the file's SHA-256) does not.
+        """
+        digest = hashlib.sha256()
+        s = self.split(split)
+        for array in (self.features, self.labels, s.seen, s.unseen, s.val, s.heldout_images, self.text(text).vectors):
+            array = np.ascontiguousarray(array)
+            digest.update(f"{array.dtype.str}{array.shape};".encode())
+            digest.update(array.tobytes())
+        return digest.hexdigest()
+
     # ---------------------------------------------------------------- writing
     def save(self, path) -> Path:
         import h5py
@@ -105,6 +125,7 @@ class FeatureStore:
                     g = f.create_group(f"splits/{name}")
                     for key in ("seen", "unseen", "val", "heldout_images"):
                         g.create_dataset(key, data=np.asarray(getattr(split, key), dtype=np.int64), fletcher32=True)
+                    g.attrs["val_rule"] = split.val_rule
                 for name, text in self.texts.items():
                     g = f.create_group(f"text/{name}")
                     g.create_dataset("vectors", data=text.vectors.astype(np.float32), fletcher32=True)
@@ -156,7 +177,8 @@ class FeatureStore:
                 if key not in g:
                     raise data_error(path, "missing key", f"splits/{name}/{key}")
                 arrays[key] = g[key][()]
-            splits[name] = Split(name=name, **arrays)
+            rule = g.attrs.get("val_rule", "random")
+            splits[name] = Split(name=name, **arrays, val_rule=rule.decode("utf-8") if isinstance(rule, bytes) else str(rule))
         texts = {}
         for name, g in (f["text"] if "text" in f else {}).items():
             if "vectors" not in g:
@@ -237,6 +259,10 @@ class FeatureStore:
                 fail(key, "seen and unseen classes overlap")
             if not np.isin(s.val, s.seen).all():
                 fail(f"{key}/val", "validation classes must be seen classes")
+            if s.val_rule not in VAL_RULES:
+                fail(f"{key}/val_rule", f"unknown validation rule {s.val_rule!r} (known: {', '.join(VAL_RULES)})")
+            if s.val_rule == "family" and np.isin(self.super_ids[s.val], self.super_ids[np.setdiff1d(s.seen, s.val)]).any():
+                fail(f"{key}/val", "validation classes share a family with other seen classes, against its val_rule 'family'")
             h = np.asarray(s.heldout_images)
             if h.size and (h.min() < 0 or h.max() >= len(y)):
                 fail(f"{key}/heldout_images", f"image index out of range [0, {len(y)})")
@@ -250,19 +276,62 @@ def _utf8(strings) -> np.ndarray:
     return np.array(encoded, dtype=f"S{max([1, *map(len, encoded)])}")
 
 
-def make_split(name: str, seen, unseen, labels, seed: int = 0,
+def val_rule_for(split_name: str) -> str:
+    """The validation rule that mirrors a split: hard splits (``*_hard``, CUB's SCE) hold out whole families, and
+    so does their validation; easy splits (SCS) hold out species of every family, and their validation random ones."""
+    return "family" if split_name.endswith("_hard") else "random"
+
+
+def whole_families(classes, families: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Whole families of ``classes``, in random order, until about ``fraction`` of the classes are taken.
+
+    ``families`` (C,) is the family id of every class. A family that would move the
+    count further from the target than leaving it out is skipped; the first one never is.
+    """
+    classes = np.asarray(classes)
+    family_of = np.asarray(families)[classes]
+    present = np.unique(family_of)
+    target = fraction * len(classes)
+    taken: list[int] = []
+    for f in present[rng.permutation(len(present))]:
+        members = classes[family_of == f].tolist()
+        if taken and abs(len(taken) + len(members) - target) >= abs(len(taken) - target):
+            continue
+        taken += members
+        if len(taken) >= target:
+            break
+    return np.sort(np.array(taken, dtype=np.int64))
+
+
+def make_split(name: str, seen, unseen, labels, seed: int = 0, val_rule: str = "random", families=None,
                val_fraction: float = VAL_CLASS_FRACTION,
                heldout_fraction: float = HELDOUT_IMAGE_FRACTION) -> Split:
     """A split with a fixed validation subset of seen classes and held-out seen images.
 
     Both are drawn from ``seed`` alone, so every run and every method sees the
-    same held-out data.
+    same held-out data. ``val_rule`` makes validation mirror the split (``val_rule_for``):
+    "random" draws about ``val_fraction`` of the seen classes; "family" takes whole
+    families of them (``families``: (C,) family id of every class), about as many
+    classes, so that no validation class shares a family with the classes a
+    selection run trains on, as no unseen class does in a split of whole families.
     """
+    if val_rule not in VAL_RULES:
+        raise GazslError(f"split '{name}': unknown validation rule {val_rule!r} (known: {', '.join(VAL_RULES)})")
     rng = np.random.default_rng(seed)
     seen = np.sort(np.asarray(seen, dtype=np.int64))
     unseen = np.sort(np.asarray(unseen, dtype=np.int64))
     n_val = max(1, int(round(val_fraction * len(seen)))) if len(seen) > 1 else 0
+    # Drawn under either rule: the held-out images below come next from the same stream, so they do not depend on
+    # the rule (and an easy split keeps the draws it always had).
     val = np.sort(rng.choice(seen, size=n_val, replace=False)) if n_val else np.zeros(0, np.int64)
+    if val_rule == "family":
+        if families is None:
+            raise GazslError(f"split '{name}': the 'family' validation rule needs the family of every class")
+        n_families = len(np.unique(np.asarray(families)[seen]))
+        if n_families < 2:
+            raise GazslError(f"split '{name}': the 'family' validation rule needs seen classes of at least 2 families, "
+                             f"got {n_families}")
+        val = whole_families(seen, families, val_fraction, np.random.default_rng([seed, 1]))
     heldout = []
     labels = np.asarray(labels)
     for c in seen:
@@ -273,7 +342,8 @@ def make_split(name: str, seen, unseen, labels, seed: int = 0,
         if n_hold > 0:
             heldout.append(rng.choice(idx, size=n_hold, replace=False))
     heldout_images = np.sort(np.concatenate(heldout)) if heldout else np.zeros(0, np.int64)
-    return Split(name=name, seen=seen, unseen=unseen, val=val, heldout_images=heldout_images.astype(np.int64))
+    return Split(name=name, seen=seen, unseen=unseen, val=val, heldout_images=heldout_images.astype(np.int64),
+                 val_rule=val_rule)
 
 
 def store_lock(path, wait: bool = False):

@@ -23,11 +23,11 @@ import torch
 from gazsl import config as config_module
 from gazsl.config import Config
 from gazsl.datasets import dataset_of, open_store
-from gazsl.gan import GAZSL, Unavailable
+from gazsl.gan import GAZSL, Unavailable, gzsl_classifier
 from gazsl.interrupt import Interrupted, StopRequest, stop_on_signals
 from gazsl.io import GazslError, exclusive_lock, write_json_atomic
 from gazsl.protocol import PROTOCOLS, build_phases, local_labels
-from gazsl.runs import check_same_run, provenance, tensorboard_writer
+from gazsl.runs import RUN_KEYS, check_same_run, provenance, run_record, tensorboard_writer
 from gazsl.store import FeatureStore
 from gazsl.text import recorded_encoder
 from gazsl.trainer import resolve_device, run_phase
@@ -60,7 +60,7 @@ def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: 
     random.seed(config.seed)
     np.random.seed(config.seed)
     threads = torch.get_num_threads()
-    record = {"split": split, "protocol": protocol, "preset": preset, "threads": threads, "config": config.to_dict()}
+    record = {**run_record(split, protocol, preset, config, store), "threads": threads}
     if resume and (out / "config.json").exists():
         check_same_run(out / "config.json", record)
     write_json_atomic(out / "config.json", record)
@@ -86,12 +86,12 @@ def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: 
     write_json_atomic(out / "gzsl_curve.json", {"seen": curve.seen, "unseen": curve.unseen})
     split_info = store.split(split)
     metrics = {
-        "split": split, "seed": config.seed, "protocol": protocol, "preset": preset,
-        "classifier": config.classifier, "text": config.text,
+        **{k: record[k] for k in RUN_KEYS}, "seed": config.seed,
+        "classifier": config.classifier, "gzsl_classifier": gzsl_classifier(config.classifier), "text": config.text,
         "n_seen_classes": len(split_info.seen), "n_unseen_classes": len(split_info.unseen),
         **summary, "seconds": round(time.time() - started, 1), "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None, "threads": threads,
-        "config": config.to_dict(), **provenance(store),
+        "config": record["config"], **provenance(store),
     }
     model.gzsl_calibration_ = summary.get("calibration")  # honest protocol: chosen on validation classes
     model.metrics_ = metrics

@@ -114,6 +114,17 @@ def test_hard_split_holds_out_whole_families(built):
     assert 0.12 <= len(split.unseen) / store.n_classes <= 0.3
 
 
+def test_validation_mirrors_each_split(built):
+    _, store, _ = built
+    f = store.super_ids
+    hard, easy = store.split("aviary_hard"), store.split("aviary_easy")
+    fit = np.setdiff1d(hard.seen, hard.val)
+    assert hard.val_rule == "family" and not np.isin(f[hard.val], f[fit]).any()
+    assert 0.1 <= len(hard.val) / len(hard.seen) <= 0.3
+    # easy: random species, which here come from many families that training also sees
+    assert easy.val_rule == "random" and np.isin(f[easy.val], f[np.setdiff1d(easy.seen, easy.val)]).mean() > 0.5
+
+
 def test_easy_split_spreads_unseen_species_over_families(built):
     _, store, _ = built
     split = store.split("aviary_easy")

@@ -294,7 +294,6 @@ def test_config_is_checked_when_made():
     ('{"gp_lambda": Infinity}', "'gp_lambda' must be a finite number"),
     ('{"beta1": 5.0}', "'beta1' must be in [0, 1)"),
     ('{"device": "tpu"}', "'device' must be one of"),
-    ('{"calibration_step": 0.0}', "calibration_step > 0"),
     ('{"iterations": 1.5}', "'iterations' must be int"),
     ('{"fast_step": 1}', "'fast_step' must be bool"),
     ('{"lr": 1e-3,}', "[line 1]: invalid JSON"),

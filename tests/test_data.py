@@ -109,6 +109,8 @@ def test_import_cub_release(cub_release, shared_data, tmp_path):
     np.testing.assert_array_equal(store.labels, np.concatenate(cub_release["per_mode"]["easy"]))
     easy, hard = store.split("cub_easy"), store.split("cub_hard")
     assert (len(easy.seen), len(easy.unseen), len(hard.seen), len(hard.unseen)) == (150, 50, 160, 40)
+    assert hard.val_rule == "family" and easy.val_rule == "random"
+    assert not np.isin(store.super_ids[hard.val], store.super_ids[np.setdiff1d(hard.seen, hard.val)]).any()
     assert hard.unseen.tolist() == list(range(160, 200))  # SCE: warblers, waxwings, woodpeckers, wrens
     assert store.class_ids.tolist() == list(range(1, 201)) and store.class_names[0] == "Black_footed_Albatross"
     families = [store.super_names[i] for i in store.super_ids]
@@ -130,6 +132,9 @@ def test_import_nab_release_with_hierarchy(shared_data, tmp_path):
     assert family["Mallard"] == "Ducks, Geese, and Swans" and family["Barn Swallow"] == "Swallows"
     assert len(store.super_names) == 50
     assert {n: (len(s.seen), len(s.unseen)) for n, s in store.splits.items()} == {"nab_easy": (323, 81), "nab_hard": (323, 81)}
+    hard = store.split("nab_hard")
+    assert hard.val_rule == "family" and store.split("nab_easy").val_rule == "random"
+    assert not np.isin(store.super_ids[hard.val], store.super_ids[np.setdiff1d(hard.seen, hard.val)]).any()
     np.testing.assert_array_equal(store.features, release["images"][release["easy_rows"]])
 
 
@@ -339,6 +344,9 @@ def test_build_cub100(shared_data, tmp_path):
         split = store.split(name)
         assert (len(split.seen), len(split.unseen)) == (77, 23)
     assert (store.class_ids[store.split("cub100_hard").unseen] > 160).all()
+    hard, easy = store.split("cub100_hard"), store.split("cub100_easy")
+    assert hard.val_rule == "family" and easy.val_rule == "random"
+    assert not np.isin(store.super_ids[hard.val], store.super_ids[np.setdiff1d(hard.seen, hard.val)]).any()
     assert store.text("tfidf_gazsl").vectors.shape == (100, 7551)
     assert store.text("tfidf").vectors.shape[0] == 100 and store.attributes.shape == (100, 312)
 

@@ -31,37 +31,78 @@ def test_top1_per_sample_and_per_class():
     assert per_class == pytest.approx((2 / 3 + 0) / 2 * 100)
 
 
-def test_calibration_sweep_grid_and_effect():
+def test_paper_curve_sweeps_the_authors_grid():
     scores = np.array([[0.9, 0.2], [0.5, 0.4]])  # class 1 is unseen
     labels = np.array([0, 1])
     mask = np.array([False, True])
-    curve = ev.gzsl_grid_curve(scores, labels, mask, -2, 2, 0.01)
-    assert len(curve.calibration) == 401 and curve.calibration[0] == -2 and curve.calibration[-1] == 2
+    curve = ev.paper_gzsl_curve(scores, labels, mask)
+    assert len(curve.calibration) == 400 and curve.calibration[0] == -2 and curve.calibration[-1] < 2
     at = dict(zip(np.round(curve.calibration, 2), zip(curve.seen, curve.unseen)))
     assert at[0.0] == (1.0, 0.0)  # plain argmax: both predicted class 0
     assert at[0.2] == (1.0, 1.0)  # 0.4 + 0.2 > 0.5 but 0.2 + 0.2 < 0.9
     assert at[0.8] == (0.0, 1.0)
 
 
-def _gapped_scores(rng, n_samples, n_seen, n_unseen):
-    """Scores whose seen-unseen gaps are distinct and off the 0.01 grid, all inside (-2, 2)."""
-    scores = rng.normal(size=(n_samples, n_seen + n_unseen)) * 0.3
-    gaps = rng.permutation(np.arange(n_samples)) * 0.03 - 1.5 + 0.005
-    best_seen = scores[:, :n_seen].max(axis=1)
-    best_unseen = scores[:, n_seen:].max(axis=1)
-    scores[:, n_seen:] += (best_seen - gaps - best_unseen)[:, None]
-    return scores
+def authors_ausuc(scores, labels, unseen_mask):
+    """The authors' GZSL evaluation, transcribed from its description with plain loops.
+
+    For each constant in np.arange(-2, 2, 0.01), add it to the unseen classes' scores,
+    predict the argmax class, and take the per-sample accuracy on the seen test images
+    and on the unseen ones; AUSUC is the trapezoid rule with unseen accuracy on x and
+    seen accuracy on y, in sweep order.
+    """
+    seen_acc, unseen_acc = [], []
+    for gamma in np.arange(-2, 2, 0.01):
+        seen_right = seen_total = unseen_right = unseen_total = 0
+        for row, label in zip(scores, labels):
+            shifted = row.copy()
+            shifted[unseen_mask] += gamma
+            right = int(np.argmax(shifted)) == label
+            if unseen_mask[label]:
+                unseen_right, unseen_total = unseen_right + right, unseen_total + 1
+            else:
+                seen_right, seen_total = seen_right + right, seen_total + 1
+        seen_acc.append(seen_right / seen_total)
+        unseen_acc.append(unseen_right / unseen_total)
+    area = 0.0
+    for i in range(1, len(seen_acc)):
+        area += (unseen_acc[i] - unseen_acc[i - 1]) * (seen_acc[i] + seen_acc[i - 1]) / 2
+    return area
 
 
-def test_exact_ausuc_agrees_with_grid_when_grid_resolves_every_gap():
+def cosine_like_problem(seed, n_seen=77, n_unseen=23, n_samples=300):
+    """Cosines of images to noisy class pivots, with unevenly many images per class."""
+    rng = np.random.default_rng(seed)
+    n_classes = n_seen + n_unseen
+    labels = rng.choice(n_classes, size=n_samples, p=rng.dirichlet(np.ones(n_classes)))
+    centres = rng.normal(size=(n_classes, 16))
+    x = 2 * rng.normal(size=(n_samples, 16)) + centres[labels]
+    pivots = centres + rng.normal(size=(n_classes, 16))
+    scores = (x / np.linalg.norm(x, axis=1, keepdims=True)) @ (pivots / np.linalg.norm(pivots, axis=1, keepdims=True)).T
+    return scores, labels, np.arange(n_classes) >= n_seen
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_paper_ausuc_is_the_authors(seed):
+    scores, labels, mask = cosine_like_problem(seed)
+    assert ev.paper_gzsl_curve(scores, labels, mask).ausuc() == pytest.approx(authors_ausuc(scores, labels, mask), abs=1e-12)
+    # per-class accuracies (the honest protocol's) give another area on the same scores
+    per_class = ev.gzsl_exact_curve(scores, labels, mask).ausuc()
+    assert abs(per_class - authors_ausuc(scores, labels, mask)) > 1e-4
+
+
+def test_exact_ausuc_is_the_area_under_directly_evaluated_points():
     rng = np.random.default_rng(0)
-    n_seen, n_unseen = 4, 3
-    scores = _gapped_scores(rng, 90, n_seen, n_unseen)
-    labels = rng.integers(0, n_seen + n_unseen, size=90)
-    mask = np.r_[np.zeros(n_seen, bool), np.ones(n_unseen, bool)]
+    scores = rng.normal(size=(90, 7))
+    labels = rng.integers(0, 7, size=90)
+    mask = np.array([False] * 4 + [True] * 3)
     exact = ev.gzsl_exact_curve(scores, labels, mask)
-    grid = ev.gzsl_grid_curve(scores, labels, mask)
-    assert exact.ausuc() == pytest.approx(grid.ausuc(), abs=1e-12)
+    gaps = np.sort(exact.calibration[1:])
+    # one constant below every gap, one between each pair of neighbours, one above every gap
+    constants = np.r_[gaps[0] - 1, (gaps[1:] + gaps[:-1]) / 2, gaps[-1] + 1]
+    points = np.array([ev.gzsl_at(scores, labels, mask, g)[:2] for g in constants]) / 100  # (P, 2) seen, unseen
+    area = sum((points[i, 1] - points[i - 1, 1]) * (points[i, 0] + points[i - 1, 0]) / 2 for i in range(1, len(points)))
+    assert exact.ausuc() == pytest.approx(area, abs=1e-12)
     assert 0 < exact.ausuc() < 1
 
 

@@ -71,3 +71,57 @@ def test_missing_key_names_file_and_key(tmp_path):
         del f["labels"]
     with pytest.raises(GazslError, match=r"demo\.h5 \[labels\]: missing key"):
         FeatureStore.open(tmp_path / "demo.h5")
+
+
+def test_random_validation_rule_keeps_its_draws():
+    # the draws of every store built before the validation rule existed (easy-split stores must not change)
+    labels = np.repeat(np.arange(20), 10)
+    split = make_split("s", np.arange(15), np.arange(15, 20), labels, seed=3)
+    assert split.val_rule == "random" and split.val.tolist() == [1, 2, 10]
+    assert split.heldout_images[:8].tolist() == [7, 8, 10, 19, 23, 26, 31, 32]
+
+
+def test_family_validation_rule_holds_out_whole_families_of_seen_classes():
+    labels = np.repeat(np.arange(40), 10)
+    families = np.repeat(np.arange(10), 4)[np.random.default_rng(0).permutation(40)]  # 10 families of 4, scattered
+    seen, unseen = np.arange(32), np.arange(32, 40)
+    for seed in range(5):
+        split = make_split("s_hard", seen, unseen, labels, seed=seed, val_rule="family", families=families)
+        fit = np.setdiff1d(seen, split.val)
+        assert split.val_rule == "family" and np.isin(split.val, seen).all()
+        assert not np.isin(families[split.val], families[fit]).any()  # no family on both sides
+        np.testing.assert_array_equal(split.val, np.flatnonzero(np.isin(families, families[split.val]) & (np.arange(40) < 32)))
+        assert 3 <= len(split.val) <= 10  # whole families, about 20% of the 32 seen classes
+        # held-out images do not depend on the rule
+        random = make_split("s_hard", seen, unseen, labels, seed=seed)
+        np.testing.assert_array_equal(split.heldout_images, random.heldout_images)
+
+
+def test_family_validation_rule_needs_two_families():
+    with pytest.raises(GazslError, match=r"split 's_hard'.*at least 2 families, got 1"):
+        make_split("s_hard", [0, 1, 2], [3], np.arange(4), val_rule="family", families=np.zeros(4, np.int64))
+    with pytest.raises(GazslError, match=r"split 's_hard'.*needs the family of every class"):
+        make_split("s_hard", [0, 1, 2], [3], np.arange(4), val_rule="family")
+
+
+def test_store_records_the_validation_rule_and_old_stores_read_random(tmp_path):
+    import h5py
+
+    store = small_store()  # families 0 0 1 1 2 2
+    store.splits["demo_hard"] = make_split("demo_hard", [0, 1, 2, 3], [4, 5], store.labels, val_rule="family",
+                                           families=store.super_ids)
+    store.save(tmp_path / "demo.h5")
+    loaded = FeatureStore.open(tmp_path / "demo.h5")
+    assert loaded.split("demo_hard").val_rule == "family" and loaded.split("demo_easy").val_rule == "random"
+    with h5py.File(tmp_path / "demo.h5", "a") as f:
+        del f["splits/demo_hard"].attrs["val_rule"]
+    assert FeatureStore.open(tmp_path / "demo.h5").split("demo_hard").val_rule == "random"
+
+
+def test_family_split_whose_validation_shares_a_family_is_rejected(tmp_path):
+    store = small_store()  # families 0 0 1 1 2 2
+    store.splits["demo_hard"] = make_split("demo_hard", [0, 1, 2, 3], [4, 5], store.labels, val_rule="family",
+                                           families=store.super_ids)
+    store.splits["demo_hard"].val = np.array([1])  # class 0, of the same family, stays in training
+    with pytest.raises(GazslError, match=r"splits/demo_hard/val.*share a family.*val_rule 'family'"):
+        store.save(tmp_path / "bad.h5")
