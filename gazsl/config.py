@@ -54,7 +54,7 @@ class Config:
     log_every: int = 20
     fast_step: bool = True  # the optimised training step (same updates, see gazsl/fast_step.py)
     compile: bool = False  # torch.compile the networks (GPU)
-    bf16: bool = False  # bf16 autocast (GPU)
+    bf16: str = "auto"  # auto | on | off: bf16 autocast of the products; auto: where it is faster (gazsl/precision.py)
 
     def replace(self, **changes) -> "Config":
         return dataclasses.replace(self, **changes)
@@ -82,6 +82,7 @@ PRESETS: dict[str, Config] = {
 KNOWN_FEATURE_NORMS = ("mean_var", "minmax")
 KNOWN_CLASSIFIERS = ("knn", "pivot", "softmax")
 KNOWN_DEVICES = ("auto", "cpu", "cuda")
+KNOWN_BF16 = ("auto", "on", "off")
 
 
 def preset(name: str) -> Config:
@@ -95,7 +96,7 @@ def from_mapping(base: Config, values: dict, source: str = "config") -> Config:
     types = typing.get_type_hints(Config)
     known = {f.name for f in fields(Config)}
     changes = {}
-    for key, value in values.items():
+    for key, value in upgrade(values).items():
         if key not in known:
             raise data_error(source, f"unknown config field '{key}'")
         expected = types[key]
@@ -107,6 +108,13 @@ def from_mapping(base: Config, values: dict, source: str = "config") -> Config:
     config = dataclasses.replace(base, **changes)
     validate(config, source)
     return config
+
+
+def upgrade(values: dict) -> dict:
+    """Config values as this version spells them: ``bf16`` was true/false before it had ``auto``."""
+    if isinstance(values.get("bf16"), bool):
+        return {**values, "bf16": "on" if values["bf16"] else "off"}
+    return values
 
 
 def load(path, base: Config) -> Config:
@@ -149,6 +157,8 @@ def validate(config: Config, source: str = "config") -> None:
             raise data_error(source, f"field '{key}' must be in [0, 1), got {getattr(config, key)}")
     if config.device not in KNOWN_DEVICES:
         raise data_error(source, f"field 'device' must be one of {KNOWN_DEVICES}, got {config.device!r}")
+    if config.bf16 not in KNOWN_BF16:
+        raise data_error(source, f"field 'bf16' must be one of {KNOWN_BF16}, got {config.bf16!r}")
     if config.calibration_step <= 0 or config.calibration_min >= config.calibration_max:
         raise data_error(source, "calibration grid needs calibration_step > 0 and calibration_min < calibration_max, got "
                          f"{config.calibration_min}..{config.calibration_max} step {config.calibration_step}")

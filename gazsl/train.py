@@ -39,6 +39,7 @@ from gazsl.config import Config
 from gazsl.fast_step import fast_step, make_optimizers
 from gazsl.io import GazslError, atomic_path, sha256_file, write_json_atomic
 from gazsl.model import Critic, Generator
+from gazsl.precision import Precision, resolve as resolve_precision
 from gazsl.step import EpochSampler, TrainingData, draw_inputs, reference_step
 from gazsl.store import FeatureStore, default_store_path
 
@@ -405,7 +406,7 @@ def finished_run(out: Path, config: Config) -> dict | None:
     if not (out / "metrics.json").exists():
         return None
     metrics = json.loads((out / "metrics.json").read_text())
-    recorded, expected = metrics.get("config", {}), config.to_dict()
+    recorded, expected = config_module.upgrade(metrics.get("config", {})), config.to_dict()
     changed = [k for k, v in expected.items() if k not in RESUMABLE_CHANGES and recorded.get(k) != v]
     if changed:  # a stale run must not stand in for the one asked for
         key = changed[0]
@@ -418,7 +419,9 @@ def check_same_run(path: Path, record: dict) -> None:
     """Refuse to resume a run with other settings: its metrics would mix two runs under the new settings' name."""
     try:
         before = json.loads(path.read_text(encoding="utf-8"))
-        old = {**{k: v for k, v in before.items() if k != "config"}, **before["config"]}
+        # "precision" is the decision of bf16 'auto', reused on resume rather than compared
+        old = {**{k: v for k, v in before.items() if k not in ("config", "precision")},
+               **config_module.upgrade(before["config"])}
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise GazslError(f"{path}: unreadable record of the run to resume ({_short(err)})") from None
     new = {**{k: v for k, v in record.items() if k != "config"}, **record["config"]}
@@ -453,8 +456,15 @@ def train(split: str, config: Config, out: Path, protocol: str = "honest", prese
     np.random.seed(config.seed)
     out.mkdir(parents=True, exist_ok=True)
     record = {"split": split, "protocol": protocol, "preset": preset, "config": config.to_dict()}
+    recorded = None
     if resume and (out / "config.json").exists():
         check_same_run(out / "config.json", record)
+        recorded = Precision.from_record(json.loads((out / "config.json").read_text(encoding="utf-8"))
+                                         .get("precision", {}))
+    # bf16 'auto' may time a probe, which can decide otherwise on another machine: a resumed run keeps its decision
+    precision = recorded or resolve_precision(config.bf16, device, config.batch_size, store.features.shape[1],
+                                              config.critic_hidden)
+    record["precision"] = precision.to_dict()
     write_json_atomic(out / "config.json", record)
     writer = _tensorboard(out)
 
@@ -462,7 +472,8 @@ def train(split: str, config: Config, out: Path, protocol: str = "honest", prese
     for phase in phases:
         if phase.plan is not None:
             phase.iterations = phase.plan(phases)
-        trainer = GazslTrainer(store, text, phase.train_classes, phase.train_images, config, device, config.seed)
+        trainer = GazslTrainer(store, text, phase.train_classes, phase.train_images,
+                               config.replace(bf16=precision.setting), device, config.seed)
         run_phase(phase, trainer, out, config, writer, resume)
     if writer is not None:
         writer.close()
@@ -477,7 +488,7 @@ def train(split: str, config: Config, out: Path, protocol: str = "honest", prese
         "n_seen_classes": len(split_info.seen), "n_unseen_classes": len(split_info.unseen),
         **summary, "seconds": round(time.time() - started, 1), "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-        "config": config.to_dict(), **provenance(store),
+        **precision.to_dict(), "config": config.to_dict(), **provenance(store),
     }
     write_json_atomic(out / "metrics.json", metrics)
     return metrics
@@ -504,6 +515,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--classifier", choices=config_module.KNOWN_CLASSIFIERS, help="final classifier (default: knn)")
     parser.add_argument("--store", type=Path, help="feature store (default: features/<dataset>.h5)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--bf16", choices=config_module.KNOWN_BF16,
+                        help="bf16 products (default auto: where this device multiplies bf16 faster; gazsl/precision.py)")
     parser.add_argument("--checkpoint-every", type=int)
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     return parser.parse_args(argv)
@@ -515,7 +528,7 @@ def config_from_args(args) -> tuple[Config, str]:
     if args.config:
         config = config_module.load(args.config, config)
     overrides = {"seed": args.seed, "iterations": args.iters, "text": args.text, "classifier": args.classifier,
-                 "device": args.device, "checkpoint_every": args.checkpoint_every}
+                 "device": args.device, "checkpoint_every": args.checkpoint_every, "bf16": args.bf16}
     config = config_module.from_mapping(config, {k: v for k, v in overrides.items() if v is not None}, "command line")
     return config, preset_name
 
@@ -529,7 +542,8 @@ def main(argv=None) -> int:
              else f" H={metrics['gzsl_h']:.1f}% (seen {metrics['gzsl_seen']:.1f}, unseen {metrics['gzsl_unseen']:.1f})")
     print(f"{args.split} seed={config.seed} protocol={args.protocol} iters={metrics['iterations']} "
           f"zsl_top1={metrics['zsl_top1']:.1f}% per_class={metrics['zsl_top1_per_class']:.1f}% "
-          f"ausuc={metrics['ausuc']:.3f}{extra} ({metrics['seconds']:.0f}s) -> {out / 'metrics.json'}")
+          f"ausuc={metrics['ausuc']:.3f}{extra} bf16={'on' if metrics['bf16'] else 'off'} ({metrics['seconds']:.0f}s) "
+          f"-> {out / 'metrics.json'}")
     return 0
 
 
