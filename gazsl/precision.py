@@ -68,9 +68,8 @@ class Precision:
         return cls(record["bf16"], record["bf16_reason"])
 
 
-def cpu_bf16_instructions() -> list[str]:
+def cpu_bf16_instructions(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
     """The native bf16 matrix instruction sets this CPU reports (empty where it has none or cannot tell)."""
-    cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():  # Linux: x86 "flags", Arm "Features"
         words = set()
         for line in cpuinfo.read_text(errors="replace").splitlines():
