@@ -101,7 +101,7 @@ def probe_speedup(batch: int, features: int, hidden: int, seconds: float = 0.5, 
 
     Each timing repeats the product until it lasts about 10 ms, so that small shapes are measured too. float32
     and bf16 timings alternate, ``min_rounds`` of each and more until ``seconds`` have passed: on a shared
-    machine the best of many is the least disturbed. About 2 s at the paper's shapes on one slow core, 0.5 s
+    machine the best of many is the least disturbed. A few seconds at the paper's shapes on one core, 0.5 s
     at small ones. The operands come from a private generator; no global state is touched.
     """
     generator = torch.Generator().manual_seed(0)
@@ -140,7 +140,7 @@ def resolve(setting: str, device: torch.device, batch: int, features: int, hidde
     if not instructions:
         return Precision(False, "auto: this CPU has no native bf16 matrix instructions "
                                 f"(none of the flags {', '.join(CPU_BF16_FLAGS)})")
-    # The probe's timing is the only machine-dependent input of the run; its decision and ratio are recorded.
+    # A timing: another machine, or this one under other load, may decide otherwise. Decision and ratio are recorded.
     ratio = probe_speedup(batch, features, hidden)
     shape = f"{batch}x{features}x{hidden}, {torch.get_num_threads()} thread{'s' * (torch.get_num_threads() > 1)}"
     if ratio >= PROBE_MARGIN:
