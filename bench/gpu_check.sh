@@ -38,7 +38,7 @@ run() {
     local start=$SECONDS
     timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
     local rc=$?
-    grep -E "^(GEMM throughput|iteration:|evaluation:|host sync|efficiency|[0-9]+ (passed|failed)|FAILED|.*Error)" \
+    grep -E "^(precision:|GEMM throughput|iteration:|evaluation:|host sync|efficiency|speedup=|[0-9]+ (passed|failed)|FAILED|.*Error)" \
         "$OUT/$name.log" | tail -n 12 | sed 's/^/   /' | tee -a "$SUMMARY"
     echo "   rc=$rc, $((SECONDS - start)) s" | tee -a "$SUMMARY"
 }
@@ -50,13 +50,12 @@ else
 fi
 
 B="python bench/train_step.py --device cuda --iters 20"
-run cub_fast 40 $B --shapes cub --sync-check --profile
-run cub_reference 40 $B --shapes cub --impl reference
-run nab_fast 40 $B --shapes nab --sync-check
-run nab_reference 40 $B --shapes nab --impl reference
-run cub_fast_bf16 40 $B --shapes cub --bf16
-run nab_fast_bf16 40 $B --shapes nab --bf16
-run cub_fast_compile 75 $B --shapes cub --compile
-run cub_fast_bf16_compile 75 $B --shapes cub --bf16 --compile
-run nab_fast_bf16_compile 75 $B --shapes nab --bf16 --compile
+# float32 runs time the reference step too (last line speedup=); the others skip it
+run cub_fast 40 $B --shapes cub --bf16 off --sync-check --profile
+run nab_fast 40 $B --shapes nab --bf16 off --sync-check
+run cub_fast_bf16 40 $B --shapes cub --bf16 auto --no-reference
+run nab_fast_bf16 40 $B --shapes nab --bf16 auto --no-reference
+run cub_fast_compile 75 $B --shapes cub --bf16 off --compile --no-reference
+run cub_fast_bf16_compile 75 $B --shapes cub --bf16 on --compile --no-reference
+run nab_fast_bf16_compile 75 $B --shapes nab --bf16 on --compile --no-reference
 echo "total $SECONDS s" | tee -a "$SUMMARY"

@@ -1,17 +1,20 @@
 """How fast one GAZSL iteration runs, measured against this machine's own GEMM throughput.
 
     python bench/train_step.py --shapes cub [--device cpu|cuda] [--iters N] [--impl fast|reference]
-                               [--bf16] [--compile] [--profile] [--seed 0]
+                               [--bf16 auto|on|off] [--compile] [--profile] [--seed 0] [--no-reference]
 
 Prints, from one process: the reference FLOPs of one iteration (the plain
 formulation of gazsl.step.reference_step, text layer once per sample; formula
 in gazsl.fast_step.reference_gemm_flops, checked against the dispatched GEMMs
-by tests/test_fast_step.py), the GEMM throughput measured here on the
-workload's dominant product, iterations per second, evaluation throughput
-(cosine 20-NN against 60 generated features per unseen class), and last
-``efficiency=0.xx`` = reference FLOPs / iteration time / GEMM throughput.
-Only exact savings of work can lift it above 1. Data are synthetic random
-tensors of the named shapes; no data files are read.
+by tests/test_fast_step.py), the precision (``--bf16``, decided as training
+decides it: gazsl.precision), the GEMM throughput measured here on the
+workload's dominant product in that precision, iterations per second,
+evaluation throughput (cosine 20-NN against 60 generated features per unseen
+class), ``efficiency=0.xx`` = reference FLOPs / iteration time / GEMM
+throughput (only exact savings of work can lift it above 1), and, for the fast
+step, last ``speedup=X.XX``: the reference step's iteration time (float32, the
+plain formulation, timed in the same run) over the fast step's. Data are
+synthetic random tensors of the named shapes; no data files are read.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from gazsl import evaluate as ev
 from gazsl.config import preset
 from gazsl.fast_step import StepShape, fast_gemm_flops, fast_step, make_optimizers, reference_gemm_flops
 from gazsl.model import Critic, Generator
+from gazsl.precision import Precision, resolve
 from gazsl.step import EpochSampler, TrainingData, draw_inputs, reference_step
 
 # text: vocabulary size; train/test: image counts (synthetic, of the datasets' order of size)
@@ -106,6 +110,33 @@ def evaluate(netG: Generator, unseen_text: torch.Tensor, test: torch.Tensor, con
     return ev.knn_votes(test, fake, labels, unseen_text.shape[0], config.knn_k).argmax(dim=1)
 
 
+def networks(shape: dict, config, device, adam: str):
+    """Generator, critic and their optimisers: fused Adam as gazsl.fast_step.make_optimizers, or torch's default."""
+    netG = Generator(shape["text"], shape["features"], config).to(device)
+    netD = Critic(shape["features"], shape["seen"], config).to(device)
+    if adam == "fused":
+        return (netG, netD, *make_optimizers(netG, netD, config))
+    betas = (config.beta1, config.beta2)
+    return (netG, netD, torch.optim.Adam(netG.parameters(), lr=config.lr, betas=betas),
+            torch.optim.Adam(netD.parameters(), lr=config.lr, betas=betas))
+
+
+def reference_seconds(shape: dict, config, device, data: TrainingData, adam: str, seed: int, warmup: int,
+                      iters: int) -> float:
+    """Best wall-clock seconds of one ``reference_step`` iteration (the plain formulation), on networks of its own."""
+    torch.manual_seed(seed)
+    netG, netD, optG, optD = networks(shape, config, device, adam)
+    sampler, gen = EpochSampler(len(data.labels), config.batch_size, seed=seed), torch.Generator().manual_seed(seed)
+    times = []
+    for i in range(warmup + iters):
+        inputs = draw_inputs(sampler, config, gen, device)
+        wall, _ = timed(lambda: reference_step(netG, netD, optG, optD, data, inputs, config), device)
+        if i >= warmup:
+            times.append(wall)
+            print(f"  reference iteration {i - warmup}: {wall:.3f} s")
+    return min(times)
+
+
 def profile_iteration(step, args_, device) -> None:
     from torch.profiler import ProfilerActivity, profile
 
@@ -128,7 +159,10 @@ def main() -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--iters", type=int, default=None, help="timed iterations (default: 3 on cpu, 30 on cuda)")
     parser.add_argument("--impl", choices=("fast", "reference"), default="fast")
-    parser.add_argument("--bf16", action="store_true", help="bf16 autocast (fast impl)")
+    parser.add_argument("--bf16", choices=("auto", "on", "off"), nargs="?", const="on", default="auto",
+                        help="bf16 autocast of the fast step's products (default auto, as Config.bf16; --bf16 alone: on)")
+    parser.add_argument("--no-reference", action="store_true",
+                        help="fast impl: do not time the reference step (no speedup line)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the critic step (fast impl)")
     parser.add_argument("--profile", action="store_true", help="profile one extra iteration, print the top ops")
     parser.add_argument("--sync-check", action="store_true",
@@ -144,17 +178,23 @@ def main() -> None:
 
     device = torch.device(args.device)
     shape = SHAPES[args.shapes]
-    config = preset(shape["preset"]).replace(bf16=args.bf16, compile=args.compile, seed=args.seed)
+    config = preset(shape["preset"]).replace(bf16="off", compile=args.compile, seed=args.seed)
     if device.type == "cpu":
         torch.set_num_threads(args.threads or fastest_thread_count(config.batch_size, shape["features"],
                                                                    config.critic_hidden))
+    if args.impl == "fast":  # at the thread count chosen above, as training would decide it
+        precision = resolve(args.bf16, device, config.batch_size, shape["features"], config.critic_hidden)
+    else:
+        precision = Precision(False, "the reference step computes in float32")
+    config = config.replace(bf16=precision.setting)
     iters = args.iters or (3 if device.type == "cpu" else 30)
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     print(f"torch {torch.__version__}, device {device}"
           + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else f", {torch.get_num_threads()} threads")
-          + f"; shapes {args.shapes}, impl {args.impl}, adam {args.adam}, bf16 {args.bf16}, compile {args.compile}"
+          + f"; shapes {args.shapes}, impl {args.impl}, adam {args.adam}, compile {args.compile}"
           + (", log=False" if args.no_log and args.impl == "fast" else ""))
+    print(f"precision: bf16 {precision.setting} ({precision.reason})")
 
     dims = StepShape(batch=config.batch_size, text=shape["text"], reduced=config.text_reduced_dim,
                      noise=config.noise_dim, gen_hidden=config.generator_hidden, features=shape["features"],
@@ -169,22 +209,15 @@ def main() -> None:
 
     def peak_throughput(repeats: int = 5) -> tuple[float, float]:
         """GEMM FLOP per wall and per CPU second, in the precision the step computes in."""
-        dtype = torch.bfloat16 if args.bf16 else torch.float32
+        dtype = torch.bfloat16 if precision.bf16 else torch.float32
         return gemm_throughput(dims.batch, dims.features, dims.critic_hidden, device, dtype, repeats)
 
     peak, _ = peak_throughput()
-    print(f"GEMM throughput {'bfloat16' if args.bf16 else 'float32'} ({dims.batch}x{dims.features} @ "
+    print(f"GEMM throughput {'bfloat16' if precision.bf16 else 'float32'} ({dims.batch}x{dims.features} @ "
           f"{dims.features}x{dims.critic_hidden}): {peak / 1e9:.1f} GFLOP/s")
 
     data, unseen_text, test = synthetic_data(shape, config, device, gen)
-    netG = Generator(shape["text"], shape["features"], config).to(device)
-    netD = Critic(shape["features"], shape["seen"], config).to(device)
-    if args.adam == "fused":
-        optG, optD = make_optimizers(netG, netD, config)
-    else:
-        betas = (config.beta1, config.beta2)
-        optG = torch.optim.Adam(netG.parameters(), lr=config.lr, betas=betas)
-        optD = torch.optim.Adam(netD.parameters(), lr=config.lr, betas=betas)
+    netG, netD, optG, optD = networks(shape, config, device, args.adam)
     if args.impl == "fast":
         def step(*step_args):
             return fast_step(*step_args, log=not args.no_log)
@@ -253,6 +286,13 @@ def main() -> None:
     print(f"efficiency counting the reference without its zero-derivative GEMMs: "
           f"{efficiency * (ref_flops - zero_flops) / ref_flops:.2f}")
     print(f"efficiency={efficiency:.2f}")
+    if args.impl == "fast" and not args.no_reference:
+        del netG, netD, optG, optD  # the reference trains networks of its own
+        reference = reference_seconds(shape, config.replace(bf16="off"), device, data, args.adam, args.seed, warmup,
+                                      iters)
+        print(f"reference step (float32, the plain formulation): best {reference:.4f} s over {iters} iterations; "
+              f"fast step (bf16 {precision.setting}): best {best:.4f} s")
+        print(f"speedup={reference / best:.2f}")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ class Config:
     log_every: int = 20
     fast_step: bool = True  # the optimised training step (same updates, see gazsl/fast_step.py)
     compile: bool = False  # torch.compile the networks (GPU)
-    bf16: bool = False  # bf16 autocast (GPU)
+    bf16: str = "auto"  # auto | on | off: bf16 autocast of the products; auto: where it is faster (gazsl/precision.py)
 
     def __post_init__(self):
         """A config is checked when it is made: a bad value fails here, not at the first evaluation."""
@@ -72,6 +72,7 @@ class Config:
 KNOWN_FEATURE_NORMS = ("mean_var", "minmax")
 KNOWN_CLASSIFIERS = ("knn", "pivot", "softmax")
 KNOWN_DEVICES = ("auto", "cpu", "cuda")
+KNOWN_BF16 = ("auto", "on", "off")
 
 
 def from_mapping(base: Config, values: dict, source: str = "config") -> Config:
@@ -79,7 +80,7 @@ def from_mapping(base: Config, values: dict, source: str = "config") -> Config:
     types = typing.get_type_hints(Config)
     known = {f.name for f in fields(Config)}
     changes = {}
-    for key, value in values.items():
+    for key, value in upgrade(values).items():
         if key not in known:
             raise data_error(source, f"unknown config field '{key}'")
         expected = types[key]
@@ -96,6 +97,13 @@ def from_mapping(base: Config, values: dict, source: str = "config") -> Config:
 # An experiment config (experiments/configs/<split>.json, gazsl.tune --best-config): Config fields under "overrides",
 # with the preset they apply to, the store, a note for the tables and what gazsl.tune chose ("tuned").
 EXPERIMENT_KEYS = ("split", "preset", "store", "overrides", "note", "tuned")
+
+
+def upgrade(values: dict) -> dict:
+    """Config values as this version spells them: ``bf16`` was true/false before it had ``auto``."""
+    if isinstance(values.get("bf16"), bool):
+        return {**values, "bf16": "on" if values["bf16"] else "off"}
+    return values
 
 
 def load(path, base: Config) -> Config:
@@ -152,6 +160,8 @@ def validate(config, source: str = "config") -> None:
             raise data_error(source, f"field '{key}' must be in [0, 1), got {getattr(config, key)}")
     if config.device not in KNOWN_DEVICES:
         raise data_error(source, f"field 'device' must be one of {KNOWN_DEVICES}, got {config.device!r}")
+    if config.bf16 not in KNOWN_BF16:
+        raise data_error(source, f"field 'bf16' must be one of {KNOWN_BF16}, got {config.bf16!r}")
 
 
 # Made last: a preset is a Config, checked when it is made.

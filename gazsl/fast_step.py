@@ -34,8 +34,11 @@ and ``fast_gemm_flops`` count what each formulation multiplies.
    generator step's GEMMs. The cycle term's targets are rows of the per-class
    reduced text.
 
-``compile`` (torch.compile of the critic's closed form) and ``bf16`` (autocast)
-are optional and meant for GPUs.
+``compile`` (torch.compile of the critic's closed form, meant for GPUs) is
+optional. ``bf16`` (autocast, ``config.bf16 == "on"``; gazsl.precision turns
+``auto`` into on or off before a run) multiplies in bf16; the master weights,
+the optimiser state, the gradients handed to Adam and every reduction of the
+losses and the gradient penalty stay float32 (``_at_least_fp32``).
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ def _critic_update(xf: torch.Tensor, y: torch.Tensor, alpha: torch.Tensor, w1: t
     pre = torch.addmm(b1, xf, w1.t())  # (2B, H)
     h = pre.relu()
     out = torch.addmm(bh, h, wh.t())  # (2B, 1 + S): WGAN score, aux logits
-    d, c = out[:, 0], out[:, 1:]
+    d, c = _at_least_fp32(out[:, 0]), out[:, 1:]
     wgan = d[b:].mean() - d[:b].mean()
     ce_real, ce_fake = F.cross_entropy(c[:b], y), F.cross_entropy(c[b:], y)
     aux = ce_real + ce_fake
@@ -80,7 +83,8 @@ def _critic_update(xf: torch.Tensor, y: torch.Tensor, alpha: torch.Tensor, w1: t
     dc = dc.scatter_add(1, y2, torch.full(y2.shape, -1.0, dtype=dc.dtype, device=dc.device)) / b
     dd = torch.full((2 * b, 1), 1.0 / b, dtype=dc.dtype, device=dc.device)
     dd[:b] = -1.0 / b
-    dout = torch.cat([dd, dc], dim=1).to(out.dtype)  # (2B, 1 + S)
+    dout_fp32 = torch.cat([dd, dc], dim=1)  # (2B, 1 + S)
+    dout = dout_fp32.to(out.dtype)
     dpre = torch.ops.aten.threshold_backward(dout @ wh, h, 0)  # (2B, H): through the ReLU
 
     # gradient penalty (saving 3 in the module docstring)
@@ -98,7 +102,7 @@ def _critic_update(xf: torch.Tensor, y: torch.Tensor, alpha: torch.Tensor, w1: t
     d_w1 = p.mul_(w[:, None]).addmm_(dpre.t(), xf.to(dpre.dtype))  # (H, D): diag(w) m^T U + dpre^T [x; fake]
     d_wh = dout.t() @ h  # (1 + S, H)
     d_wh[0] += d_w
-    grads = (d_w1, dpre.sum(dim=0), d_wh, dout.sum(dim=0))
+    grads = (d_w1, _at_least_fp32(dpre).sum(dim=0), d_wh, dout_fp32.sum(dim=0))
     acc_real = aux_accuracy(c[:b], y)
     return grads, (wgan, aux, gp, acc_real)
 
@@ -242,7 +246,10 @@ def fast_step(netG: Generator, netD: Critic, optG, optD, data: TrainingData,
                          "set fast_step to false to train it with the reference step")
     first, act, last, squash = netG.main  # Linear(Z + R, Hg), LeakyReLU, Linear(Hg, D), Tanh
     w_z, w_r = first.weight[:, :netG.noise_dim], first.weight[:, netG.noise_dim:]  # the input is cat[z, r]
-    autocast = torch.autocast(data.features.device.type, dtype=torch.bfloat16, enabled=config.bf16)
+    if config.bf16 not in ("on", "off"):
+        raise ValueError(f"fast_step needs bf16 'on' or 'off', got {config.bf16!r} (gazsl.precision.resolve decides 'auto')")
+    bf16 = config.bf16 == "on"
+    autocast = torch.autocast(data.features.device.type, dtype=torch.bfloat16, enabled=bf16)
     critic_update = _critic_fn(config.compile)
 
     with autocast:
@@ -262,7 +269,7 @@ def fast_step(netG: Generator, netD: Critic, optG, optD, data: TrainingData,
     # page-faults inside the GEMM that first writes it, every step. Keep one per critic (GPUs, bf16 and
     # torch.compile manage their own memory).
     d_w1_out = None
-    if d_params[0].device.type == "cpu" and not (config.bf16 or config.compile):
+    if d_params[0].device.type == "cpu" and not (bf16 or config.compile):
         d_w1_out = _D_W1_BUFFERS.get(netD)
         if d_w1_out is None or d_w1_out.shape != d_params[0].shape or d_w1_out.dtype != d_params[0].dtype:
             d_w1_out = _D_W1_BUFFERS[netD] = torch.empty_like(d_params[0])
@@ -305,11 +312,11 @@ def fast_step(netG: Generator, netD: Critic, optG, optD, data: TrainingData,
                 c_real = F.linear(F.linear(data.features[idx], w1, b1).relu_(), wa, ba)  # only the log reads it
             aux = aux + F.cross_entropy(c_real, y) / 2
         pivot = pivot_loss_masked(fake, y, data.centroids)
-        loss = -d_fake.mean() + aux + config.pivot_weight * pivot + regularisers
+        loss = -_at_least_fp32(d_fake).mean() + aux + config.pivot_weight * pivot + regularisers
         extra = {}
         if config.creativity_weight > 0:
-            extra["creative_entropy"] = entropy(out[b:, 1:])
-            loss = loss + config.creativity_weight * (-out[b:, 0].mean() - extra["creative_entropy"])
+            extra["creative_entropy"] = entropy(_at_least_fp32(out[b:, 1:]))
+            loss = loss + config.creativity_weight * (-_at_least_fp32(out[b:, 0]).mean() - extra["creative_entropy"])
         if config.cycle_weight > 0:
             extra["cycle"] = F.mse_loss(netG.regressor(fake), reduced.detach()[y])
             loss = loss + config.cycle_weight * extra["cycle"]

@@ -33,6 +33,7 @@ from gazsl.config import Config
 from gazsl.estimator import ZeroShotEstimator
 from gazsl.io import GazslError, data_error, one_line
 from gazsl.model import Generator
+from gazsl.precision import resolve as resolve_precision
 from gazsl.text import encoder_from_recipe
 from gazsl.trainer import GazslTrainer, Normaliser, Phase, resolve_device, run_phase
 from gazsl.vision import backbone_from_recipe
@@ -75,7 +76,7 @@ class GAZSL(ZeroShotEstimator):
     text_encoder, image_backbone: how articles and photographs become the vectors it reads
     (optional; saved with the model).
 
-    Fitted attributes: ``config_`` (the configuration used, seed included),
+    Fitted attributes: ``config_`` (the configuration used, seed included, bf16 decided: ``precision_`` says why),
     ``generator_``, ``normaliser_`` (feature scaling fitted on the training
     images), ``seen_text_`` (S, T) and ``class_names_`` of the training classes,
     ``n_iter_``, ``n_text_dims_``, ``n_features_in_``; ``trainer_`` (critic,
@@ -111,6 +112,10 @@ class GAZSL(ZeroShotEstimator):
         config = self.config if self.config is not None else Config()
         self.config_ = config if self.random_state is None else config.replace(seed=int(self.random_state))
         self.device_ = resolve_device(self.config_.device)
+        # bf16 'auto' is decided once per model, at its own shapes (gazsl.precision); the config keeps the decision
+        self.precision_ = resolve_precision(self.config_.bf16, self.device_, self.config_.batch_size, X.shape[1],
+                                            self.config_.critic_hidden)
+        self.config_ = self.config_.replace(bf16=self.precision_.setting)
         self.normaliser_ = Normaliser.fit(self.config_.feature_norm, X)
         self.trainer_ = GazslTrainer(text, self.normaliser_(X), y, self.config_, self.device_, self.config_.seed)
         self.generator_ = self.trainer_.netG

@@ -11,6 +11,7 @@ model, ``DIR/model.gazsl`` (``gazsl.gan.GAZSL.load``, ``python -m gazsl.predict`
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import shlex
 import sys
@@ -26,6 +27,7 @@ from gazsl.datasets import dataset_of, open_store
 from gazsl.gan import GAZSL, Unavailable, gzsl_classifier
 from gazsl.interrupt import Interrupted, StopRequest, stop_on_signals
 from gazsl.io import GazslError, exclusive_lock, write_json_atomic
+from gazsl.precision import Precision, resolve as resolve_precision
 from gazsl.protocol import PROTOCOLS, build_phases, local_labels
 from gazsl.runs import RUN_KEYS, check_same_run, provenance, run_record, tensorboard_writer
 from gazsl.store import FeatureStore
@@ -61,8 +63,14 @@ def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: 
     np.random.seed(config.seed)
     threads = torch.get_num_threads()
     record = {**run_record(split, protocol, preset, config, store), "threads": threads}
+    recorded = None
     if resume and (out / "config.json").exists():
         check_same_run(out / "config.json", record)
+        recorded = Precision.from_record(json.loads((out / "config.json").read_text(encoding="utf-8")).get("precision", {}))
+    # bf16 'auto' may time a probe, which can decide otherwise on another machine: a resumed run keeps its decision
+    precision = recorded or resolve_precision(config.bf16, device, config.batch_size, store.features.shape[1],
+                                              config.critic_hidden)
+    record["precision"] = precision.to_dict()
     write_json_atomic(out / "config.json", record)
     writer = tensorboard_writer(out)
 
@@ -72,7 +80,7 @@ def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: 
         for phase in phases:
             if phase.plan is not None:
                 phase.iterations = phase.plan(phases)
-            model = GAZSL(config, text_encoder=text_encoder, image_backbone=image_backbone).initialise(
+            model = GAZSL(config.replace(bf16=precision.setting), text_encoder=text_encoder, image_backbone=image_backbone).initialise(
                 text[phase.train_classes], store.features[phase.train_images],
                 local_labels(store.labels[phase.train_images], phase.train_classes),
                 [store.class_names[c] for c in phase.train_classes])
@@ -91,7 +99,7 @@ def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: 
         "n_seen_classes": len(split_info.seen), "n_unseen_classes": len(split_info.unseen),
         **summary, "seconds": round(time.time() - started, 1), "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None, "threads": threads,
-        "config": record["config"], **provenance(store),
+        **precision.to_dict(), "config": record["config"], **provenance(store),
     }
     model.gzsl_calibration_ = summary.get("calibration")  # honest protocol: chosen on validation classes
     model.metrics_ = metrics
@@ -123,6 +131,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--classifier", choices=config_module.KNOWN_CLASSIFIERS, help="final classifier (default: knn)")
     parser.add_argument("--store", type=Path, help="feature store (default: features/<dataset>.h5)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--bf16", choices=config_module.KNOWN_BF16,
+                        help="bf16 products (default auto: where this device multiplies bf16 faster; gazsl/precision.py)")
     parser.add_argument("--checkpoint-every", type=int)
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     return parser.parse_args(argv)
@@ -143,7 +153,7 @@ def config_from_args(args) -> tuple[Config, str]:
     if args.config:
         config = config_module.load(args.config, config)
     overrides = {"seed": args.seed, "iterations": args.iters, "text": args.text, "classifier": args.classifier,
-                 "device": args.device, "checkpoint_every": args.checkpoint_every}
+                 "device": args.device, "checkpoint_every": args.checkpoint_every, "bf16": args.bf16}
     config = config_module.from_mapping(config, {k: v for k, v in overrides.items() if v is not None}, "command line")
     return config, preset_name
 
@@ -172,7 +182,8 @@ def main(argv=None) -> int:
              else f" H={metrics['gzsl_h']:.1f}% (seen {metrics['gzsl_seen']:.1f}, unseen {metrics['gzsl_unseen']:.1f})")
     print(f"{args.split} seed={config.seed} protocol={args.protocol} iters={metrics['iterations']} "
           f"zsl_top1={metrics['zsl_top1']:.1f}% per_class={metrics['zsl_top1_per_class']:.1f}% "
-          f"ausuc={metrics['ausuc']:.3f}{extra} ({metrics['seconds']:.0f}s) -> {out / 'metrics.json'}")
+          f"ausuc={metrics['ausuc']:.3f}{extra} bf16={'on' if metrics['bf16'] else 'off'} ({metrics['seconds']:.0f}s) "
+          f"-> {out / 'metrics.json'}")
     return 0
 
 

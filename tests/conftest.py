@@ -45,11 +45,16 @@ def toy_store(tmp_path) -> Path:
 
 @pytest.fixture
 def tiny_config_file(tmp_path) -> Path:
-    """Config overrides that make a GAZSL run take seconds on the toy store."""
+    """Config overrides that make a GAZSL run take seconds on the toy store.
+
+    float32 forced: bf16 'auto' times a probe, whose decision at these tiny shapes may differ between two runs
+    that a test compares (tests/test_precision.py covers 'auto').
+    """
     import json
 
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps({"text_reduced_dim": 16, "generator_hidden": 32, "critic_hidden": 32, "batch_size": 64,
                                 "critic_steps": 2, "eval_start": 10, "eval_every": 10, "log_every": 5,
-                                "checkpoint_every": 5, "samples_per_class": 10, "knn_k": 5, "patience": 0, "lr": 3e-3}))
+                                "checkpoint_every": 5, "samples_per_class": 10, "knn_k": 5, "patience": 0, "lr": 3e-3,
+                                "bf16": "off"}))
     return path

@@ -15,7 +15,7 @@ from gazsl.trainer import GazslTrainer
 def tiny(tmp_path, **changes):
     values = {"text_reduced_dim": 16, "generator_hidden": 32, "critic_hidden": 32, "batch_size": 64, "critic_steps": 2,
               "eval_start": 100, "eval_every": 10, "log_every": 5, "checkpoint_every": 5, "samples_per_class": 10,
-              "knn_k": 5, "patience": 0, "lr": 3e-3, **changes}
+              "knn_k": 5, "patience": 0, "lr": 3e-3, "bf16": "off", **changes}  # off: as tests/conftest.py says
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps(values))
     return path

@@ -28,7 +28,7 @@ DEVICE = os.environ.get("GAZSL_TEST_DEVICE", "cpu")  # bench/gpu_check.sh runs t
 def make_case(n: int, batch: int, labels: np.ndarray | None = None, seed: int = 0, critic_steps: int = 3,
               **switches):
     config = Config(text_reduced_dim=R, noise_dim=Z, generator_hidden=HG, critic_hidden=H, batch_size=batch,
-                    critic_steps=critic_steps, lr=1e-3, seed=seed, **switches)
+                    critic_steps=critic_steps, lr=1e-3, seed=seed, **{"bf16": "off", **switches})
     gen = torch.Generator().manual_seed(seed)
     if labels is None:
         labels = np.arange(n) % S
@@ -233,18 +233,31 @@ def test_fused_adam_of_make_optimizers_follows_the_same_trajectory():
     assert_same_trajectory(reference, (g, d, opt_g, opt_d, logs))
 
 
-def test_bf16_autocast_runs_and_stays_near_float32():
-    config, data, netG, netD = make_case(n=60, batch=16)
+@pytest.mark.parametrize("switches", [{}, {"creativity_weight": 0.5, "cycle_weight": 0.5}])
+def test_bf16_autocast_runs_and_stays_near_float32(switches):
+    config, data, netG, netD = make_case(n=60, batch=16, **switches)
     data = TrainingData(data.features.float(), data.labels, data.text.float(), data.centroids.float())
     logs = []
-    for bf16 in (False, True):
+    for bf16 in ("off", "on"):
         g, d = copy.deepcopy(netG).float(), copy.deepcopy(netD).float()
         opt_g, opt_d = optimisers(g, d, config)
-        inputs = draw_inputs(EpochSampler(60, 16, seed=1), config, torch.Generator().manual_seed(2), DEVICE)
+        inputs = draw_inputs(EpochSampler(60, 16, seed=1), config, torch.Generator().manual_seed(2), DEVICE, n_classes=S)
         logs.append(fast_step(g, d, opt_g, opt_d, data, inputs, config.replace(bf16=bf16)))
+        # master weights and optimiser state stay float32; so do the losses (reductions) and what is logged
         assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in [*g.parameters(), *d.parameters()])
-    for key in ("critic_aux", "gp", "g_loss", "pivot"):
+        assert all(v.dtype == torch.float32 for opt in (opt_g, opt_d) for state in opt.state.values()
+                   for v in state.values() if v.is_floating_point() and v.dim() > 0)
+        assert all(v.dtype == torch.float32 for k, v in logs[-1].items() if k not in ("acc_real", "acc_fake")), logs[-1]
+    for key in ("critic_aux", "gp", "g_loss", "pivot", "wasserstein", *(("cycle",) if switches else ())):
         assert torch.allclose(logs[0][key], logs[1][key], rtol=0.05, atol=0.01), key
+
+
+def test_fast_step_needs_auto_resolved_first():
+    config, data, netG, netD = make_case(n=60, batch=16, bf16="auto")
+    opt_g, opt_d = optimisers(netG, netD, config)
+    inputs = draw_inputs(EpochSampler(60, 16, seed=1), config, torch.Generator().manual_seed(2), DEVICE)
+    with pytest.raises(ValueError, match="gazsl.precision.resolve"):
+        fast_step(netG, netD, opt_g, opt_d, data, inputs, config)
 
 
 def test_log_false_makes_the_same_update_and_leaves_out_the_log_only_losses():
