@@ -4,10 +4,10 @@
                                [--bf16 auto|on|off] [--compile] [--profile] [--seed 0] [--no-reference]
 
 Prints, from one process: the reference FLOPs of one iteration (the plain
-formulation of gazsl.step.reference_step, text layer once per sample; formula
-in gazsl.fast_step.reference_gemm_flops, checked against the dispatched GEMMs
+formulation of gazsl.generator.step.reference_step, text layer once per sample; formula
+in gazsl.generator.fast_step.reference_gemm_flops, checked against the dispatched GEMMs
 by tests/test_fast_step.py), the precision (``--bf16``, decided as training
-decides it: gazsl.precision), the GEMM throughput measured here on the
+decides it: gazsl.generator.precision), the GEMM throughput measured here on the
 workload's dominant product in that precision, iterations per second,
 evaluation throughput (cosine 20-NN against 60 generated features per unseen
 class), ``efficiency=0.xx`` = reference FLOPs / iteration time / GEMM
@@ -25,12 +25,12 @@ import time
 
 import torch
 
-from gazsl import evaluate as ev
+from gazsl.scoring import evaluate as ev
 from gazsl.config import preset
-from gazsl.fast_step import StepShape, fast_gemm_flops, fast_step, make_optimizers, reference_gemm_flops
-from gazsl.model import Critic, Generator
-from gazsl.precision import Precision, resolve
-from gazsl.step import EpochSampler, TrainingData, draw_inputs, reference_step
+from gazsl.generator.fast_step import StepShape, fast_gemm_flops, fast_step, make_optimizers, reference_gemm_flops
+from gazsl.generator.model import Critic, Generator
+from gazsl.generator.precision import Precision, resolve
+from gazsl.generator.step import EpochSampler, TrainingData, draw_inputs, reference_step
 
 # text: vocabulary size; train/test: image counts (synthetic, of the datasets' order of size)
 SHAPES = {
@@ -111,7 +111,7 @@ def evaluate(netG: Generator, unseen_text: torch.Tensor, test: torch.Tensor, con
 
 
 def networks(shape: dict, config, device, adam: str):
-    """Generator, critic and their optimisers: fused Adam as gazsl.fast_step.make_optimizers, or torch's default."""
+    """Generator, critic and their optimisers: fused Adam as gazsl.generator.fast_step.make_optimizers, or torch's default."""
     netG = Generator(shape["text"], shape["features"], config).to(device)
     netD = Critic(shape["features"], shape["seen"], config).to(device)
     if adam == "fused":
@@ -168,7 +168,7 @@ def main() -> None:
     parser.add_argument("--sync-check", action="store_true",
                         help="cuda: run one extra step with torch.cuda.set_sync_debug_mode('error')")
     parser.add_argument("--adam", choices=("fused", "plain"), default="fused",
-                        help="fused: gazsl.fast_step.make_optimizers; plain: torch.optim.Adam's default implementation")
+                        help="fused: gazsl.generator.fast_step.make_optimizers; plain: torch.optim.Adam's default implementation")
     parser.add_argument("--no-log", action="store_true",
                         help="fast impl: fast_step(log=False), as a training loop does between logging intervals")
     parser.add_argument("--threads", type=int, default=None,

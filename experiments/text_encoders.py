@@ -16,7 +16,7 @@ hours: a ridge map from class text vectors to class-mean image features,
 fitted on seen classes, predicts a prototype per unseen class; images are
 classified by the nearest prototype (cosine). The ridge strength is chosen on
 the validation classes (seen classes held out), never on the unseen ones: the
-honest protocol of ``gazsl.protocol``, as every method.
+honest protocol of ``gazsl.protocols.protocol``, as every method.
 """
 
 from __future__ import annotations
@@ -31,16 +31,16 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl import sentence_encoder as se
-from gazsl.baselines import PrototypeRegression
-from gazsl import text_noise as tn
-from gazsl.corpus import read_corpus
-from gazsl.estimator import ZeroShotEstimator
+from gazsl.documents import sentence_encoder as se
+from gazsl.scoring.baselines import PrototypeRegression
+from gazsl.documents import text_noise as tn
+from gazsl.documents.corpus import read_corpus
+from gazsl.scoring.estimator import ZeroShotEstimator
 from gazsl.io import GazslError, run_cli, write_text_atomic
-from gazsl.protocol import choose_and_refit, images_of, local_labels
-from gazsl.reproduce import environments, mean_std
-from gazsl.store import FeatureStore, TextVectors
-from gazsl.text import encode_tfidf
+from gazsl.protocols.protocol import choose_and_refit, images_of, local_labels
+from gazsl.protocols.tables import environments, mean_std
+from gazsl.images.store import FeatureStore, TextVectors
+from gazsl.documents.encoders import encode_tfidf
 
 ROOT = Path(__file__).resolve().parents[1]
 SPLITS = ("cub100_easy", "cub100_hard")
@@ -88,7 +88,7 @@ def train_runs(store_path: Path, runs: Path, splits, seeds, train_args: list[str
 
 def _finished_run(out: Path, command: list[str]) -> dict:
     """The run's metrics, refused when they were made with other settings or data than ``command`` asks for."""
-    from gazsl.runs import finished_run
+    from gazsl.protocols.runs import finished_run
     from gazsl.train import config_from_args, parse_args
 
     args = parse_args(command)
@@ -210,7 +210,7 @@ class ProxyRegression(ZeroShotEstimator):
 
 
 def proxy_zsl(store: FeatureStore, split_name: str, text: np.ndarray) -> dict:
-    """The proxy under the honest protocol (gazsl.protocol): ``lam`` chosen by validation top-1 per sample."""
+    """The proxy under the honest protocol (gazsl.protocols.protocol): ``lam`` chosen by validation top-1 per sample."""
     chosen = choose_and_refit(ProxyRegression, RIDGE_LAMBDAS, text, store, split_name, select_key="val_top1")
     split = store.split(split_name)
     unseen = images_of(store, split.unseen)
@@ -283,7 +283,7 @@ def cmd_proxy(args) -> None:
     text = "\n".join([
         "# Noise handling, measured with a GAN-free proxy", "",
         f"Made by: `{_command_line()}`", "",
-        "A PROXY, not GAZSL: `gazsl.baselines.PrototypeRegression` (ridge regression from class text vectors "
+        "A PROXY, not GAZSL: `gazsl.scoring.baselines.PrototypeRegression` (ridge regression from class text vectors "
         "to class-mean image features, z-scored, fitted on seen classes; ridge strength, relative to the mean "
         "squared norm of the centred text rows, chosen among "
         f"{', '.join(map(str, RIDGE_LAMBDAS))} by top-1 on the validation classes), nearest predicted prototype "

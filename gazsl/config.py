@@ -50,9 +50,9 @@ class Config:
     device: str = "auto"  # auto | cpu | cuda
     checkpoint_every: int = 100
     log_every: int = 20
-    fast_step: bool = True  # the optimised training step (same updates, see gazsl/fast_step.py)
+    fast_step: bool = True  # the optimised training step (same updates, see gazsl/generator/fast_step.py)
     compile: bool = False  # torch.compile the networks (GPU)
-    bf16: str = "auto"  # auto | on | off: bf16 autocast of the products; auto: where it is faster (gazsl/precision.py)
+    bf16: str = "auto"  # auto | on | off: bf16 autocast of the products; auto: where it is faster (gazsl/generator/precision.py)
 
     def __post_init__(self):
         """A config is checked when it is made: a bad value fails here, not at the first evaluation."""

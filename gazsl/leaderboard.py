@@ -8,8 +8,8 @@ Plain GAZSL shares its runs with ``gazsl.reproduce`` (runs/reproduce/<split>/hon
 the variants train under runs/reproduce/methods/<method>/. Finished runs are
 reused. Writes experiments/results/leaderboard.md and leaderboard.json.
 
-The baselines follow the same protocol as GAZSL (``gazsl.protocol``): their
-hyper-parameters (gazsl.baselines.candidates) and GZSL calibration are chosen
+The baselines follow the same protocol as GAZSL (``gazsl.protocols.protocol``): their
+hyper-parameters (gazsl.scoring.baselines.candidates) and GZSL calibration are chosen
 on the validation classes, with a model fitted on the seen classes minus those;
 the reported model is then refitted on every seen training image (held-out seen
 images excluded) and scored once on the unseen classes (ZSL) and on held-out
@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl import baselines
-from gazsl.datasets import open_store
+from gazsl.scoring import baselines
+from gazsl.images.datasets import open_store
 from gazsl.io import GazslError, write_json_atomic, write_text_atomic
-from gazsl.protocol import choose_and_refit
-from gazsl.reproduce import (CONFIG_DIR, RUNS_DIR, environments, load_cell, mean_std, parse_table_args, read_cell,
-                             run_cell, run_cells, table_parser)
+from gazsl.protocols.protocol import choose_and_refit
+from gazsl.protocols.cells import CONFIG_DIR, RUNS_DIR, load_cell, read_cell, run_cell, run_cells
+from gazsl.protocols.tables import environments, mean_std, parse_table_args, table_parser
 
 # Weights fixed a priori (nothing tuned here): the defaults of the authors' code,
 # CIZSL's --creativity_weight 0.1 and CANZSL's --cyclelambda 10.
@@ -41,7 +41,7 @@ PIVOT = {"classifier": "pivot"}
 @dataclass
 class Method:
     label: str
-    baseline: str | None = None  # a gazsl.baselines.BASELINES key; else GAZSL with ``overrides``
+    baseline: str | None = None  # a gazsl.scoring.baselines.BASELINES key; else GAZSL with ``overrides``
     overrides: dict = field(default_factory=dict)
 
 
@@ -76,7 +76,7 @@ def method_runs(runs_dir: Path, method: str) -> Path:
 
 def run_method(split: str, method: str, seed: int, runs_dir: Path = RUNS_DIR, config_dir: Path = CONFIG_DIR,
                threads: int | None = None) -> dict:
-    """Honest-protocol metrics of one (split, method, seed) cell; a ``gazsl.reproduce.run_cells`` runner."""
+    """Honest-protocol metrics of one (split, method, seed) cell; a ``gazsl.protocols.cells.run_cells`` runner."""
     if method not in METHODS:
         raise GazslError(f"unknown method '{method}' (available: {', '.join(METHODS)})")
     spec = METHODS[method]
@@ -163,7 +163,7 @@ def describe(methods: list[str], splits: list[str], config_dir: Path) -> str:
             grid = ", ".join(f"{k} in {list(v)}" for k, v in {**baselines.PARAM_GRIDS[spec.baseline],
                                                                "feature_norm": baselines.FEATURE_NORMS}.items())
             tuned = [s for s in splits if tuned_candidates(s, spec.baseline, config_dir)]
-            lines.append(f"- {spec.label}: `gazsl.baselines`, chosen on validation classes among {grid}"
+            lines.append(f"- {spec.label}: `gazsl.scoring.baselines`, chosen on validation classes among {grid}"
                          + (f"; on {', '.join(tuned)} the setting gazsl.tune chose there (see the config)" if tuned else ""))
         else:
             settings = ", ".join(f"`{k}={v}`" for k, v in spec.overrides.items()) or "the split's config as is"

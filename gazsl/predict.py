@@ -3,7 +3,7 @@
     python -m gazsl.predict --model runs/cub100/model.gazsl --classes ARTICLES --images PHOTOS... [--top-k 5]
                             [--out predictions.csv] [--gzsl]
 
-``--classes`` is a corpus in any layout gazsl reads (``gazsl.corpus``: a folder
+``--classes`` is a corpus in any layout gazsl reads (``gazsl.documents.corpus``: a folder
 of ``<class_id>.<Name>.txt`` articles, or a JSONL file); each article becomes a
 class vector with the text encoder the model was trained with, and each photo
 (JPEG, PNG ...; folders are searched recursively) a feature vector with its
@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl.corpus import read_corpus
-from gazsl.gan import GAZSL
+from gazsl.documents.corpus import read_corpus
+from gazsl.generator.gan import GAZSL
 from gazsl.io import GazslError, atomic_path, data_error
-from gazsl.text import check_terms
-from gazsl.vision import IMAGE_SUFFIXES, list_images
+from gazsl.documents.encoders import check_terms
+from gazsl.images.vision import IMAGE_SUFFIXES, list_images
 
 
 def image_paths(arguments: list[str]) -> list[Path]:

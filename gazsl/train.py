@@ -3,9 +3,9 @@
     python -m gazsl.train --split aviary_easy            # honest protocol (default)
     python -m gazsl.train --split cub_easy --preset paper --protocol paper
 
-The protocols are described in ``gazsl.protocol``; a run folder's files in
-``gazsl.runs``. A finished run leaves ``DIR/metrics.json`` and the trained
-model, ``DIR/model.gazsl`` (``gazsl.gan.GAZSL.load``, ``python -m gazsl.predict``).
+The protocols are described in ``gazsl.protocols.protocol``; a run folder's files in
+``gazsl.protocols.runs``. A finished run leaves ``DIR/metrics.json`` and the trained
+model, ``DIR/model.gazsl`` (``gazsl.generator.gan.GAZSL.load``, ``python -m gazsl.predict``).
 """
 
 from __future__ import annotations
@@ -23,17 +23,17 @@ import torch
 
 from gazsl import config as config_module
 from gazsl.config import Config
-from gazsl.datasets import dataset_of, open_store
-from gazsl.gan import GAZSL, Unavailable, gzsl_classifier
+from gazsl.images.datasets import dataset_of, open_store
+from gazsl.generator.gan import GAZSL, Unavailable, gzsl_classifier
 from gazsl.interrupt import Interrupted, StopRequest, stop_on_signals
 from gazsl.io import GazslError, exclusive_lock, write_json_atomic
-from gazsl.precision import Precision, resolve as resolve_precision
-from gazsl.protocol import PROTOCOLS, build_phases, local_labels
-from gazsl.runs import RUN_KEYS, check_same_run, provenance, run_record, tensorboard_writer
-from gazsl.store import FeatureStore
-from gazsl.text import recorded_encoder
-from gazsl.trainer import resolve_device, run_phase
-from gazsl.vision import recorded_backbone
+from gazsl.generator.precision import Precision, resolve as resolve_precision
+from gazsl.protocols.protocol import PROTOCOLS, build_phases, local_labels
+from gazsl.protocols.runs import RUN_KEYS, check_same_run, provenance, run_record, tensorboard_writer
+from gazsl.images.store import FeatureStore
+from gazsl.documents.encoders import recorded_encoder
+from gazsl.generator.trainer import resolve_device, run_phase
+from gazsl.images.vision import recorded_backbone
 
 # Preset used when --preset is not given: the paper's sizes where the paper's features live.
 DEFAULT_PRESET = {"cub": "paper", "nab": "paper"}
@@ -132,7 +132,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--store", type=Path, help="feature store (default: features/<dataset>.h5)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--bf16", choices=config_module.KNOWN_BF16,
-                        help="bf16 products (default auto: where this device multiplies bf16 faster; gazsl/precision.py)")
+                        help="bf16 products (default auto: where this device multiplies bf16 faster; gazsl/generator/precision.py)")
     parser.add_argument("--checkpoint-every", type=int)
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     return parser.parse_args(argv)

@@ -21,8 +21,8 @@ import torch
 
 from conftest import make_toy_store
 from gazsl.io import GazslError, atomic_path, write_json_atomic
-from gazsl.store import FeatureStore
-from gazsl.runs import load_checkpoint, save_checkpoint
+from gazsl.images.store import FeatureStore
+from gazsl.protocols.runs import load_checkpoint, save_checkpoint
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
@@ -47,7 +47,7 @@ CHILD = {
     # the features are written, the labels and the rest are not, when the child pauses
     "store": """
         import sys, time, h5py, numpy as np
-        from gazsl.store import FeatureStore
+        from gazsl.images.store import FeatureStore
         path, pause = sys.argv[1], sys.argv[2] == "pause"
         store = FeatureStore.open(path)
         store.features = np.random.default_rng(1).random((len(store.labels), 4096), dtype=np.float32)
@@ -68,7 +68,7 @@ CHILD = {
     # the whole checkpoint is in the temporary file but not yet renamed when the child pauses
     "checkpoint": """
         import os, sys, time, torch
-        from gazsl.runs import save_checkpoint
+        from gazsl.protocols.runs import save_checkpoint
         path, pause = sys.argv[1], sys.argv[2] == "pause"
         real = os.fsync
         def sync_then_pause(fd):

@@ -9,11 +9,12 @@ import re
 import numpy as np
 import pytest
 
-import gazsl.aviary as aviary
-from gazsl import aviary_templates as words
-from gazsl.corpus import read_corpus
+import gazsl.images.aviary_world as aviary
+from gazsl.aviary import main as aviary_cli
+from gazsl.images import aviary_templates as words
+from gazsl.documents.corpus import read_corpus
 from gazsl.io import GazslError
-from gazsl.store import FeatureStore
+from gazsl.images.store import FeatureStore
 
 # A small world for the tests that build several times.
 SMALL = aviary.AviaryConfig(n_species=40, n_families=6, n_orders=3, images_per_species=(5, 8),
@@ -26,7 +27,7 @@ def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("aviary")
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = aviary.main(["build", "--out", str(root / "aviary.h5"), "--corpus-root", str(root / "corpora"), "--seed", "0"])
+        code = aviary_cli(["build", "--out", str(root / "aviary.h5"), "--corpus-root", str(root / "corpora"), "--seed", "0"])
     assert code == 0
     return root, FeatureStore.open(root / "aviary.h5"), out.getvalue()
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from gazsl.baselines import ESZSL, PrototypeRegression, WACLinear, ridge_solve
+from gazsl.scoring.baselines import ESZSL, PrototypeRegression, WACLinear, ridge_solve
 from gazsl.io import GazslError
 
 METHODS = [ESZSL, PrototypeRegression, WACLinear]
@@ -214,8 +214,8 @@ def test_bad_hyper_parameters_raise_clear_errors(small):
 def test_eszsl_on_cub100_beats_chance_and_plus_minus_one_collapses(shared_data):
     import scipy.io
 
-    from gazsl.corpus import read_corpus
-    from gazsl.text import encode_tfidf
+    from gazsl.documents.corpus import read_corpus
+    from gazsl.documents.encoders import encode_tfidf
 
     z = np.load(shared_data / "cub100/features_efficientnet_lite0.npz")
     X, y = z["features"].astype(np.float64), z["label"].astype(np.int64)
@@ -242,7 +242,7 @@ def test_eszsl_on_cub100_beats_chance_and_plus_minus_one_collapses(shared_data):
 
 
 def test_candidates_cover_the_grid_and_build_valid_models(small):
-    from gazsl.baselines import BASELINES, candidates
+    from gazsl.scoring.baselines import BASELINES, candidates
 
     text, X, y = small
     for name, method in BASELINES.items():

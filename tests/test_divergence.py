@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from gazsl.io import run_cli
-from gazsl.runs import load_checkpoint
+from gazsl.protocols.runs import load_checkpoint
 from gazsl.train import main
-from gazsl.trainer import GazslTrainer
+from gazsl.generator.trainer import GazslTrainer
 
 
 def tiny(tmp_path, **changes):

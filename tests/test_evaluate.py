@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from gazsl import evaluate as ev
+from gazsl.scoring import evaluate as ev
 
 
 def test_knn_votes_majority_of_k_nearest():

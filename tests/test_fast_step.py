@@ -14,10 +14,10 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from gazsl.config import Config
 from gazsl.io import GazslError
-from gazsl.fast_step import (StepShape, fast_gemm_flops, fast_step, make_optimizers, pivot_loss_masked,
+from gazsl.generator.fast_step import (StepShape, fast_gemm_flops, fast_step, make_optimizers, pivot_loss_masked,
                              reference_gemm_flops)
-from gazsl.model import Critic, Generator, pivot_loss
-from gazsl.step import EpochSampler, TrainingData, draw_inputs, reference_step
+from gazsl.generator.model import Critic, Generator, pivot_loss
+from gazsl.generator.step import EpochSampler, TrainingData, draw_inputs, reference_step
 
 # Distinct small sizes, so that a FLOP formula mixing up two dimensions fails.
 T, R, Z, HG, D, H, S = 37, 11, 5, 23, 13, 19, 7
@@ -256,7 +256,7 @@ def test_fast_step_needs_auto_resolved_first():
     config, data, netG, netD = make_case(n=60, batch=16, bf16="auto")
     opt_g, opt_d = optimisers(netG, netD, config)
     inputs = draw_inputs(EpochSampler(60, 16, seed=1), config, torch.Generator().manual_seed(2), DEVICE)
-    with pytest.raises(ValueError, match="gazsl.precision.resolve"):
+    with pytest.raises(ValueError, match="gazsl.generator.precision.resolve"):
         fast_step(netG, netD, opt_g, opt_d, data, inputs, config)
 
 

@@ -8,12 +8,12 @@ import pytest
 import torch
 
 import gazsl
-from gazsl import model_file
-from gazsl.baselines import ESZSL
-from gazsl.gan import GAZSL
+from gazsl.generator import model_file
+from gazsl.scoring.baselines import ESZSL
+from gazsl.generator.gan import GAZSL
 from gazsl.io import GazslError
-from gazsl.protocol import choose_and_refit, fit_on, honest_sets, zsl_figures
-from gazsl.store import FeatureStore
+from gazsl.protocols.protocol import choose_and_refit, fit_on, honest_sets, zsl_figures
+from gazsl.images.store import FeatureStore
 
 TINY = dict(text_reduced_dim=16, generator_hidden=32, critic_hidden=32, batch_size=64, critic_steps=2, lr=3e-3,
             iterations=60, samples_per_class=10, knn_k=5, device="cpu")
@@ -99,7 +99,7 @@ def test_a_saved_model_loaded_in_a_fresh_process_gives_identical_scores(toy, fit
     np.save(tmp_path / "text.npy", text[split.unseen])
     np.save(tmp_path / "x.npy", store.features[sets.unseen_images])
     # one thread, as this process (conftest): float sums repeat exactly only with the same number of threads
-    code = ("import numpy as np, sys, torch; torch.set_num_threads(1); from gazsl.gan import GAZSL; d = sys.argv[1]; "
+    code = ("import numpy as np, sys, torch; torch.set_num_threads(1); from gazsl.generator.gan import GAZSL; d = sys.argv[1]; "
             "m = GAZSL.load(d + '/toy.gazsl'); "
             "t, x = np.load(d + '/text.npy'), np.load(d + '/x.npy'); "
             "np.save(d + '/scores.npy', m.scores(t, x)); np.save(d + '/gzsl.npy', m.gzsl_scores(t, x))")

@@ -1,4 +1,4 @@
-"""No import cycle among gazsl's modules, counting the imports inside functions (the way a loop usually hides)."""
+"""No import cycle among gazsl's modules, subpackages included, counting the imports inside functions (the way a loop usually hides)."""
 
 import ast
 from pathlib import Path
@@ -6,20 +6,25 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "gazsl"
 
 
+def module_name(package: Path, path: Path) -> str:
+    """gazsl.images.store for gazsl/images/store.py; a package's __init__ is the package itself."""
+    parts = ["gazsl", *path.relative_to(package).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
 def import_graph(package: Path) -> dict[str, set[str]]:
-    """module -> the gazsl modules it imports anywhere in its file (``gazsl`` itself for the package's __init__)."""
-    files = {("gazsl" if p.stem == "__init__" else f"gazsl.{p.stem}"): p for p in sorted(package.glob("*.py"))}
+    """module -> the gazsl modules it imports anywhere in its file, subpackages included."""
+    files = {module_name(package, p): p for p in sorted(package.rglob("*.py"))}
     graph = {}
     for name, path in files.items():
         imported = set()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 imported |= {a.name for a in node.names if a.name in files}
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == "gazsl":
-                # from gazsl import text: the submodule; from gazsl import GAZSL: the package
-                imported |= {f"gazsl.{a.name}" if f"gazsl.{a.name}" in files else "gazsl" for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in files:
-                imported.add(node.module)
+                # from gazsl.images import store: the submodule; from gazsl import GAZSL: the package
+                imported |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in files else node.module
+                             for a in node.names}
         graph[name] = imported - {name}
     return graph
 
@@ -53,8 +58,18 @@ def test_the_cycle_finder_finds_a_loop_hidden_in_a_function(tmp_path):
     assert find_cycle(import_graph(tmp_path)) == ["gazsl.release", "gazsl.text", "gazsl.release"]
 
 
+def test_the_cycle_finder_follows_imports_into_subpackages(tmp_path):
+    (tmp_path / "__init__.py").write_text("")
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "__init__.py").write_text("")
+    (tmp_path / "images" / "store.py").write_text("import gazsl.text\n")
+    (tmp_path / "text.py").write_text("def read():\n    from gazsl.images import store\n")
+    assert find_cycle(import_graph(tmp_path)) == ["gazsl.images.store", "gazsl.text", "gazsl.images.store"]
+
+
 def test_no_import_cycle_among_gazsl_modules():
     graph = import_graph(PACKAGE)
-    assert {"gazsl.protocol", "gazsl.gan", "gazsl.trainer"} <= graph["gazsl.train"]  # the graph is read at all
+    assert {"gazsl.protocols.protocol", "gazsl.generator.gan", "gazsl.generator.trainer"} <= graph["gazsl.train"]
+    assert "gazsl.images.store" in graph["gazsl.images.datasets"]  # subpackages are read too
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle)

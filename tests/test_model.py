@@ -1,7 +1,7 @@
 import torch
 
 from gazsl.config import PRESETS
-from gazsl.model import Critic, Generator, gradient_penalty, pivot_loss
+from gazsl.generator.model import Critic, Generator, gradient_penalty, pivot_loss
 
 
 def tiny_config(**changes):

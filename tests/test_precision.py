@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from gazsl import config as config_module
-from gazsl import precision
+from gazsl.generator import precision
 from gazsl.io import GazslError
-from gazsl.train import check_same_run, finished_run, train
+from gazsl.protocols.runs import check_same_run, finished_run
+from gazsl.train import train
 
 CPU = torch.device("cpu")
 

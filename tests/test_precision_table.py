@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from gazsl import precision as precision_module
+from gazsl.generator import precision as precision_module
 from gazsl.io import GazslError
 
 SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "precision.py"

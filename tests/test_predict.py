@@ -18,11 +18,11 @@ from PIL import Image
 
 from conftest import SHARED
 from gazsl.config import preset
-from gazsl.gan import GAZSL
+from gazsl.generator.gan import GAZSL
 from gazsl.io import run_cli, sha256_file
 from gazsl.predict import main
-from gazsl.text import TfidfEncoder
-from gazsl.vision import BACKBONES, ImageBackbone
+from gazsl.documents.encoders import TfidfEncoder
+from gazsl.images.vision import BACKBONES, ImageBackbone
 
 ARTICLES = {  # class id -> (name, article); the first four are the training classes
     1: ("Red_Bird", "The red bird has a red crown, a red breast and black wings. Its bill is short and conical."),
@@ -180,8 +180,8 @@ def predict_cli(*args) -> list[dict]:
 @pytest.mark.shared_data
 @pytest.mark.slow
 def test_predict_from_raw_photos_and_articles_gives_the_runs_top1(cub100_run, tmp_path):
-    from gazsl.protocol import images_of, zsl_figures
-    from gazsl.store import FeatureStore
+    from gazsl.protocols.protocol import images_of, zsl_figures
+    from gazsl.images.store import FeatureStore
 
     store = FeatureStore.open(cub100_run / "cub100.h5")
     split, text = store.split("cub100_easy"), store.text("tfidf").vectors

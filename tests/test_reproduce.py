@@ -6,7 +6,8 @@ import pytest
 
 from conftest import make_toy_store
 from gazsl.io import GazslError
-from gazsl.reproduce import environments, main
+from gazsl.protocols.tables import environments
+from gazsl.reproduce import main
 
 
 def test_reproduce_writes_table_and_plot_for_both_protocols(toy_store, tiny_config_file, tmp_path):
@@ -45,8 +46,8 @@ def test_environments_counts_runs_per_device_and_torch_version():
 
 
 def test_a_rebuilt_store_is_not_mistaken_for_the_old_one(tiny_config_file, tmp_path):
-    from gazsl.reproduce import run_cell
-    from gazsl.store import FeatureStore, TextVectors
+    from gazsl.protocols.cells import run_cell
+    from gazsl.images.store import FeatureStore, TextVectors
 
     store = make_toy_store(tmp_path / "toy.h5")
     configs, runs = tmp_path / "configs", tmp_path / "runs"

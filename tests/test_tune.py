@@ -17,9 +17,9 @@ import torch
 
 from conftest import make_toy_store
 from gazsl.io import GazslError, run_cli
-from gazsl.store import FeatureStore
-from gazsl.protocol import honest_sets
-from gazsl.trainer import GazslTrainer
+from gazsl.images.store import FeatureStore
+from gazsl.protocols.protocol import honest_sets
+from gazsl.generator.trainer import GazslTrainer
 
 ROOT = Path(__file__).resolve().parents[1]
 # One thread, so that a trial and a run of gazsl.train with its config compute bit for bit alike (issue 12 is
@@ -67,7 +67,7 @@ def finish(process, timeout=600):
 
 
 def load(optuna, storage: str, name="toy_easy-gazsl"):
-    from gazsl.tune import open_storage
+    from gazsl.tuning.study import open_storage
 
     return optuna.load_study(study_name=name, storage=open_storage(storage))
 
@@ -93,7 +93,7 @@ def test_without_optuna_it_says_how_to_install_it(tmp_path):
 
 # ------------------------------------------------------------------ honest by construction
 def test_the_view_holds_only_the_selection_runs_data(toy):
-    from gazsl.tune import VIEW_SPLIT, seen_view
+    from gazsl.tuning.trials import VIEW_SPLIT, seen_view
 
     store = FeatureStore.open(toy["store"])
     split = store.split("toy_easy")
@@ -135,7 +135,8 @@ def alter(path: Path, out: Path, which: str) -> Path:
 
 def trial_values(optuna, store_path: Path, space_path: Path, method: str, params: list[dict]) -> list[float]:
     from gazsl import config as config_module
-    from gazsl.tune import baseline_trial, gazsl_trial, load_space, seen_view
+    from gazsl.tuning.trials import baseline_trial, gazsl_trial, seen_view
+    from gazsl.tuning.space import load_space
 
     view = seen_view(FeatureStore.open(store_path), "toy_easy")
     config = config_module.from_mapping(config_module.preset("cpu"), TINY)
@@ -168,7 +169,9 @@ def test_unseen_data_cannot_change_a_trial(optuna, toy, tmp_path):
 # ------------------------------------------------------------------ pruning, failures
 def run_in_memory(optuna, toy, pruner, n_trials=1, objective=None):
     from gazsl import config as config_module
-    from gazsl.tune import gazsl_trial, load_space, run_trials, seen_view
+    from gazsl.tuning.trials import gazsl_trial, seen_view
+    from gazsl.tuning.space import load_space
+    from gazsl.tuning.study import run_trials
 
     view = seen_view(FeatureStore.open(toy["store"]), "toy_easy")
     config = config_module.from_mapping(config_module.preset("cpu"), TINY)
@@ -202,7 +205,9 @@ def test_a_diverged_trial_fails_with_its_reason_and_the_study_goes_on(optuna, to
 
     monkeypatch.setattr(GazslTrainer, "step", blow_up_at_high_lr)
     from gazsl import config as config_module
-    from gazsl.tune import gazsl_trial, load_space, run_trials, seen_view, trial_counts
+    from gazsl.tuning.trials import gazsl_trial, seen_view
+    from gazsl.tuning.space import load_space
+    from gazsl.tuning.study import run_trials, trial_counts
 
     view = seen_view(FeatureStore.open(toy["store"]), "toy_easy")
     config = config_module.from_mapping(config_module.preset("cpu"), TINY)
@@ -219,7 +224,7 @@ def test_a_diverged_trial_fails_with_its_reason_and_the_study_goes_on(optuna, to
 
 
 def test_running_trials_of_dead_workers_are_released(optuna):
-    from gazsl.tune import counted, release_abandoned
+    from gazsl.tuning.study import counted, release_abandoned
 
     study = optuna.create_study(direction="maximize")
     quiet, alive, dead_here = study.ask(), study.ask(), study.ask()
@@ -370,7 +375,7 @@ def test_a_bad_search_space_exits_2_naming_file_and_key(optuna, toy, tmp_path, c
 
 
 def test_a_baseline_space_is_checked_against_the_baseline(optuna, tmp_path):
-    from gazsl.tune import load_space
+    from gazsl.tuning.space import load_space
 
     space = tmp_path / "bad.json"
     space.write_text(json.dumps({"method": "eszsl", "params": {"lam": {"low": -1.0, "high": 1.0}}}))

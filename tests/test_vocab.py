@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import scipy.io
 
-from gazsl.corpus import read_corpus
+from gazsl.documents.corpus import read_corpus
 from gazsl.io import GazslError
-from gazsl.stem import stem
-from gazsl.text import TfidfEncoder, main, porter_tokens, read_vocabulary
+from gazsl.documents.stem import stem
+from gazsl.documents.encoders import TfidfEncoder, porter_tokens, read_vocabulary
+from gazsl.text import main
 
 
 @pytest.mark.parametrize("word, expected", [
@@ -71,7 +72,7 @@ def test_fixed_vocabulary_encoding(tmp_path):
 
 
 def test_encode_cli_with_gazsl_vocabulary(tmp_path, shared_data):
-    from gazsl.store import FeatureStore, make_split
+    from gazsl.images.store import FeatureStore, make_split
 
     terms = shared_data / "cub" / "gazsl_release" / "CUB_Porter_7551D_TFIDF_term.mat"
     labels = np.repeat(np.arange(3), 4)
@@ -99,8 +100,8 @@ def test_learned_vocabulary_matches_gazsl(shared_data, capsys, corpus, reference
 
 
 def test_the_store_records_the_whole_tfidf_recipe_and_new_articles_encode_alike(tmp_path):
-    from gazsl.store import FeatureStore, make_split
-    from gazsl.text import recorded_encoder
+    from gazsl.images.store import FeatureStore, make_split
+    from gazsl.documents.encoders import recorded_encoder
 
     articles = tmp_path / "articles"
     articles.mkdir()

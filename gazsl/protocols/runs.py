@@ -2,7 +2,7 @@
 
 A run folder (``gazsl.train``) holds ``config.json`` (what was asked),
 ``checkpoint_<phase>.pt`` (to resume), ``metrics.json`` (written last: a run
-is finished when it exists), ``model.gazsl`` (``gazsl.model_file``) and
+is finished when it exists), ``model.gazsl`` (``gazsl.generator.model_file``) and
 TensorBoard logs in ``tb/``.
 """
 
@@ -18,7 +18,7 @@ import torch
 
 from gazsl.config import Config
 from gazsl.io import GazslError, atomic_path, one_line, sha256_file
-from gazsl.store import FeatureStore
+from gazsl.images.store import FeatureStore
 from gazsl.version import __version__
 
 # Config fields that may differ between a run and the one asked for without changing its results.
@@ -71,7 +71,7 @@ def finished_run(out: Path, split: str, protocol: str, preset: str, config: Conf
     Refused rather than rerun: the run may come from another device (a table says which device made its runs) or
     be quoted by another table, so only its owner should discard it.
     """
-    from gazsl.datasets import open_store
+    from gazsl.images.datasets import open_store
 
     path = out / "metrics.json"
     if not path.exists():

@@ -18,7 +18,7 @@ metrics.json (``"bf16"``, ``"bf16_reason"``) and bench/train_step.py prints.
 
 bf16 covers the products only: master weights, optimiser state and the
 reductions of the losses and the gradient penalty stay float32
-(gazsl/fast_step.py). The probe is a timing, so another machine, or this one
+(gazsl/generator/fast_step.py). The probe is a timing, so another machine, or this one
 under other load, may decide otherwise; hence the decision is recorded with the
 measured ratio, a resumed run reuses its recorded decision instead of probing
 again, and the margin is wide (a CPU with bf16 instructions measures about 4x)

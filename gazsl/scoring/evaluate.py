@@ -11,7 +11,7 @@ GZSL: classify test images of seen and unseen classes among all classes. A
       the authors' grid of constants (paper_gzsl_curve).
 
 Precision: generating the test-time features and scoring them run in float32
-(autocast off), whatever precision training used (gazsl.precision). Measured on
+(autocast off), whatever precision training used (gazsl.generator.precision). Measured on
 aviary_easy (cpu preset, a GAN trained 300 iterations in bf16, one seed):
 scoring in bf16 moved kNN top-1 from 48.1 to 45.7 %, pivot from 46.2 to
 41.2 %, softmax from 40.8 to 3.9 % and the GZSL AUSUC from 26.5 to 17.4 %: the
@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gazsl.model import Generator
+from gazsl.generator.model import Generator
 
 
 def _float32(device: torch.device):

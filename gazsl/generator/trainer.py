@@ -3,7 +3,7 @@
 ``GazslTrainer`` holds what training changes (the generator, the critic, their
 optimisers, the batch order and the noise streams) and runs one iteration at a
 time. ``run_phase`` is the loop around it: a plain ``GAZSL.fit`` runs it
-without evaluations or checkpoints; each run of a protocol (``gazsl.protocol``,
+without evaluations or checkpoints; each run of a protocol (``gazsl.protocols.protocol``,
 ``gazsl.train``) with its evaluations, early stopping, checkpoints, resumption
 and a clear stop on divergence.
 """
@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gazsl import evaluate as ev
+from gazsl.scoring import evaluate as ev
 from gazsl.config import Config
-from gazsl.fast_step import fast_step, make_optimizers
+from gazsl.generator.fast_step import fast_step, make_optimizers
 from gazsl.interrupt import Interrupted, StopRequest
 from gazsl.io import GazslError, one_line
-from gazsl.model import Critic, Generator
-from gazsl.runs import load_checkpoint, save_checkpoint
-from gazsl.step import EpochSampler, TrainingData, draw_inputs, reference_step
+from gazsl.generator.model import Critic, Generator
+from gazsl.protocols.runs import load_checkpoint, save_checkpoint
+from gazsl.generator.step import EpochSampler, TrainingData, draw_inputs, reference_step
 
 
 @dataclass
@@ -131,7 +131,7 @@ def evaluation_due(config: Config, it: int) -> bool:
 
 def run_phase(phase: Phase, model, out: Path | None = None, writer=None, resume: bool = False,
               stop: StopRequest | None = None) -> None:
-    """Train ``model`` (a ``gazsl.gan.GAZSL`` set up by ``initialise``) for ``phase.iterations``.
+    """Train ``model`` (a ``gazsl.generator.gan.GAZSL`` set up by ``initialise``) for ``phase.iterations``.
 
     Checkpoints go to ``out`` (none when it is None); ``resume`` continues from the last one. When ``stop``
     fires, the iteration in progress is finished and checkpointed, then Interrupted is raised.

@@ -1,4 +1,4 @@
-"""The GAZSL training iteration without avoidable work: the same updates as ``gazsl.step.reference_step``.
+"""The GAZSL training iteration without avoidable work: the same updates as ``gazsl.generator.step.reference_step``.
 
 Every saving below is exact algebra (tests/test_fast_step.py compares losses,
 parameters and optimiser states with the reference); ``reference_gemm_flops``
@@ -28,14 +28,14 @@ and ``fast_gemm_flops`` count what each formulation multiplies.
    through the auxiliary head.
 6. Pivot loss by index_add over all seen classes, masked: no Python loop and no
    data-dependent shapes, hence no host sync anywhere in the step.
-7. The optional creativity term (gazsl/step.py) mixes two classes' texts. The
+7. The optional creativity term (gazsl/generator/step.py) mixes two classes' texts. The
    text layer and ``W_r r + b`` are affine, so the mixture's first-layer part is
    the same mixture of two ``class_part`` rows; the mixed rows ride along in the
    generator step's GEMMs. The cycle term's targets are rows of the per-class
    reduced text.
 
 ``compile`` (torch.compile of the critic's closed form, meant for GPUs) is
-optional. ``bf16`` (autocast, ``config.bf16 == "on"``; gazsl.precision turns
+optional. ``bf16`` (autocast, ``config.bf16 == "on"``; gazsl.generator.precision turns
 ``auto`` into on or off before a run) multiplies in bf16; the master weights,
 the optimiser state, the gradients handed to Adam and every reduction of the
 losses and the gradient penalty stay float32 (``_at_least_fp32``).
@@ -51,8 +51,8 @@ import torch.nn.functional as F
 
 from gazsl.config import Config
 from gazsl.io import GazslError
-from gazsl.model import Critic, Generator, aux_accuracy, entropy
-from gazsl.step import StepInputs, TrainingData
+from gazsl.generator.model import Critic, Generator, aux_accuracy, entropy
+from gazsl.generator.step import StepInputs, TrainingData
 
 
 def _at_least_fp32(t: torch.Tensor) -> torch.Tensor:
@@ -133,7 +133,7 @@ def gather_rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 
 def pivot_loss_masked(fake: torch.Tensor, labels: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
-    """``gazsl.model.pivot_loss`` with fixed shapes: every seen class computed, absent ones masked out.
+    """``gazsl.generator.model.pivot_loss`` with fixed shapes: every seen class computed, absent ones masked out.
 
     It never indexes by a data-dependent mask, so it does not make the host wait
     for the device. Absent classes get a dummy difference of 1 so that no gradient
@@ -166,7 +166,7 @@ def _weights(netG: Generator) -> list[torch.Tensor]:
 
 @torch.no_grad()
 def _regularisers(netG: Generator, config: Config) -> tuple[torch.Tensor, torch.Tensor]:
-    """``gazsl.step.generator_regularisers`` without a graph, and the text layer's column norms (T,).
+    """``gazsl.generator.step.generator_regularisers`` without a graph, and the text layer's column norms (T,).
 
     Its gradient is simple enough to add by hand (``_add_regulariser_gradients``),
     one pass over each weight instead of autograd's several.
@@ -216,7 +216,7 @@ def unmodelled_layout(netG: Generator, netD: Critic) -> str | None:
     silently (a deeper critic would get gradients for its first layer only).
     """
     if type(netG) is not Generator or type(netD) is not Critic:
-        return f"networks of type {type(netG).__name__} and {type(netD).__name__}, not gazsl.model's Generator and Critic"
+        return f"networks of type {type(netG).__name__} and {type(netD).__name__}, not gazsl.generator.model's Generator and Critic"
     generator = [type(m) for m in netG.main] if isinstance(netG.main, torch.nn.Sequential) else []
     if generator != [torch.nn.Linear, torch.nn.LeakyReLU, torch.nn.Linear, torch.nn.Tanh] \
             or type(netG.text_layer) is not torch.nn.Linear or netG.regressor is not None and type(netG.regressor) is not torch.nn.Linear:
@@ -247,7 +247,7 @@ def fast_step(netG: Generator, netD: Critic, optG, optD, data: TrainingData,
     first, act, last, squash = netG.main  # Linear(Z + R, Hg), LeakyReLU, Linear(Hg, D), Tanh
     w_z, w_r = first.weight[:, :netG.noise_dim], first.weight[:, netG.noise_dim:]  # the input is cat[z, r]
     if config.bf16 not in ("on", "off"):
-        raise ValueError(f"fast_step needs bf16 'on' or 'off', got {config.bf16!r} (gazsl.precision.resolve decides 'auto')")
+        raise ValueError(f"fast_step needs bf16 'on' or 'off', got {config.bf16!r} (gazsl.generator.precision.resolve decides 'auto')")
     bf16 = config.bf16 == "on"
     autocast = torch.autocast(data.features.device.type, dtype=torch.bfloat16, enabled=bf16)
     critic_update = _critic_fn(config.compile)

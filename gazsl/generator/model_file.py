@@ -12,9 +12,9 @@ never runs code). Schema version 1 holds:
     n_iter, n_features_in                   iterations trained; feature dimension D
     gzsl_calibration                        GZSL constant chosen on validation classes (None: no honest run)
     metrics                                 the figures of the run that made it (None for a plain fit)
-    text_encoder                            the text encoder's recipe (gazsl.text.encoder_from_recipe), or
+    text_encoder                            the text encoder's recipe (gazsl.documents.encoders.encoder_from_recipe), or
                                             {"unavailable": why}
-    image_backbone                          the image backbone and its preprocessing (gazsl.vision), or
+    image_backbone                          the image backbone and its preprocessing (gazsl.images.vision), or
                                             {"unavailable": why}
 
 A file of another schema version, a damaged file or a missing field is one

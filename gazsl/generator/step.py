@@ -3,7 +3,7 @@
 ``reference_step`` is the plain formulation, line by line as the paper's code
 does it (text layer once per sample, critic run on real features in the
 generator step, a Python loop for the pivot loss). It is kept as the reference
-that ``fast_step`` (gazsl/fast_step.py) is tested against.
+that ``fast_step`` (gazsl/generator/fast_step.py) is tested against.
 
 All randomness of an iteration (batch indices, z, gradient-penalty alphas, and
 the creativity term's class pairs and mixing weights) is drawn up front by
@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from gazsl.config import Config
-from gazsl.model import Critic, Generator, aux_accuracy, entropy, gradient_penalty, pivot_loss
+from gazsl.generator.model import Critic, Generator, aux_accuracy, entropy, gradient_penalty, pivot_loss
 
 
 @dataclass

@@ -6,10 +6,10 @@
     fake, labels = model.generate(text, n=100)    # n synthetic features per class, in the features' own scale
     model.save("birds.gazsl"); model = GAZSL.load("birds.gazsl")
 
-The interface is the baselines' (``gazsl.estimator``), so a protocol
-(``gazsl.protocol``) evaluates GAZSL and the baselines alike. With a text
-encoder (``gazsl.text.recorded_encoder``) and an image backbone
-(``gazsl.vision.recorded_backbone``), ``encode`` turns articles into text
+The interface is the baselines' (``gazsl.scoring.estimator``), so a protocol
+(``gazsl.protocols.protocol``) evaluates GAZSL and the baselines alike. With a text
+encoder (``gazsl.documents.encoders.recorded_encoder``) and an image backbone
+(``gazsl.images.vision.recorded_backbone``), ``encode`` turns articles into text
 vectors and ``embed`` photographs into features: a trained model names birds
 it never saw from their articles (``python -m gazsl.predict``).
 
@@ -27,16 +27,16 @@ import numpy as np
 import torch
 
 from gazsl import config as config_module
-from gazsl import evaluate as ev
-from gazsl import model_file
+from gazsl.scoring import evaluate as ev
+from gazsl.generator import model_file
 from gazsl.config import Config
-from gazsl.estimator import ZeroShotEstimator
+from gazsl.scoring.estimator import ZeroShotEstimator
 from gazsl.io import GazslError, data_error, one_line
-from gazsl.model import Generator
-from gazsl.precision import resolve as resolve_precision
-from gazsl.text import encoder_from_recipe
-from gazsl.trainer import GazslTrainer, Normaliser, Phase, resolve_device, run_phase
-from gazsl.vision import backbone_from_recipe
+from gazsl.generator.model import Generator
+from gazsl.generator.precision import resolve as resolve_precision
+from gazsl.documents.encoders import encoder_from_recipe
+from gazsl.generator.trainer import GazslTrainer, Normaliser, Phase, resolve_device, run_phase
+from gazsl.images.vision import backbone_from_recipe
 
 
 def evaluation_seed(seed: int, it: int) -> int:
@@ -104,7 +104,7 @@ class GAZSL(ZeroShotEstimator):
     def initialise(self, text_seen, features, labels, class_names=None) -> "GAZSL":
         """Check the inputs and set up an untrained GAN (iteration 0); ``fit`` is this and ``config.iterations`` steps.
 
-        A protocol (``gazsl.train``) calls it and drives the training itself through ``gazsl.trainer.run_phase``.
+        A protocol (``gazsl.train``) calls it and drives the training itself through ``gazsl.generator.trainer.run_phase``.
         """
         text, X, y = self._validate_fit(text_seen, features, labels)
         if class_names is not None and len(class_names) != len(text):
@@ -112,7 +112,7 @@ class GAZSL(ZeroShotEstimator):
         config = self.config if self.config is not None else Config()
         self.config_ = config if self.random_state is None else config.replace(seed=int(self.random_state))
         self.device_ = resolve_device(self.config_.device)
-        # bf16 'auto' is decided once per model, at its own shapes (gazsl.precision); the config keeps the decision
+        # bf16 'auto' is decided once per model, at its own shapes (gazsl.generator.precision); the config keeps the decision
         self.precision_ = resolve_precision(self.config_.bf16, self.device_, self.config_.batch_size, X.shape[1],
                                             self.config_.critic_hidden)
         self.config_ = self.config_.replace(bf16=self.precision_.setting)
@@ -138,7 +138,7 @@ class GAZSL(ZeroShotEstimator):
         return self.trainer_
 
     def step(self, log: bool = True) -> dict[str, torch.Tensor]:
-        """One training iteration (``gazsl.trainer.GazslTrainer.step``)."""
+        """One training iteration (``gazsl.generator.trainer.GazslTrainer.step``)."""
         logs = self._trainer().step(log)
         self.n_iter_ += 1
         return logs
@@ -204,7 +204,7 @@ class GAZSL(ZeroShotEstimator):
         """(C, T) text vectors of C articles (``names``: the classes' names, which noise handling leaves out)."""
         if self.text_encoder is None:
             raise GazslError("GAZSL.encode: this model has no text encoder (GAZSL(text_encoder=...), e.g. "
-                             "gazsl.text.recorded_encoder(store.text('tfidf')))")
+                             "gazsl.documents.encoders.recorded_encoder(store.text('tfidf')))")
         documents = list(documents)
         if not documents or not all(isinstance(d, str) for d in documents):
             raise GazslError("GAZSL.encode: documents must be a non-empty list of strings")

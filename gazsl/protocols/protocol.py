@@ -13,7 +13,7 @@ honest  Model selection without test data: a model fitted on the seen classes
         once on the unseen classes. GZSL seen accuracy is measured on held-out
         images of seen classes that no fit ever sees.
 
-Any method with the interface of ``gazsl.estimator`` is scored here: GAZSL
+Any method with the interface of ``gazsl.scoring.estimator`` is scored here: GAZSL
 (``build_phases``, run by ``gazsl.train``), the baselines
 (``gazsl.leaderboard``) and the text proxy (``experiments/text_encoders.py``)
 through ``choose_and_refit``.
@@ -25,11 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gazsl import evaluate as ev
+from gazsl.scoring import evaluate as ev
 from gazsl.config import Config
 from gazsl.io import GazslError
-from gazsl.store import FeatureStore, Split
-from gazsl.trainer import Phase
+from gazsl.images.store import FeatureStore, Split
+from gazsl.generator.trainer import Phase
 
 PROTOCOLS = ("honest", "paper")
 
@@ -150,7 +150,7 @@ def choose_and_refit(make, candidates, text: np.ndarray, store: FeatureStore, sp
 def build_phases(store: FeatureStore, split_name: str, config: Config, protocol: str) -> tuple[list[Phase], object]:
     """GAZSL's training runs under a protocol, and a function that turns their histories into metrics.
 
-    The evaluations score the model being trained (``gazsl.gan.GAZSL``) at an iteration: ``(model, it) -> figures``.
+    The evaluations score the model being trained (``gazsl.generator.gan.GAZSL``) at an iteration: ``(model, it) -> figures``.
     """
     split = store.split(split_name)
     text = store.text(config.text).vectors

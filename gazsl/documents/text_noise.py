@@ -29,14 +29,14 @@ from typing import Callable
 
 import numpy as np
 
-from gazsl.corpus import Corpus, split_sentences
+from gazsl.documents.corpus import Corpus, split_sentences
 from gazsl.io import GazslError
-from gazsl.stem import stem_words
+from gazsl.documents.stem import stem_words
 
 DEFAULT_QUERY = ("the bird has a red crown, a black bill, a white throat, a yellow breast, "
                  "brown wings with white wing bars, a short tail, grey legs and a streaked belly")
 
-# The visual lexicon. Matching is on Porter stems (gazsl.stem, as TF-IDF), so plurals and most inflections count.
+# The visual lexicon. Matching is on Porter stems (gazsl.documents.stem, as TF-IDF), so plurals and most inflections count.
 PARTS = """abdomen back beak belly bib bill breast brow cap cheek chest chin collar coverts crest crown ear
 eye eyebrow eyering eyeline eyestripe face feather feet flank foot forehead forecrown gape gorget head hood
 iris lore lores leg legs mandible mantle mask nape neck nostril plumage primaries primary rump scapulars
@@ -53,7 +53,7 @@ SIZES = """cm mm length wingspan weigh weight size small large tiny medium big""
 VISUAL_LEXICON = frozenset(PARTS + COLOURS + PATTERNS + SHAPES + SIZES)
 
 # Bump when cleaning or relevance change what they output: cached vectors made by older rules then miss.
-RULES_VERSION = 2  # 2: lexicon stems by gazsl.stem (NLTK's Porter variant) instead of PyStemmer's
+RULES_VERSION = 2  # 2: lexicon stems by gazsl.documents.stem (NLTK's Porter variant) instead of PyStemmer's
 VISUAL_STEPS = ("lexicon", "query")
 STEPS = ("clean",) + VISUAL_STEPS
 MODES = ("weight", "keep")
@@ -258,7 +258,7 @@ def filter_document(document: str, settings: NoiseSettings, class_name: str = ""
 
 
 def add_arguments(parser) -> None:
-    group = parser.add_argument_group("noise handling (see gazsl/text_noise.py)")
+    group = parser.add_argument_group("noise handling (see gazsl/documents/text_noise.py)")
     defaults = NoiseSettings()
     group.add_argument("--noise", default="none",
                        help=f"comma-separated steps from {', '.join(STEPS)} (default: none), e.g. clean,lexicon")

@@ -9,7 +9,7 @@
   version: a linear map from text to the weights of a classifier, trained with a
   softmax (or squared hinge) loss on the seen classes.
 
-All three share GAZSL's interface (``gazsl.estimator``, scikit-learn style)::
+All three share GAZSL's interface (``gazsl.scoring.estimator``, scikit-learn style)::
 
     model = ESZSL().fit(text_seen, features, labels)  # (S, T), (N, D), (N,) in [0, S)
     scores = model.scores(text, features_test)        # (M, C) for C candidate classes
@@ -27,7 +27,7 @@ import itertools
 import numpy as np
 import scipy.linalg
 
-from gazsl.estimator import ZeroShotEstimator
+from gazsl.scoring.estimator import ZeroShotEstimator
 from gazsl.io import GazslError
 
 FEATURE_NORMS = ("none", "l2", "zscore")

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl.dataset_facts import ClassInfo, dataset_classes
+from gazsl.images.dataset_facts import ClassInfo, dataset_classes
 from gazsl.io import GazslError, data_error, one_line, read_utf8, sha256_file
-from gazsl.matlab import load_mat
-from gazsl.store import FeatureStore, TextVectors, make_split, val_rule_for
+from gazsl.images.matlab import load_mat
+from gazsl.images.store import FeatureStore, TextVectors, make_split, val_rule_for
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,10 @@ def load_labels(path) -> np.ndarray:
             labels = _LabelUnpickler(f, encoding="latin1").load()
     except Exception as err:
         raise data_error(path, f"not a readable label pickle ({one_line(err)})") from None
-    labels = np.asarray(labels)
+    try:
+        labels = np.asarray(labels)
+    except ValueError:  # ragged nesting, e.g. [None, []]
+        raise data_error(path, "expected a non-empty 1-d list of integer labels, got a ragged nested list") from None
     if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
         raise data_error(path, f"expected a non-empty 1-d list of integer labels, got shape {labels.shape} dtype {labels.dtype}")
     return labels.astype(np.int64)
@@ -174,7 +177,7 @@ def class_info(dataset: str, metadata=None) -> ClassInfo:
     path = Path(metadata)
     ours = [(int(i), n, info.super_names[s]) for i, n, s in zip(info.ids, info.names, info.super_ids)]
     if dataset == "nab":
-        from gazsl.nabirds import read_nabirds_classes
+        from gazsl.images.nabirds import read_nabirds_classes
 
         where, nab = path, read_nabirds_classes(path)
         theirs = [(int(i), n, nab.super_names[s]) for i, n, s in zip(nab.ids, nab.names, nab.super_ids)]
@@ -230,8 +233,8 @@ def _row_digests(x: np.ndarray, y: np.ndarray) -> dict[int, list[bytes]]:
 def import_release(dataset: str, root, metadata=None, articles=None, seed: int = 0,
                    hard_features: bool = True) -> FeatureStore:
     """Read and check a GAZSL release; splits '<dataset>_easy' and '<dataset>_hard'."""
-    from gazsl.corpus import read_corpus
-    from gazsl.text import encode_tfidf
+    from gazsl.documents.corpus import read_corpus
+    from gazsl.documents.encoders import encode_tfidf
 
     if dataset not in LAYOUTS:
         raise GazslError(f"unknown dataset '{dataset}' (available: {', '.join(LAYOUTS)})")
@@ -268,7 +271,7 @@ def import_release(dataset: str, root, metadata=None, articles=None, seed: int =
         raise data_error(folder / layout.tfidf, f"expected ({layout.n_classes}, T), got shape {predicates.shape}", "PredicateMatrix")
     terms = None
     if (folder / layout.terms).exists():
-        from gazsl.text import read_vocabulary
+        from gazsl.documents.encoders import read_vocabulary
 
         terms = read_vocabulary(folder / layout.terms)
         if len(terms) != predicates.shape[1]:

