@@ -9,7 +9,7 @@ from gazsl import config as config_module
 from gazsl.generator import precision
 from gazsl.io import GazslError
 from gazsl.protocols.runs import check_same_run, finished_run
-from gazsl.train import train
+from gazsl.protocols.training import train
 
 CPU = torch.device("cpu")
 

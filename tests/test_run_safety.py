@@ -193,7 +193,7 @@ def test_full_disk_during_a_checkpoint_leaves_the_last_one_intact(tmp_path, toy_
         saved.append(obj["iteration"])
         real_save(obj, f, *a, **k)
 
-    monkeypatch.setattr(train_module.torch, "save", third_save_fills_the_disk)
+    monkeypatch.setattr(torch, "save", third_save_fills_the_disk)  # the one torch.save every checkpoint goes through
     with pytest.raises(SystemExit) as stop:
         run_cli(train_module.main, ["--split", "toy_easy", "--store", str(toy_store), "--config", str(tiny_config_file),
                                     "--iters", "40", "--out", str(out)])

@@ -12,7 +12,7 @@ from pathlib import Path
 from gazsl import config as config_module
 from gazsl.io import data_error, exclusive_lock
 from gazsl.protocols.runs import finished_run
-from gazsl.train import train
+from gazsl.protocols.training import train
 
 CONFIG_DIR = Path("experiments/configs")
 RESULTS_DIR = Path("experiments/results")

@@ -20,7 +20,7 @@ from gazsl.scoring import baselines
 from gazsl.scoring import evaluate as ev
 from gazsl.tuning.space import Param
 
-SELECT_KEY = "val_top1_per_class"  # the honest protocol's selection figure (gazsl.train.build_phases)
+SELECT_KEY = "val_top1_per_class"  # the honest protocol's selection figure (gazsl.protocols.protocol.build_phases)
 VIEW_SPLIT = "validation"  # the one split of a seen_view: seen minus validation -> validation classes
 
 
@@ -62,7 +62,7 @@ def seen_view(store: FeatureStore, split_name: str) -> FeatureStore:
 
 # ------------------------------------------------------------------ trials
 def gazsl_trial(trial, view: FeatureStore, base: Config, space: dict[str, Param]) -> float:
-    """The honest protocol's selection run (gazsl.train.build_phases) on ``view``; evaluations go to the pruner."""
+    """The honest protocol's selection run (gazsl.protocols.protocol.build_phases) on ``view``; evaluations go to the pruner."""
     import optuna
 
     config = config_module.from_mapping(base, {name: p.suggest(trial) for name, p in space.items()},
@@ -80,7 +80,7 @@ def gazsl_trial(trial, view: FeatureStore, base: Config, space: dict[str, Param]
         return record
 
     phase = Phase("select", config.iterations, evaluate, split.seen, fit_images, select_key=SELECT_KEY)
-    random.seed(config.seed)  # as gazsl.train.train, so that a run with the best trial's config repeats it
+    random.seed(config.seed)  # as gazsl.protocols.training.train, so that a run with the best trial's config repeats it
     np.random.seed(config.seed)
     model = GAZSL(config).initialise(text[split.seen], view.features[fit_images],
                                      local_labels(view.labels[fit_images], split.seen))

@@ -1,0 +1,106 @@
+"""A protocol run end to end (``python -m gazsl.train`` calls it): train the phases, score, save model and metrics.
+
+The protocols are described in ``gazsl.protocols.protocol``; a run folder's files in ``gazsl.protocols.runs``.
+A finished run leaves ``DIR/metrics.json`` and the trained model, ``DIR/model.gazsl``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gazsl.config import Config
+from gazsl.documents.encoders import recorded_encoder
+from gazsl.generator.gan import GAZSL, Unavailable, gzsl_classifier
+from gazsl.generator.precision import Precision, resolve as resolve_precision
+from gazsl.generator.trainer import resolve_device, run_phase
+from gazsl.images.datasets import open_store
+from gazsl.images.store import FeatureStore
+from gazsl.images.vision import recorded_backbone
+from gazsl.interrupt import StopRequest, stop_on_signals
+from gazsl.io import GazslError, exclusive_lock, write_json_atomic
+from gazsl.protocols.protocol import PROTOCOLS, build_phases, local_labels
+from gazsl.protocols.runs import RUN_KEYS, check_same_run, provenance, run_record, tensorboard_writer
+
+MODEL_FILE = "model.gazsl"
+
+
+def train(split: str, config: Config, out: Path, protocol: str = "honest", preset: str = "cpu",
+          store_path=None, resume: bool = False) -> dict:
+    """Run a protocol end to end; returns the metrics also written to out/metrics.json, beside the model (out/model.gazsl)."""
+    if protocol not in PROTOCOLS:
+        raise GazslError(f"unknown protocol '{protocol}' (available: {', '.join(PROTOCOLS)})")
+    started = time.time()
+    store = open_store(split, store_path)  # bad input stops here, before a run folder exists
+    text = store.text(config.text).vectors
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(out / ".lock", f"run folder {out}"), stop_on_signals() as stop:
+        return _train_locked(split, config, out, protocol, preset, store, text, resume, stop, started)
+
+
+def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: str, store: FeatureStore,
+                  text: np.ndarray, resume: bool, stop: StopRequest, started: float) -> dict:
+    if not resume and any(out.glob("checkpoint_*.pt")):
+        raise GazslError(f"{out}: holds checkpoints of an earlier run; pass --resume to continue it or choose another --out")
+    device = resolve_device(config.device)
+    random.seed(config.seed)
+    np.random.seed(config.seed)
+    threads = torch.get_num_threads()
+    record = {**run_record(split, protocol, preset, config, store), "threads": threads}
+    recorded = None
+    if resume and (out / "config.json").exists():
+        check_same_run(out / "config.json", record)
+        recorded = Precision.from_record(json.loads((out / "config.json").read_text(encoding="utf-8")).get("precision", {}))
+    # bf16 'auto' may time a probe, which can decide otherwise on another machine: a resumed run keeps its decision
+    precision = recorded or resolve_precision(config.bf16, device, config.batch_size, store.features.shape[1],
+                                              config.critic_hidden)
+    record["precision"] = precision.to_dict()
+    write_json_atomic(out / "config.json", record)
+    writer = tensorboard_writer(out)
+
+    phases, summarise = build_phases(store, split, config, protocol)
+    text_encoder, image_backbone = _recorded(recorded_encoder, store, config.text), _recorded(recorded_backbone, store)
+    try:
+        for phase in phases:
+            if phase.plan is not None:
+                phase.iterations = phase.plan(phases)
+            model = GAZSL(config.replace(bf16=precision.setting), text_encoder=text_encoder, image_backbone=image_backbone).initialise(
+                text[phase.train_classes], store.features[phase.train_images],
+                local_labels(store.labels[phase.train_images], phase.train_classes),
+                [store.class_names[c] for c in phase.train_classes])
+            run_phase(phase, model, out, writer, resume, stop)
+    finally:
+        if writer is not None:
+            writer.close()
+
+    summary = summarise(phases)
+    curve = summary.pop("curve")
+    write_json_atomic(out / "gzsl_curve.json", {"seen": curve.seen, "unseen": curve.unseen})
+    split_info = store.split(split)
+    metrics = {
+        **{k: record[k] for k in RUN_KEYS}, "seed": config.seed,
+        "classifier": config.classifier, "gzsl_classifier": gzsl_classifier(config.classifier), "text": config.text,
+        "n_seen_classes": len(split_info.seen), "n_unseen_classes": len(split_info.unseen),
+        **summary, "seconds": round(time.time() - started, 1), "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None, "threads": threads,
+        **precision.to_dict(), "config": record["config"], **provenance(store),
+    }
+    model.gzsl_calibration_ = summary.get("calibration")  # honest protocol: chosen on validation classes
+    model.metrics_ = metrics
+    model.save(out / MODEL_FILE)
+    write_json_atomic(out / "metrics.json", metrics)  # last: a run is finished when its metrics exist
+    return metrics
+
+
+def _recorded(rebuild, store: FeatureStore, *args):
+    """The store's text encoder or image backbone; where it has none, a stand-in that says why when used."""
+    try:
+        return rebuild(store, *args)
+    except GazslError as err:
+        return Unavailable(str(err))
