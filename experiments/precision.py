@@ -95,7 +95,8 @@ def closing(results: dict[str, dict[str, list[dict]]]) -> tuple[str, dict[str, s
 
 def auto_decision(split: str, config_dir: Path) -> str:
     """What bf16 'auto' decides here at the split's shapes (a probe on this machine; another may differ)."""
-    from gazsl.train import open_store, resolve_device
+    from gazsl.datasets import open_store
+    from gazsl.trainer import resolve_device
 
     _, config, store = load_cell(split, config_dir)
     features = open_store(split, store).features.shape[1]
