@@ -8,7 +8,6 @@ import torch
 from gazsl import config as config_module
 from gazsl.generator import precision
 from gazsl.io import GazslError
-from gazsl.protocols.runs import check_same_run, finished_run
 from gazsl.protocols.training import train
 
 CPU = torch.device("cpu")
@@ -87,18 +86,6 @@ def test_an_unknown_bf16_value_is_refused_in_one_line(tmp_path):
     path.write_text(json.dumps({"bf16": "fast"}))
     with pytest.raises(GazslError, match="'bf16' must be one of"):
         config_module.load(path, config_module.preset("cpu"))
-
-
-def test_runs_recorded_with_a_boolean_bf16_stay_reusable_and_resumable(tmp_path):
-    config = config_module.preset("cpu").replace(bf16="off")
-    legacy = {**config.to_dict(), "bf16": False}
-    (tmp_path / "metrics.json").write_text(json.dumps({"zsl_top1": 40.0, "config": legacy}))
-    assert finished_run(tmp_path, config)["zsl_top1"] == 40.0
-    with pytest.raises(GazslError, match="bf16: 'off', now 'auto'"):
-        finished_run(tmp_path, config.replace(bf16="auto"))
-    record = {"split": "toy_easy", "protocol": "honest", "preset": "cpu", "config": config.to_dict()}
-    (tmp_path / "config.json").write_text(json.dumps({**record, "config": legacy}))
-    check_same_run(tmp_path / "config.json", record)
 
 
 def tiny(tiny_config_file, **changes):

@@ -155,12 +155,12 @@ def cub100_run(tmp_path_factory):
     """A short honest cub100_easy run (about 20 s) on a store built here from the shared features."""
     if not (SHARED / "cub100" / "images").is_dir():
         pytest.skip("../shared/data/cub100 not found: real-photograph test skipped")
-    from gazsl.data import build_cub100
+    from gazsl.images.build import build_store
     from gazsl.train import main as train
 
     root = tmp_path_factory.mktemp("cub100")
-    store = build_cub100(SHARED / "cub100", SHARED / "cub100" / "features_efficientnet_lite0.npz",
-                         SHARED / "cub" / "wiki_articles", SHARED / "cub" / "gazsl_release", SHARED / "cub" / "metadata")
+    store = build_store("cub", SHARED / "cub100", SHARED / "cub" / "wiki_articles", name="cub100",
+                        features=SHARED / "cub100" / "features_efficientnet_lite0.npz")
     store.save(root / "cub100.h5")
     (root / "config.json").write_text(json.dumps(CUB100_CONFIG))
     train(["--split", "cub100_easy", "--store", str(root / "cub100.h5"), "--preset", "cpu", "--config",

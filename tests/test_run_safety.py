@@ -27,7 +27,8 @@ def wide_run(tmp_path_factory):
     """A toy store and a config wide enough that PyTorch splits its CPU kernels over threads.
 
     At the tiny test sizes every kernel runs on one thread, and thread-order float sums
-    (the reason runs did not repeat) never show.
+    (the reason runs did not repeat) never show. Precision is pinned: bf16 'auto' times a
+    probe, whose decision is recorded but may differ between two runs on a loaded machine.
     """
     root = tmp_path_factory.mktemp("wide")
     store = make_toy_store(root / "toy.h5", n_classes=24, per_class=40)
@@ -35,7 +36,7 @@ def wide_run(tmp_path_factory):
     config.write_text(json.dumps({"text_reduced_dim": 64, "generator_hidden": 512, "critic_hidden": 512,
                                   "batch_size": 256, "critic_steps": 2, "eval_start": 10, "eval_every": 10,
                                   "log_every": 5, "checkpoint_every": 5, "samples_per_class": 20, "knn_k": 5,
-                                  "patience": 0, "lr": 1e-3}))
+                                  "patience": 0, "lr": 1e-3, "bf16": "off"}))
     return ["--split", "toy_easy", "--store", str(store), "--config", str(config), "--device", "cpu"]
 
 
@@ -76,6 +77,15 @@ def test_rerun_at_the_default_thread_count_repeats_every_figure(wide_run, refere
     again = train_cli([*wide_run, "--iters", "60", "--out", tmp_path / "again"], DEFAULT_THREADS_ENV)
     assert again.returncode == 0, again.stderr
     assert figures(tmp_path / "again") == figures(reference)
+
+
+def test_rerun_in_bf16_at_the_default_thread_count_repeats_every_figure(wide_run, tmp_path):
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for out in runs:
+        result = train_cli([*wide_run, "--iters", "30", "--bf16", "on", "--out", out], DEFAULT_THREADS_ENV)
+        assert result.returncode == 0, result.stderr
+    assert figures(runs[0]) == figures(runs[1])
+    assert json.loads((runs[0] / "metrics.json").read_text())["bf16"] is True
 
 
 def test_rerun_at_one_thread_repeats_every_figure(wide_run, tmp_path):
