@@ -183,16 +183,15 @@ def run_phase(phase: Phase, model, out: Path | None = None, writer=None, resume:
                 best = max(h[phase.select_key] for h in phase.history)
                 stale = 0 if record[phase.select_key] >= best else stale + 1
                 stopped = config.patience > 0 and stale >= config.patience
-        if checkpoint is not None and (it % config.checkpoint_every == 0 or it == phase.iterations or stopped):
+        interrupted = stop is not None and stop.signum is not None
+        if checkpoint is not None and (it % config.checkpoint_every == 0 or it == phase.iterations or stopped
+                                       or interrupted):
             save_checkpoint(checkpoint, {"trainer": model.state_dict(), "iteration": it, "history": phase.history,
                                          "stale": stale, "stopped": stopped or it == phase.iterations})
             saved = it
         if stopped:
             break
-        if stop is not None and stop.signum is not None:
-            if checkpoint is not None and saved != it:
-                save_checkpoint(checkpoint, {"trainer": model.state_dict(), "iteration": it, "history": phase.history,
-                                             "stale": stale, "stopped": False})
+        if interrupted:
             bar.close()
             raise Interrupted(stop.signum, phase.name, it)
     bar.close()
