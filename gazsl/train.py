@@ -17,8 +17,8 @@ from pathlib import Path
 
 from gazsl import config as config_module
 from gazsl.config import Config
-from gazsl.images.datasets import dataset_of, open_store
-from gazsl.images.store import FeatureStore
+from gazsl.images.datasets import dataset_of
+from gazsl.images.store import FeatureStore, default_store_path
 from gazsl.interrupt import Interrupted
 from gazsl.protocols.protocol import PROTOCOLS
 from gazsl.protocols.training import train
@@ -49,10 +49,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def default_text(store: FeatureStore) -> str:
+def default_text(split: str, store_path=None) -> str:
     """The text vectors a store trains on unless told otherwise: its own choice (a GAZSL release: its TF-IDF matrix,
-    ``gazsl_tfidf``), else the preset's ``tfidf``."""
-    return store.info.get("default_text", Config.text)
+    ``gazsl_tfidf``), else the preset's ``tfidf``. Reads the store's info only: the run opens the store itself."""
+    path = store_path or default_store_path(dataset_of(split))
+    return FeatureStore.read_info(path).get("default_text", Config.text)
 
 
 def config_from_args(args) -> tuple[Config, str]:
@@ -60,7 +61,7 @@ def config_from_args(args) -> tuple[Config, str]:
     preset_name = args.preset or DEFAULT_PRESET.get(dataset_of(args.split), "cpu")
     config = config_module.preset(preset_name)
     if args.text is None:
-        config = config.replace(text=default_text(open_store(args.split, args.store)))
+        config = config.replace(text=default_text(args.split, args.store))
     if args.config:
         config = config_module.load(args.config, config)
     overrides = {"seed": args.seed, "iterations": args.iters, "text": args.text, "classifier": args.classifier,

@@ -25,7 +25,6 @@ Built by ``python -m gazsl.aviary build`` and on first use (``ensure_aviary``).
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 import tempfile
@@ -452,13 +451,7 @@ def build_aviary(store_path, corpus_root, seed: int = 0, config: AviaryConfig | 
 
 def stored_version(store_path) -> tuple[int | None, int | None]:
     """(aviary_version, seed) recorded in a store, or (None, None) when unreadable: a cheap check without loading it."""
-    import h5py
-
-    try:
-        with h5py.File(store_path, "r") as f:
-            info = json.loads(f.attrs.get("info", "{}"))
-    except (OSError, ValueError):
-        return None, None
+    info = FeatureStore.read_info(store_path)
     return info.get("aviary_version"), info.get("seed")
 
 

@@ -159,6 +159,17 @@ class FeatureStore:
         store.validate(path)
         return store
 
+    @staticmethod
+    def read_info(path) -> dict:
+        """The store's ``info`` alone, without loading it; {} where the file is missing or unreadable (``open`` says why)."""
+        import h5py
+
+        try:
+            with h5py.File(path, "r") as f:
+                return json.loads(f.attrs.get("info", "{}"))
+        except (OSError, ValueError):
+            return {}
+
     @classmethod
     def _read(cls, f, path: Path) -> "FeatureStore":
         def need(key):
