@@ -88,8 +88,9 @@ def finished_run(out: Path, split: str, protocol: str, preset: str, config: Conf
     return metrics
 
 
-def check_same_run(path: Path, wanted: dict) -> None:
-    """Refuse to resume a run with other settings or data: its metrics would mix two runs under the new one's name.
+def check_same_run(path: Path, wanted: dict) -> dict:
+    """The record of the run to resume, refused with other settings or data: its metrics would mix two runs under
+    the new one's name.
 
     A run resumed with another thread count is the same run, but its float sums split otherwise: it says so.
     """
@@ -106,6 +107,7 @@ def check_same_run(path: Path, wanted: dict) -> None:
         print(f"note: {path.parent}: resuming with {wanted.get('threads')} threads, the run began with "
               f"{recorded['threads']}; CPU float sums split by thread count, so its figures may differ from an "
               "uninterrupted run's", file=sys.stderr)
+    return recorded
 
 
 def provenance(store: FeatureStore) -> dict:

@@ -6,7 +6,6 @@ A finished run leaves ``DIR/metrics.json`` and the trained model, ``DIR/model.ga
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from pathlib import Path
@@ -55,8 +54,7 @@ def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: 
     record = {**run_record(split, protocol, preset, config, store), "threads": threads}
     recorded = None
     if resume and (out / "config.json").exists():
-        check_same_run(out / "config.json", record)
-        recorded = Precision.from_record(json.loads((out / "config.json").read_text(encoding="utf-8")).get("precision", {}))
+        recorded = Precision.from_record(check_same_run(out / "config.json", record).get("precision", {}))
     # bf16 'auto' may time a probe, which can decide otherwise on another machine: a resumed run keeps its decision
     precision = recorded or resolve_precision(config.bf16, device, config.batch_size, store.features.shape[1],
                                               config.critic_hidden)
