@@ -58,3 +58,25 @@ def tiny_config_file(tmp_path) -> Path:
                                 "checkpoint_every": 5, "samples_per_class": 10, "knn_k": 5, "patience": 0, "lr": 3e-3,
                                 "bf16": "off"}))
     return path
+
+
+def cli_error_line(capsys, main, argv) -> str:
+    """The one error line a command's ``main`` prints for ``argv`` through ``gazsl.io.run_cli``, which must exit 2."""
+    from gazsl.io import run_cli
+
+    with pytest.raises(SystemExit) as stop:
+        run_cli(main, argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    return err.strip()
+
+
+def load_experiment(name: str):
+    """The module of ``experiments/<name>.py`` (a script, not part of the package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"experiment_{name}",
+                                                  Path(__file__).resolve().parents[1] / "experiments" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

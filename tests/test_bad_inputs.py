@@ -24,11 +24,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from conftest import make_toy_store
+from conftest import cli_error_line, make_toy_store
 from gazsl import config as config_module
 from gazsl.config import Config
 from gazsl.documents.corpus import read_corpus
-from gazsl.io import GazslError, run_cli
+from gazsl.io import GazslError
 from gazsl.images.store import FeatureStore
 
 # derandomize: the same examples on every run, so CI is reproducible; database=None: nothing written to the repo
@@ -481,25 +481,17 @@ def test_article_with_no_terms_is_refused_not_a_zero_vector(tmp_path):
 
 
 # ------------------------------------------------------------------ the CLIs: exit code 2 and one line
-def _exit(capsys, main, argv):
-    with pytest.raises(SystemExit) as stop:
-        run_cli(main, argv)
-    err = capsys.readouterr().err
-    assert stop.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
-    return err
-
-
 def test_train_cli_unknown_split_encoder_and_corrupt_checkpoint(small_store, tmp_path, capsys):
     from gazsl.train import main
 
     base = ["--store", str(small_store), "--iters", "0", "--out", str(tmp_path / "run")]
-    assert "unknown split 'toy_medium' (available: toy_easy)" in _exit(capsys, main, base + ["--split", "toy_medium"])
-    assert "no text vectors for encoder 'nope'" in _exit(capsys, main, base + ["--split", "toy_easy", "--text", "nope"])
+    assert "unknown split 'toy_medium' (available: toy_easy)" in cli_error_line(capsys, main, base + ["--split", "toy_medium"])
+    assert "no text vectors for encoder 'nope'" in cli_error_line(capsys, main, base + ["--split", "toy_easy", "--text", "nope"])
     absent = ["--store", str(tmp_path / "absent.h5"), "--split", "toy_easy", "--out", str(tmp_path / "run")]
-    assert f"{tmp_path / 'absent.h5'}: feature store not found" in _exit(capsys, main, absent)
+    assert f"{tmp_path / 'absent.h5'}: feature store not found" in cli_error_line(capsys, main, absent)
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "checkpoint_select.pt").write_bytes(b"PK\x03\x04 torn")
-    err = _exit(capsys, main, base + ["--split", "toy_easy", "--resume"])
+    err = cli_error_line(capsys, main, base + ["--split", "toy_easy", "--resume"])
     assert "checkpoint_select.pt: unreadable checkpoint" in err
 
 
@@ -507,7 +499,7 @@ def test_text_cli_unknown_encoder(small_store, tmp_path, capsys):
     from gazsl.text import main
 
     (tmp_path / "1.A.txt").write_text("1 bird\n")
-    err = _exit(capsys, main, ["encode", "--corpus", str(tmp_path), "--store", str(small_store), "--encoder", "nope"])
+    err = cli_error_line(capsys, main, ["encode", "--corpus", str(tmp_path), "--store", str(small_store), "--encoder", "nope"])
     assert "unknown encoder 'nope'" in err
 
 

@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from conftest import cli_error_line
 from gazsl.io import run_cli
 from gazsl.protocols.runs import load_checkpoint
 from gazsl.train import main
@@ -36,14 +37,6 @@ def poison_after(monkeypatch, step: int) -> None:
     monkeypatch.setattr(GazslTrainer, "step", step_then_poison)
 
 
-def exit_line(capsys, argv) -> str:
-    with pytest.raises(SystemExit) as stop:
-        run_cli(main, argv)
-    err = capsys.readouterr().err
-    assert stop.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
-    return err.strip()
-
-
 def all_finite(state: dict) -> bool:
     return all(torch.isfinite(t).all() for net in ("netG", "netD") for t in state["trainer"][net].values())
 
@@ -53,7 +46,7 @@ def test_divergence_stops_naming_iteration_and_last_good_checkpoint(toy_store, t
     args = ["--split", "toy_easy", "--store", str(toy_store), "--config", str(tiny(tmp_path)), "--iters", "20",
             "--device", "cpu", "--out", str(out)]
     poison_after(monkeypatch, 12)
-    line = exit_line(capsys, args)
+    line = cli_error_line(capsys, main, args)
     checkpoint = out / "checkpoint_select.pt"
     assert "training diverged at iteration 15 of phase 'select'" in line, line
     assert f"last good checkpoint kept: {checkpoint} (iteration 10)" in line, line
@@ -73,7 +66,7 @@ def test_divergence_stops_naming_iteration_and_last_good_checkpoint(toy_store, t
 def test_real_divergence_from_an_absurd_learning_rate(toy_store, tmp_path, capsys):
     out = tmp_path / "run"
     config = tiny(tmp_path, lr=1e10, log_every=1, checkpoint_every=1)
-    line = exit_line(capsys, ["--split", "toy_easy", "--store", str(toy_store), "--config", str(config), "--iters", "20",
+    line = cli_error_line(capsys, main, ["--split", "toy_easy", "--store", str(toy_store), "--config", str(config), "--iters", "20",
                               "--device", "cpu", "--out", str(out)])
     assert line.startswith("error: training diverged at iteration ") and "not finite" in line, line
     # never a checkpoint of a diverged model: any checkpoint left behind holds finite weights only
@@ -89,7 +82,7 @@ def test_no_evaluation_or_checkpoint_sees_a_diverged_model(toy_store, tmp_path, 
     out = tmp_path / "run"
     config = tiny(tmp_path, log_every=7, checkpoint_every=100, eval_start=10, eval_every=10)
     poison_after(monkeypatch, 8)
-    line = exit_line(capsys, ["--split", "toy_easy", "--store", str(toy_store), "--config", str(config), "--iters", "30",
+    line = cli_error_line(capsys, main, ["--split", "toy_easy", "--store", str(toy_store), "--config", str(config), "--iters", "30",
                               "--device", "cpu", "--out", str(out)])
     assert "training diverged at iteration 10 of phase 'select'" in line and "none yet" in line, line
     assert not (out / "checkpoint_select.pt").exists()

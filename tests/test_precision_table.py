@@ -1,22 +1,17 @@
 """The bf16 vs float32 parity experiment (experiments/precision.py): its table, its verdict, and one tiny run."""
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
+from conftest import load_experiment
 from gazsl.generator import precision as precision_module
 from gazsl.io import GazslError
-
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "precision.py"
 
 
 @pytest.fixture(scope="module")
 def experiment():
-    spec = importlib.util.spec_from_file_location("precision_experiment", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment("precision")
 
 
 def _runs(top1s, seconds=10.0, device="cpu"):

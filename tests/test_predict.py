@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import SHARED
+from conftest import SHARED, cli_error_line
 from gazsl.config import preset
 from gazsl.generator.gan import GAZSL
-from gazsl.io import run_cli, sha256_file
+from gazsl.io import sha256_file
 from gazsl.predict import main
 from gazsl.documents.encoders import TfidfEncoder
 from gazsl.images.vision import BACKBONES, ImageBackbone
@@ -64,14 +64,6 @@ def photo_model(tmp_path_factory):
     return model, model.save(root / "model.gazsl"), photos, write_articles(root / "new", (5, 6))
 
 
-def exit_line(capsys, argv) -> str:
-    with pytest.raises(SystemExit) as stop:
-        run_cli(main, argv)
-    err = capsys.readouterr().err
-    assert stop.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
-    return err.strip()
-
-
 def test_every_photo_gets_the_classes_ranked_on_the_terminal_and_in_csv(photo_model, tmp_path, capsys):
     model, path, photos, articles = photo_model
     out = tmp_path / "predictions.csv"
@@ -91,8 +83,8 @@ def test_every_photo_gets_the_classes_ranked_on_the_terminal_and_in_csv(photo_mo
 
 def test_gzsl_adds_the_training_classes_with_the_calibration(photo_model, tmp_path, capsys):
     model, _, photos, articles = photo_model
-    assert "no GZSL calibration chosen on validation classes" in exit_line(
-        capsys, ["--model", str(photo_model[1]), "--classes", str(articles), "--images", str(photos), "--gzsl"])
+    assert "no GZSL calibration chosen on validation classes" in cli_error_line(
+        capsys, main, ["--model", str(photo_model[1]), "--classes", str(articles), "--images", str(photos), "--gzsl"])
     model.gzsl_calibration_ = 0.25
     path = model.save(tmp_path / "calibrated.gazsl")
     model.gzsl_calibration_ = None
@@ -100,7 +92,7 @@ def test_gzsl_adds_the_training_classes_with_the_calibration(photo_model, tmp_pa
     ranked = capsys.readouterr().out.splitlines()[0]
     assert all(name in ranked for name, _ in ARTICLES.values())
     repeated = write_articles(tmp_path / "repeated", (1, 5))
-    line = exit_line(capsys, ["--model", str(path), "--classes", str(repeated), "--images", str(photos), "--gzsl"])
+    line = cli_error_line(capsys, main, ["--model", str(path), "--classes", str(repeated), "--images", str(photos), "--gzsl"])
     assert "class 'Red_Bird' is one of the model's training classes" in line
 
 
@@ -130,7 +122,7 @@ def test_bad_input_exits_2_with_one_line_naming_it(photo_model, tmp_path, capsys
     for changes, needle in cases:
         argv = {"--model": str(path), "--classes": str(articles), "--images": str(photos)}
         argv.update(dict(zip(changes[::2], changes[1::2])))
-        line = exit_line(capsys, [a for kv in argv.items() for a in kv])
+        line = cli_error_line(capsys, main, [a for kv in argv.items() for a in kv])
         assert line.startswith("error: ") and needle in line, (needle, line)
 
 
@@ -139,7 +131,7 @@ def test_a_model_without_a_backbone_says_why_it_cannot_read_photos(photo_model, 
     model.image_backbone = None
     path = model.save(tmp_path / "no_backbone.gazsl")
     model.image_backbone = ImageBackbone(BACKBONES["efficientnet-lite0"], "float16")
-    line = exit_line(capsys, ["--model", str(path), "--classes", str(articles), "--images", str(photos)])
+    line = cli_error_line(capsys, main, ["--model", str(path), "--classes", str(articles), "--images", str(photos)])
     assert f"{path}: no image backbone was given to this model" in line
 
 

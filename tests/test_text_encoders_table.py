@@ -1,18 +1,12 @@
 """The text-encoder experiment's table and per-split verdict (experiments/text_encoders.py)."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "text_encoders.py"
+from conftest import load_experiment
 
 
 @pytest.fixture(scope="module")
 def text_encoders():
-    spec = importlib.util.spec_from_file_location("text_encoders", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment("text_encoders")
 
 
 def _runs(top1s):
