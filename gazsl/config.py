@@ -44,7 +44,11 @@ class Config:
     patience: int = 5  # honest protocol: stop selection after this many evaluations without progress (0: never)
     knn_k: int = 20
     samples_per_class: int = 60  # generated features per class at test time
-    classifier: str = "knn"  # knn | pivot | softmax
+    classifier: str = "knn"  # knn | pivot | softmax | pivot+regression | softmax+regression
+    # a "+regression" classifier adds the generated-feature scores to those of a ridge regression from text to class
+    # mean features (gazsl.scoring.baselines.PrototypeRegression, z-scored features), each standardised per image
+    regression_alpha: float = 1.0  # its ridge penalty
+    fusion_weight: float = 0.5  # the generated-feature scores' share; the regression's is 1 - fusion_weight
     # bookkeeping
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
@@ -70,7 +74,7 @@ class Config:
 
 
 KNOWN_FEATURE_NORMS = ("mean_var", "minmax")
-KNOWN_CLASSIFIERS = ("knn", "pivot", "softmax")
+KNOWN_CLASSIFIERS = ("knn", "pivot", "softmax", "pivot+regression", "softmax+regression")
 KNOWN_DEVICES = ("auto", "cpu", "cuda")
 KNOWN_BF16 = ("auto", "on", "off")
 
@@ -151,6 +155,10 @@ def validate(config, source: str = "config") -> None:
         raise data_error(source, f"field 'classifier' must be one of {KNOWN_CLASSIFIERS}, got {config.classifier!r}")
     if config.lr <= 0:
         raise data_error(source, f"field 'lr' must be positive, got {config.lr}")
+    if config.regression_alpha <= 0:
+        raise data_error(source, f"field 'regression_alpha' must be positive, got {config.regression_alpha}")
+    if not 0 <= config.fusion_weight <= 1:
+        raise data_error(source, f"field 'fusion_weight' must be in [0, 1], got {config.fusion_weight}")
     for f in fields(Config):  # NaN or inf here would train silently into NaN losses
         value = getattr(config, f.name)
         if isinstance(value, float) and not math.isfinite(value):

@@ -21,6 +21,7 @@ an iteration is what its model answers then.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from gazsl import config as config_module
 from gazsl.scoring import evaluate as ev
 from gazsl.generator import model_file
 from gazsl.config import Config
+from gazsl.scoring.baselines import PrototypeRegression
 from gazsl.scoring.estimator import ZeroShotEstimator
 from gazsl.io import GazslError, data_error, one_line
 from gazsl.generator.model import Generator
@@ -42,6 +44,11 @@ from gazsl.images.vision import backbone_from_recipe
 def evaluation_seed(seed: int, it: int) -> int:
     """The generator noise of the scores at iteration ``it``: fixed per run and iteration, so a resumed run scores alike."""
     return seed * 1_000_003 + it
+
+
+def generated_classifier(classifier: str) -> str:
+    """The classifier on generated features within ``classifier`` (a "+regression" one fuses it with a regression)."""
+    return classifier.removesuffix("+regression")
 
 
 def gzsl_classifier(classifier: str) -> str:
@@ -124,6 +131,10 @@ class GAZSL(ZeroShotEstimator):
         self.n_text_dims_, self.n_features_in_ = text.shape[1], X.shape[1]
         self.n_iter_ = 0
         self.gzsl_calibration_, self.metrics_ = None, None
+        # the "+regression" classifiers' other half; closed form and cheap, so fitted whatever the classifier, and
+        # kept as a saved model keeps it (float32), so that a model answers alike before and after saving
+        fitted = PrototypeRegression(alpha=self.config_.regression_alpha, feature_norm="zscore").fit(text, X, y)
+        self.regression_ = _regression(_regression_state(fitted), self.config_, text.shape[1], X.shape[1], "GAZSL.fit")
         return self
 
     def fit(self, text_seen, features, labels, class_names=None) -> "GAZSL":
@@ -165,7 +176,21 @@ class GAZSL(ZeroShotEstimator):
     def _scores(self, text: np.ndarray, X: np.ndarray, classifier: str) -> np.ndarray:
         fake, labels, seed = self._generated(text, self.config_.samples_per_class)
         test = torch.from_numpy(self.normaliser_(X)).to(self.device_)
-        return ev.class_scores(classifier, test, fake, labels, len(text), self.config_.knn_k, seed).cpu().numpy()
+        scores = ev.class_scores(generated_classifier(classifier), test, fake, labels, len(text), self.config_.knn_k,
+                                 seed).cpu().numpy()
+        if classifier == generated_classifier(classifier):
+            return scores
+        if getattr(self, "regression_", None) is None:
+            raise GazslError(f"GAZSL: classifier {classifier!r} needs the text-to-class-mean regression, which this "
+                             "model does not hold (saved with another classifier)")
+        return ev.fused(scores, self.regression_.scores(text, X), self.config_.fusion_weight)
+
+    def with_classifier(self, classifier: str) -> "GAZSL":
+        """This fitted model scoring by ``classifier`` (the same generator, not a copy): one training, several rows."""
+        self._check_fitted("GAZSL.with_classifier")
+        view = copy.copy(self)
+        view.config_ = self.config_.replace(classifier=classifier)  # checked: an unknown name fails here
+        return view
 
     def scores(self, text, features) -> np.ndarray:
         """(M, C): each image against the generated features of each class, by ``config.classifier``
@@ -230,6 +255,8 @@ class GAZSL(ZeroShotEstimator):
             "n_features_in": self.n_features_in_,
             "gzsl_calibration": None if self.gzsl_calibration_ is None else float(self.gzsl_calibration_),
             "metrics": self.metrics_,
+            # only a "+regression" classifier scores with it; (T, D) weights are too large to keep for nothing
+            "regression": _regression_state(self.regression_) if self._fuses() else None,
             "text_encoder": _recipe(self.text_encoder, "no text encoder was given to this model"),
             "image_backbone": _recipe(self.image_backbone, "no image backbone was given to this model"),
         })
@@ -258,7 +285,13 @@ class GAZSL(ZeroShotEstimator):
         if model.class_names_ is not None and len(model.class_names_) != len(seen_text):
             raise data_error(path, f"{len(model.class_names_)} names for {len(seen_text)} classes", "class_names")
         model.gzsl_calibration_, model.metrics_ = fields["gzsl_calibration"], fields["metrics"]
+        model.regression_ = _regression(fields["regression"], config, model.n_text_dims_, model.n_features_in_, path)
+        if model.regression_ is None and model._fuses():
+            raise data_error(path, f"classifier {config.classifier!r} without its regression", "regression")
         return model
+
+    def _fuses(self) -> bool:
+        return self.config_.classifier != generated_classifier(self.config_.classifier)
 
 
 def _recipe(part, missing: str) -> dict:
@@ -273,6 +306,25 @@ def _rebuilt(rebuild, recipe: dict, path):
         return rebuild(recipe)
     except GazslError as err:
         return Unavailable(f"{path}: {err}")
+
+
+def _regression_state(regression: PrototypeRegression) -> dict:
+    return {"W": regression.W_.astype(np.float32), "intercept": regression.intercept_.astype(np.float32),
+            "feature_mean": regression.feature_mean_, "feature_scale": regression.feature_scale_}
+
+
+def _regression(state: dict | None, config: Config, text_dims: int, dim: int, path) -> PrototypeRegression | None:
+    if state is None:
+        return None
+    shapes = {"W": (text_dims, dim), "intercept": (dim,), "feature_mean": (dim,), "feature_scale": (dim,)}
+    if any(np.shape(state.get(k)) != shape for k, shape in shapes.items()):
+        raise data_error(path, f"a regression of shapes {({k: np.shape(state.get(k)) for k in shapes})}, expected "
+                         f"{shapes}", "regression")
+    regression = PrototypeRegression(alpha=config.regression_alpha, feature_norm="zscore")
+    regression.W_, regression.intercept_ = state["W"], state["intercept"]
+    regression.feature_mean_, regression.feature_scale_ = state["feature_mean"], state["feature_scale"]
+    regression.n_text_dims_, regression.n_features_in_ = text_dims, dim
+    return regression
 
 
 def _normaliser(state: dict, dim: int, path) -> Normaliser:

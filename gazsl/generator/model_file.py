@@ -12,6 +12,9 @@ never runs code). Schema version 1 holds:
     n_iter, n_features_in                   iterations trained; feature dimension D
     gzsl_calibration                        GZSL constant chosen on validation classes (None: no honest run)
     metrics                                 the figures of the run that made it (None for a plain fit)
+    regression                              W, intercept, feature_mean, feature_scale of the text-to-class-mean
+                                            regression a "+regression" classifier fuses in (None otherwise; optional:
+                                            files written before it read as None)
     text_encoder                            the text encoder's recipe (gazsl.documents.encoders.encoder_from_recipe), or
                                             {"unavailable": why}
     image_backbone                          the image backbone and its preprocessing (gazsl.images.vision), or
@@ -37,8 +40,9 @@ FIELDS = {  # field -> the types it may hold
     "config": (dict,), "random_state": (int, type(None)), "generator": (dict,), "normaliser": (dict,),
     "seen_text": (np.ndarray,), "class_names": (list, type(None)), "n_iter": (int,), "n_features_in": (int,),
     "gzsl_calibration": (float, type(None)), "metrics": (dict, type(None)),
-    "text_encoder": (dict,), "image_backbone": (dict,),
+    "text_encoder": (dict,), "image_backbone": (dict,), "regression": (dict, type(None)),
 }
+OPTIONAL = {"regression": None}  # field -> its value in a file written before the field existed
 
 
 def _to_torch(value):
@@ -95,7 +99,7 @@ def read(path) -> dict:
         raise data_error(path, f"a gazsl model of schema version {version}, made by gazsl {payload.get('gazsl_version', '?')}; "
                          f"this gazsl ({__version__}) reads schema version {SCHEMA_VERSION}: retrain it or use that gazsl",
                          "schema_version")
-    fields = {k: (v if k == "generator" else _from_torch(v)) for k, v in payload.items()}
+    fields = {**OPTIONAL, **{k: (v if k == "generator" else _from_torch(v)) for k, v in payload.items()}}
     for key, types in FIELDS.items():
         if key not in fields:
             raise data_error(path, "missing field: the file is incomplete", key)

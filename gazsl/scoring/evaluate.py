@@ -111,6 +111,17 @@ def class_scores(classifier: str, test, train, train_labels, n_classes: int, k: 
     raise ValueError(f"unknown classifier {classifier!r}")
 
 
+def fused(generated: np.ndarray, regression: np.ndarray, weight: float) -> np.ndarray:
+    """(M, C) ``weight`` times the generated-feature scores plus ``1 - weight`` times a regression's, each
+    standardised per image (zero mean, unit spread over the C classes), so that neither scale dominates."""
+    def standardised(scores):
+        scores = np.asarray(scores, dtype=np.float64)
+        spread = scores.std(axis=1, keepdims=True)
+        return (scores - scores.mean(axis=1, keepdims=True)) / np.where(spread > 0, spread, 1.0)
+
+    return (weight * standardised(generated) + (1 - weight) * standardised(regression)).astype(np.float32)
+
+
 def top1(predictions: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     """(per-sample accuracy, mean per-class accuracy), both in percent."""
     predictions, labels = np.asarray(predictions), np.asarray(labels)
