@@ -75,3 +75,26 @@ def test_existing_run_is_not_overwritten_without_resume(toy_store, tiny_config_f
     assert run_cli(*args).returncode == 0
     again = run_cli(*args)
     assert again.returncode == 2 and "--resume" in again.stderr
+
+
+def test_every_classifier_scored_on_one_training_gives_what_a_run_of_its_own_gives(toy_store, tiny_config_file,
+                                                                                    tmp_path, monkeypatch):
+    """One honest run scores every classifier on the same trained generators; a run that scores one classifier alone
+    (the protocol before it scored several) gives exactly the figures, iteration count and calibration it reports."""
+    from gazsl.protocols import protocol
+
+    config = tmp_path / "patient.json"  # early stopping on: each classifier must stop as it would alone
+    config.write_text(json.dumps({**json.loads(tiny_config_file.read_text()), "patience": 2}))
+    argv = ["--split", "toy_easy", "--store", str(toy_store), "--config", str(config), "--iters", "120"]
+    main([*argv, "--out", str(tmp_path / "shared")])
+    shared = json.loads((tmp_path / "shared" / "metrics.json").read_text())
+    assert set(shared["by_classifier"]) == set(protocol.CLASSIFIERS)
+    chosen = {c: figures["iterations"] for c, figures in shared["by_classifier"].items()}
+    assert len(set(chosen.values())) > 1  # the classifiers stop and choose apart: the final run serves several
+    for classifier in ("knn", "softmax", "pivot+regression"):
+        monkeypatch.setattr(protocol, "CLASSIFIERS", (classifier,))
+        main([*argv, "--classifier", classifier, "--out", str(tmp_path / classifier)])
+        alone = json.loads((tmp_path / classifier / "metrics.json").read_text())
+        for key in (*protocol.FINAL_KEYS, "iterations", "val_top1", "val_top1_per_class", "gzsl_classifier"):
+            assert alone[key] == shared["by_classifier"][classifier][key], (classifier, key)
+    assert {k: shared[k] for k in protocol.FINAL_KEYS} == {k: shared["by_classifier"]["knn"][k] for k in protocol.FINAL_KEYS}

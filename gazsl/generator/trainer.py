@@ -119,10 +119,33 @@ class Phase:
     evaluate: object = None  # (model, iteration) -> dict of figures; None: nothing is scored
     train_classes: np.ndarray | None = None  # a protocol's run: the classes and images it trains on
     train_images: np.ndarray | None = None
-    select_key: str | None = None  # early stopping on this figure (honest selection)
-    periodic: bool = True  # evaluate on the schedule; else only after the last iteration
-    plan: object = None  # (phases) -> iterations, for a phase whose length an earlier one decides
+    watch: object = None  # (record) -> {name: figure}: early stopping on each figure; the phase stops once all have
+    periodic: bool = True  # evaluate on the schedule; else only at the iterations in ``evaluate_at``
+    plan: object = None  # (phases) -> iterations to evaluate at, for a phase that an earlier one decides; it ends at the last
+    evaluate_at: tuple = ()
     history: list = field(default_factory=list)
+
+
+def early_stops(history: list[dict], watch, patience: int) -> dict[str, tuple[dict, bool]]:
+    """For each figure ``watch`` names: (the evaluation with its best value before early stopping on it would have
+    stopped, the first if tied; whether it has stopped), ``patience`` evaluations without progress stopping it.
+
+    Each figure is stopped on as if it were watched alone, so several figures (classifiers) can share one run and
+    still each choose what a run of its own would have chosen.
+    """
+    stops = {}
+    for name in (watch(history[0]) if history else {}):
+        best, chosen, stale, stopped = -math.inf, None, 0, False
+        for record in history:
+            value = watch(record)[name]
+            if value > best:
+                best, chosen = value, record
+            stale = 0 if value >= best else stale + 1
+            if patience > 0 and stale >= patience:
+                stopped = True
+                break
+        stops[name] = (chosen, stopped)
+    return stops
 
 
 def evaluation_due(config: Config, it: int) -> bool:
@@ -138,12 +161,12 @@ def run_phase(phase: Phase, model, out: Path | None = None, writer=None, resume:
     """
     config = model.config_
     checkpoint = out / f"checkpoint_{phase.name}.pt" if out is not None else None
-    start, stale, saved = 0, 0, None
+    start, saved = 0, None
     if resume and checkpoint is not None and checkpoint.exists():
         state = load_checkpoint(checkpoint)
         try:
             model.load_state_dict(state["trainer"])
-            start, phase.history, stale = state["iteration"], state["history"], state["stale"]
+            start, phase.history = state["iteration"], state["history"]
             saved, done = start, state.get("stopped")
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as err:
             raise GazslError(f"{checkpoint}: not a checkpoint of this run ({one_line(err, 160)}); resume with the "
@@ -158,8 +181,9 @@ def run_phase(phase: Phase, model, out: Path | None = None, writer=None, resume:
     stopped = False
     for it in bar:
         # checked before every checkpoint and evaluation, so neither ever sees a diverged model
-        log_now = (it % config.log_every == 0 or it % config.checkpoint_every == 0 or it == phase.iterations
-                   or (scored and phase.periodic and evaluation_due(config, it)))
+        evaluate_now = scored and (it in phase.evaluate_at if not phase.periodic
+                                   else it == phase.iterations or evaluation_due(config, it))
+        log_now = it % config.log_every == 0 or it % config.checkpoint_every == 0 or it == phase.iterations or evaluate_now
         logs = model.step(log=log_now)
         if log_now:
             values = {k: float(v) for k, v in logs.items()}  # the only host sync of a step, at log time
@@ -172,22 +196,21 @@ def run_phase(phase: Phase, model, out: Path | None = None, writer=None, resume:
             if writer is not None:
                 for key, value in values.items():
                     writer.add_scalar(f"{phase.name}/{key}", value, it)
-        if scored and (it == phase.iterations or (phase.periodic and evaluation_due(config, it))):
+        if evaluate_now:
             record = phase.evaluate(model, it)
             phase.history.append(record)
             if writer is not None:
                 for key, value in record.items():
                     if isinstance(value, float):
                         writer.add_scalar(f"{phase.name}/eval_{key}", value, it)
-            if phase.select_key:
-                best = max(h[phase.select_key] for h in phase.history)
-                stale = 0 if record[phase.select_key] >= best else stale + 1
-                stopped = config.patience > 0 and stale >= config.patience
+            if phase.watch is not None:
+                stopped = config.patience > 0 and all(
+                    done for _, done in early_stops(phase.history, phase.watch, config.patience).values())
         interrupted = stop is not None and stop.signum is not None
         if checkpoint is not None and (it % config.checkpoint_every == 0 or it == phase.iterations or stopped
                                        or interrupted):
             save_checkpoint(checkpoint, {"trainer": model.state_dict(), "iteration": it, "history": phase.history,
-                                         "stale": stale, "stopped": stopped or it == phase.iterations})
+                                         "stopped": stopped or it == phase.iterations})
             saved = it
         if stopped:
             break

@@ -26,12 +26,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from gazsl.scoring import evaluate as ev
-from gazsl.config import Config
+from gazsl.config import KNOWN_CLASSIFIERS, Config
 from gazsl.io import GazslError
 from gazsl.images.store import FeatureStore, Split
-from gazsl.generator.trainer import Phase
+from gazsl.generator.gan import gzsl_classifier
+from gazsl.generator.trainer import Phase, early_stops
 
 PROTOCOLS = ("honest", "paper")
+CLASSIFIERS = KNOWN_CLASSIFIERS  # every honest GAZSL run scores each of them (one training, several rows)
+SELECT_KEY = "val_top1_per_class"  # what the honest protocol chooses by
+FINAL_KEYS = ("zsl_top1", "zsl_top1_per_class", "ausuc", "gzsl_seen", "gzsl_unseen", "gzsl_h", "calibration")
 
 
 def local_labels(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -126,7 +130,7 @@ class Chosen:
 
 
 def choose_and_refit(make, candidates, text: np.ndarray, store: FeatureStore, split_name: str,
-                     select_key: str = "val_top1_per_class") -> Chosen:
+                     select_key: str = SELECT_KEY) -> Chosen:
     """The honest protocol for a method with settings to choose: ``make(params)`` is an unfitted model.
 
     Each candidate is fitted on the fit classes and scored on the validation
@@ -185,32 +189,45 @@ def build_phases(store: FeatureStore, split_name: str, config: Config, protocol:
 
         return [phase], summarise
 
-    # honest protocol: the selection run chooses the iteration count, the final run trains that long
+    # honest protocol: the selection run chooses each classifier's iteration count, the final run trains to the
+    # longest and scores each classifier at its own (training does not depend on the classifier, and evaluations
+    # draw from their own random streams, so this is what a run of each classifier alone would give)
     sets = honest_sets(store, split)
 
     def evaluate_selection(model, it):
-        return {"iteration": it, **validation_figures(model, text, store, split, sets)}
+        by_classifier = {c: validation_figures(model.with_classifier(c), text, store, split, sets) for c in CLASSIFIERS}
+        return {"iteration": it, **by_classifier[config.classifier], "by_classifier": by_classifier}
 
     selection = Phase("select", config.iterations, evaluate_selection, sets.fit_classes, sets.fit_images,
-                      select_key="val_top1_per_class")
+                      watch=lambda record: {c: f[SELECT_KEY] for c, f in record["by_classifier"].items()})
 
-    def best_selection() -> dict:  # the selection run's evaluation with the best validation figure
+    def chosen() -> dict[str, dict]:  # classifier -> the selection run's evaluation it chose
         if not selection.history:
             raise no_evaluation
-        return max(selection.history, key=lambda h: h[selection.select_key])
+        return {c: record for c, (record, _) in early_stops(selection.history, selection.watch, config.patience).items()}
 
     def evaluate_final(model, it):
-        return {"iteration": it, **final_figures(model, text, store, split, sets, best_selection()["calibration"])}
+        record = {"iteration": it, "by_classifier": {
+            c: final_figures(model.with_classifier(c), text, store, split, sets, best["by_classifier"][c]["calibration"])
+            for c, best in chosen().items() if best["iteration"] == it}}
+        if config.classifier in record["by_classifier"]:  # the run's model: kept, as training goes on for the others
+            record["model_state"] = {"generator": {k: v.detach().clone() for k, v in model.generator_.state_dict().items()},
+                                     "n_iter": it}
+        return record
 
     final = Phase("final", 0, evaluate_final, split.seen, sets.train_images, periodic=False,
-                  plan=lambda phases: best_selection()["iteration"])
+                  plan=lambda phases: sorted({best["iteration"] for best in chosen().values()}))
 
     def summarise(phases):
-        best, result = best_selection(), final.history[-1]
+        finals = {c: figures for record in final.history for c, figures in record["by_classifier"].items()}
+        by_classifier = {c: {**{k: finals[c][k] for k in FINAL_KEYS}, "gzsl_classifier": gzsl_classifier(c),
+                             "iterations": best["iteration"], "val_top1": best["by_classifier"][c]["val_top1"],
+                             "val_top1_per_class": best["by_classifier"][c][SELECT_KEY]}
+                         for c, best in chosen().items()}
         return {
-            **{k: result[k] for k in ("zsl_top1", "zsl_top1_per_class", "ausuc", "gzsl_seen", "gzsl_unseen", "gzsl_h",
-                                      "calibration", "curve")},
-            "iterations": best["iteration"], "val_top1": best["val_top1"], "val_top1_per_class": best["val_top1_per_class"],
+            **by_classifier[config.classifier], "curve": finals[config.classifier]["curve"],
             "n_val_classes": len(split.val), "n_heldout_seen_images": len(sets.heldout),
+            "by_classifier": by_classifier,
+            "model_state": next(r["model_state"] for r in final.history if "model_state" in r),
         }
     return [selection, final], summarise

@@ -3,7 +3,9 @@
 A run folder (``gazsl.train``) holds ``config.json`` (what was asked),
 ``checkpoint_<phase>.pt`` (to resume), ``metrics.json`` (written last: a run
 is finished when it exists), ``model.gazsl`` (``gazsl.generator.model_file``) and
-TensorBoard logs in ``tb/``.
+TensorBoard logs in ``tb/``. An honest run's metrics hold the figures of its
+``classifier`` at the top level and, under ``by_classifier``, those of every
+classifier scored on the same training (``gazsl.protocols.protocol.CLASSIFIERS``).
 """
 
 from __future__ import annotations

@@ -67,7 +67,8 @@ def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: 
     try:
         for phase in phases:
             if phase.plan is not None:
-                phase.iterations = phase.plan(phases)
+                phase.evaluate_at = tuple(phase.plan(phases))
+                phase.iterations = max(phase.evaluate_at)
             model = GAZSL(config.replace(bf16=precision.setting), text_encoder=text_encoder, image_backbone=image_backbone).initialise(
                 text[phase.train_classes], store.features[phase.train_images],
                 local_labels(store.labels[phase.train_images], phase.train_classes),
@@ -79,6 +80,10 @@ def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: 
 
     summary = summarise(phases)
     curve = summary.pop("curve")
+    kept = summary.pop("model_state", None)  # the honest run's model, at its classifier's iteration count
+    if kept is not None:
+        model.generator_.load_state_dict(kept["generator"])
+        model.n_iter_ = kept["n_iter"]
     write_json_atomic(out / "gzsl_curve.json", {"seen": curve.seen, "unseen": curve.unseen})
     split_info = store.split(split)
     metrics = {

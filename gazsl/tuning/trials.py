@@ -79,7 +79,8 @@ def gazsl_trial(trial, view: FeatureStore, base: Config, space: dict[str, Param]
             raise optuna.TrialPruned(f"pruned at iteration {it}")
         return record
 
-    phase = Phase("select", config.iterations, evaluate, split.seen, fit_images, select_key=SELECT_KEY)
+    phase = Phase("select", config.iterations, evaluate, split.seen, fit_images,
+                  watch=lambda record: {SELECT_KEY: record[SELECT_KEY]})
     random.seed(config.seed)  # as gazsl.protocols.training.train, so that a run with the best trial's config repeats it
     np.random.seed(config.seed)
     model = GAZSL(config).initialise(text[split.seen], view.features[fit_images],
