@@ -3,10 +3,13 @@
     python -m gazsl.leaderboard --splits cub100_easy cub100_hard aviary_easy aviary_hard --seeds 3 --jobs 4
 
 Each split uses its experiment config (experiments/configs/<split>.json, as
-``gazsl.reproduce``); a GAZSL variant adds its overrides (``METHODS``) to it.
-Plain GAZSL shares its runs with ``gazsl.reproduce`` (runs/reproduce/<split>/honest/);
-the variants train under runs/reproduce/methods/<method>/. Finished runs are
-reused. Writes experiments/results/leaderboard.md and leaderboard.json.
+``gazsl.reproduce``); a GAZSL training adds its overrides (``TRAININGS``) to it,
+and every classifier (``METHODS``: kNN, pivot, softmax, and those fused with a
+text-to-class-mean regression) is scored on the generators of that one training,
+so that the classifier rows differ by the classifier alone. Plain GAZSL shares
+its runs with ``gazsl.reproduce`` (runs/reproduce/<split>/honest/); the other
+trainings and the baselines go under runs/reproduce/methods/<name>/. Finished
+runs are reused. Writes experiments/results/leaderboard.md and leaderboard.json.
 
 The baselines follow the same protocol as GAZSL (``gazsl.protocols.protocol``): their
 hyper-parameters (gazsl.scoring.baselines.candidates) and GZSL calibration are chosen
@@ -18,7 +21,7 @@ seen + unseen images (GZSL: AUSUC of the exact curve, H at the chosen calibratio
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,30 +37,43 @@ from gazsl.protocols.tables import environments, mean_std, parse_table_args, tab
 # CIZSL's --creativity_weight 0.1 and CANZSL's --cyclelambda 10.
 CREATIVITY = {"creativity_weight": 0.1}
 CYCLE = {"cycle_weight": 10.0}
-SOFTMAX = {"classifier": "softmax"}
-PIVOT = {"classifier": "pivot"}
+
+# How GAZSL is trained, one run per (split, training, seed); every classifier is scored on that run's generators.
+TRAININGS: dict[str, dict] = {"gazsl": {}, "gazsl_creativity": CREATIVITY, "gazsl_cycle": CYCLE}
+CLASSIFIER_LABELS = {"knn": "kNN", "pivot": "pivot", "softmax": "softmax",
+                     "pivot+regression": "pivot fused with regression", "softmax+regression": "softmax fused with regression"}
 
 
 @dataclass
 class Method:
     label: str
-    baseline: str | None = None  # a gazsl.scoring.baselines.BASELINES key; else GAZSL with ``overrides``
-    overrides: dict = field(default_factory=dict)
+    baseline: str | None = None  # a gazsl.scoring.baselines.BASELINES key
+    training: str | None = None  # else GAZSL: a TRAININGS key, scored by ``classifier``
+    classifier: str = "knn"
+    chosen: bool = False  # the generator-based method with the best validation figure, per split and seed
+
+    @property
+    def run(self) -> str:
+        """The run that makes this method's figures, shared by every classifier of one training."""
+        return self.baseline or self.training
+
+
+def _gazsl_methods() -> dict[str, Method]:
+    methods = {}
+    for training, overrides in TRAININGS.items():
+        trained = " + ".join(["GAZSL", *(k.removesuffix("_weight") for k in overrides)])
+        for classifier, label in CLASSIFIER_LABELS.items():
+            name = training + ("" if classifier == "knn" else "_" + classifier.replace("+", "_"))
+            methods[name] = Method(f"{trained} ({label})", training=training, classifier=classifier)
+    return methods
 
 
 METHODS: dict[str, Method] = {
     "eszsl": Method("ESZSL", baseline="eszsl"),
     "prototype": Method("Prototype regression", baseline="prototype"),
     "wac_linear": Method("WAC-linear", baseline="wac_linear"),
-    "gazsl": Method("GAZSL (kNN)"),
-    "gazsl_softmax": Method("GAZSL + softmax classifier", overrides=SOFTMAX),
-    "gazsl_pivot": Method("GAZSL + pivot classifier", overrides=PIVOT),
-    "gazsl_creativity": Method("GAZSL + creativity", overrides=CREATIVITY),
-    "gazsl_cycle": Method("GAZSL + cycle", overrides=CYCLE),
-    "gazsl_creativity_cycle": Method("GAZSL + creativity + cycle", overrides={**CREATIVITY, **CYCLE}),
-    "gazsl_creativity_cycle_softmax": Method("GAZSL + creativity + cycle + softmax",
-                                             overrides={**CREATIVITY, **CYCLE, **SOFTMAX}),
-    "gazsl_cycle_pivot": Method("GAZSL + cycle + pivot classifier", overrides={**CYCLE, **PIVOT}),
+    **_gazsl_methods(),
+    "gazsl_chosen": Method("GAZSL, chosen on validation (any row above from a GAZSL training)", chosen=True),
 }
 
 FIGURES = [  # (metrics key, title, scale)
@@ -69,25 +85,57 @@ FIGURES = [  # (metrics key, title, scale)
 ]
 
 
-def method_runs(runs_dir: Path, method: str) -> Path:
-    """Plain GAZSL is the reproduce table's honest run; the other methods get their own folder."""
-    return runs_dir if method == "gazsl" else runs_dir / "methods" / method
+def method_runs(runs_dir: Path, run: str) -> Path:
+    """Plain GAZSL is the reproduce table's honest run; the other trainings and the baselines get their own folder."""
+    return runs_dir if run == "gazsl" else runs_dir / "methods" / run
 
 
-def run_method(split: str, method: str, seed: int, runs_dir: Path = RUNS_DIR, config_dir: Path = CONFIG_DIR,
-               threads: int | None = None) -> dict:
-    """Honest-protocol metrics of one (split, method, seed) cell; a ``gazsl.protocols.cells.run_cells`` runner."""
-    if method not in METHODS:
-        raise GazslError(f"unknown method '{method}' (available: {', '.join(METHODS)})")
-    spec = METHODS[method]
-    if spec.baseline is None:
-        return run_cell(split, "honest", seed, method_runs(runs_dir, method), config_dir, threads, spec.overrides)
+def run_training(split: str, run: str, seed: int, runs_dir: Path = RUNS_DIR, config_dir: Path = CONFIG_DIR,
+                 threads: int | None = None) -> dict:
+    """Honest-protocol metrics of one (split, run, seed): a baseline, or a GAZSL training with every classifier
+    scored; a ``gazsl.protocols.cells.run_cells`` runner."""
+    if run in TRAININGS:
+        return run_cell(split, "honest", seed, method_runs(runs_dir, run), config_dir, threads, TRAININGS[run])
     from threadpoolctl import threadpool_limits  # scikit-learn's dependency
 
     with threadpool_limits(threads):  # numpy's BLAS: as many threads as the cell's share of the cores
-        metrics = baseline_metrics(split, spec.baseline, seed, config_dir)
-    write_json_atomic(method_runs(runs_dir, method) / split / "honest" / f"seed{seed}" / "metrics.json", metrics)
+        metrics = baseline_metrics(split, run, seed, config_dir)
+    write_json_atomic(method_runs(runs_dir, run) / split / "honest" / f"seed{seed}" / "metrics.json", metrics)
     return metrics
+
+
+def method_figures(method: str, run: dict) -> dict:
+    """A method's figures from its run's metrics: a GAZSL method's classifier row of its training run."""
+    spec = METHODS[method]
+    if spec.baseline:
+        return run
+    return {**{k: run[k] for k in ("split", "seed", "protocol", "text", "config", "device", "device_name", "versions")},
+            **run["by_classifier"][spec.classifier], "classifier": spec.classifier}
+
+
+def choose_on_validation(results: dict[tuple, dict], splits: list[str], seeds: int,
+                         methods: list[str]) -> dict[tuple, dict]:
+    """Per split and seed, the figures of the GAZSL-trained method of ``methods`` with the best validation top-1 per
+    class (the first listed if tied): the one choice rule of ``gazsl_chosen``."""
+    candidates = [m for m in methods if METHODS[m].training]
+    chosen = {}
+    for split in splits:
+        for seed in range(seeds):
+            best = max(candidates, key=lambda m: results[(split, m, seed)]["val_top1_per_class"])
+            chosen[(split, "gazsl_chosen", seed)] = {**results[(split, best, seed)], "chosen_method": best}
+    return chosen
+
+
+def spearman(results: dict[tuple, dict], split: str, methods: list[str], seeds: int) -> float | None:
+    """Spearman's rho, over ``methods``, between mean validation top-1 per class and mean test top-1 (per sample)."""
+    from scipy.stats import spearmanr
+
+    methods = [m for m in methods if not METHODS[m].chosen]
+    if len(methods) < 3:
+        return None
+    val = [np.mean([results[(split, m, k)]["val_top1_per_class"] for k in range(seeds)]) for m in methods]
+    test = [np.mean([results[(split, m, k)]["zsl_top1"] for k in range(seeds)]) for m in methods]
+    return float(spearmanr(val, test).statistic)
 
 
 def baseline_metrics(split_name: str, name: str, seed: int, config_dir: Path = CONFIG_DIR) -> dict:
@@ -148,7 +196,8 @@ def tables(results: dict[tuple, dict], splits: list[str], methods: list[str], se
 
 
 def made_on(results: dict[tuple, dict]) -> str:
-    gazsl_runs = [m for (_, method, _), m in results.items() if not METHODS[method].baseline]
+    gazsl_runs = list({(s, METHODS[method].run, seed): m for (s, method, seed), m in results.items()
+                       if METHODS[method].training}.values())  # one per training, not per classifier
     baselines_used = len(gazsl_runs) < len(results)
     return " ".join(([f"GAZSL cells made on: {environments(gazsl_runs)}."] if gazsl_runs else [])
                     + (["Baselines: numpy on the CPU."] if baselines_used else []))
@@ -165,19 +214,77 @@ def describe(methods: list[str], splits: list[str], config_dir: Path) -> str:
             tuned = [s for s in splits if tuned_candidates(s, spec.baseline, config_dir)]
             lines.append(f"- {spec.label}: `gazsl.scoring.baselines`, chosen on validation classes among {grid}"
                          + (f"; on {', '.join(tuned)} the setting gazsl.tune chose there (see the config)" if tuned else ""))
+        elif spec.training:
+            settings = ", ".join(f"`{k}={v}`" for k, v in TRAININGS[spec.training].items()) or "the split's config as is"
+            lines.append(f"- {spec.label}: {settings}, `classifier={spec.classifier}`; trained once with the other rows "
+                         f"of `{spec.training}`")
         else:
-            settings = ", ".join(f"`{k}={v}`" for k, v in spec.overrides.items()) or "the split's config as is"
-            lines.append(f"- {spec.label}: {settings}")
+            lines.append(f"- {spec.label}: per split and seed, the row of the table's GAZSL rows with the best "
+                         "validation top-1 per class; its figures are that row's")
     return "\n".join(lines)
+
+
+def margins(results: dict[tuple, dict], splits: list[str], methods: list[str], seeds: int) -> str:
+    """The chosen GAZSL row's mean test top-1 against the best baseline's (by its mean test top-1, the strictest)."""
+    baselines_listed = [m for m in methods if METHODS[m].baseline]
+    if "gazsl_chosen" not in methods or not baselines_listed:
+        return ""
+    parts = []
+    for split in splits:
+        mean = {m: np.mean([results[(split, m, k)]["zsl_top1"] for k in range(seeds)])
+                for m in [*baselines_listed, "gazsl_chosen"]}
+        best = max(baselines_listed, key=mean.get)
+        picked = sorted({METHODS[results[(split, "gazsl_chosen", k)]["chosen_method"]].label for k in range(seeds)})
+        parts.append(f"{split} {mean['gazsl_chosen'] - mean[best]:+.1f} ({mean['gazsl_chosen']:.1f} against "
+                     f"{METHODS[best].label}'s {mean[best]:.1f}; rows chosen over the seeds: {'; '.join(picked)})")
+    return ("Generator against baselines: mean test top-1 of the GAZSL row chosen on validation minus that of the "
+            "baseline with the best mean test top-1: " + "; ".join(parts) + ".")
+
+
+def fusion_ablation(results: dict[tuple, dict], splits: list[str], methods: list[str], seeds: int) -> str:
+    """What fusing with the regression changes, one ablation per GAZSL training and base classifier in the table."""
+    pairs = [(m, base) for m in methods if METHODS[m].training and METHODS[m].classifier.endswith("+regression")
+             for base in methods if METHODS[base].training == METHODS[m].training
+             and METHODS[base].classifier == METHODS[m].classifier.removesuffix("+regression")]
+    if not pairs:
+        return ""
+
+    def mean(m, split):
+        return np.mean([results[(split, m, k)]["zsl_top1"] for k in range(seeds)])
+
+    rows = [f"{METHODS[base].label} -> fused: " + ", ".join(f"{s} {mean(m, s) - mean(base, s):+.1f}" for s in splits)
+            for m, base in pairs]
+    return ("The fused classifiers (`classifier=pivot+regression`, `softmax+regression`) add, image by image, the "
+            "standardised scores of the classifier on generated features and of a ridge regression from text to "
+            "class-mean features fitted on the same training images (weights 0.5 / 0.5, ridge alpha 1 on z-scored "
+            "features, fixed a priori: `fusion_weight`, `regression_alpha`). The generator's class means and a linear "
+            "least-squares map from the same text err differently, so the sum of their standardised scores cancels "
+            "part of each one's errors. Ablation, mean test top-1 of the fused classifier minus the same training's "
+            "classifier alone (one training, so the difference is the fusion's alone): " + "; ".join(rows) + ".")
+
+
+def rank_agreement(results: dict[tuple, dict], splits: list[str], methods: list[str], seeds: int) -> str:
+    rhos = {s: spearman(results, s, methods, seeds) for s in splits}
+    cells = ", ".join(f"{s} {rho:+.2f}" for s, rho in rhos.items() if rho is not None)
+    return ("Does validation rank methods as the test does? Spearman's rho between the mean validation top-1 per "
+            f"class and the mean test top-1 of the methods in the table: {cells or 'n/a (fewer than 3 methods)'}.")
 
 
 def main(argv=None) -> int:
     parser = table_parser("gazsl.leaderboard", __doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
     args, command = parse_table_args(parser, argv)
-    cells = [(split, m, seed) for m in args.methods for split in args.splits for seed in range(args.seeds)]
-    results = run_cells(cells, args.runs, args.configs, args.jobs, run=run_method)
+    if "gazsl_chosen" in args.methods and not any(METHODS[m].training for m in args.methods):
+        raise GazslError("--methods gazsl_chosen chooses among GAZSL rows: list some (e.g. gazsl gazsl_pivot)")
+    listed = [m for m in args.methods if not METHODS[m].chosen]
+    runs = sorted({(split, METHODS[m].run, seed) for m in listed for split in args.splits for seed in range(args.seeds)})
+    made = run_cells(runs, args.runs, args.configs, args.jobs, run=run_training)
+    results = {(split, m, seed): method_figures(m, made[(split, METHODS[m].run, seed)])
+               for m in listed for split in args.splits for seed in range(args.seeds)}
+    if len(listed) < len(args.methods):
+        results.update(choose_on_validation(results, args.splits, args.seeds, listed))
     text = tables(results, args.splits, args.methods, args.seeds)
+    cells = [(split, m, seed) for m in args.methods for split in args.splits for seed in range(args.seeds)]
     write_json_atomic(args.results / "leaderboard.json",
                       {"command": command, "cells": [{**results[c], "method": c[1]} for c in cells]})
     write_text_atomic(args.results / "leaderboard.md", (
@@ -192,6 +299,9 @@ def main(argv=None) -> int:
         "regression are closed-form and WAC-linear is convex (its seed only moves L-BFGS's starting point), so "
         "their std over seeds is 0. Per-seed figures: `leaderboard.json`.\n\n"
         f"{made_on(results)}\n\n"
+        f"{rank_agreement(results, args.splits, args.methods, args.seeds)}\n\n"
+        f"{margins(results, args.splits, args.methods, args.seeds)}\n\n"
+        f"{fusion_ablation(results, args.splits, args.methods, args.seeds)}\n\n"
         f"{describe(args.methods, args.splits, args.configs)}\n\n{text}\n"))
     print(text)
     return 0

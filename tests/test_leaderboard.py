@@ -18,7 +18,7 @@ def toy_configs(toy_store, tiny_config_file, tmp_path):
 
 
 def test_leaderboard_table_and_honest_baseline_figures(toy_configs, tmp_path):
-    methods = ["eszsl", "prototype", "gazsl", "gazsl_creativity_cycle"]
+    methods = ["eszsl", "prototype", "gazsl", "gazsl_pivot_regression", "gazsl_cycle_softmax", "gazsl_chosen"]
     results, runs = tmp_path / "results", tmp_path / "runs"
     main(["--splits", "toy_easy", "--seeds", "1", "--methods", *methods, "--configs", str(toy_configs),
           "--results", str(results), "--runs", str(runs)])
@@ -34,10 +34,20 @@ def test_leaderboard_table_and_honest_baseline_figures(toy_configs, tmp_path):
         assert all(re.fullmatch(r"\| .+ \| (\*\*)?\d+\.\d ± 0\.0(\*\*)? \|", row) for row in rows), rows
         assert sum("**" in row for row in rows) >= 1  # the best of the column is marked
         if table.startswith("GZSL"):  # each GZSL table names the classifier its figures calibrate
-            assert [row.split(" | ")[1] for row in rows] == ["eszsl", "prototype", "pivot", "pivot"]
+            assert [row.split(" | ")[1] for row in rows][:5] == ["eszsl", "prototype", "pivot", "pivot+regression",
+                                                                 "softmax"]
 
     cells = {c["method"]: c for c in json.loads((results / "leaderboard.json").read_text())["cells"]}
     assert set(cells) == set(methods)
+    for cell in cells.values():  # what a reader of the json needs of every cell
+        assert {"split", "method", "seed", "protocol", "zsl_top1", "ausuc", "gzsl_h", "gzsl_classifier"} <= set(cell)
+    # one training, several rows: the kNN and fused rows are two classifiers of one run's generators
+    shared = json.loads((runs / "toy_easy" / "honest" / "seed0" / "metrics.json").read_text())["by_classifier"]
+    for method, classifier in (("gazsl", "knn"), ("gazsl_pivot_regression", "pivot+regression")):
+        assert {k: cells[method][k] for k in shared[classifier]} == shared[classifier]
+    gazsl_rows = [m for m in methods if METHODS[m].training]
+    best = max(gazsl_rows, key=lambda m: cells[m]["val_top1_per_class"])
+    assert cells["gazsl_chosen"]["chosen_method"] == best and cells["gazsl_chosen"]["zsl_top1"] == cells[best]["zsl_top1"]
     assert cells["gazsl"]["classifier"] == "knn" and cells["gazsl"]["gzsl_classifier"] == "pivot"
     # the toy world is linear in the text, so the closed-form baselines must do far better than chance (1/6)
     for name in ("eszsl", "prototype"):
@@ -49,9 +59,8 @@ def test_leaderboard_table_and_honest_baseline_figures(toy_configs, tmp_path):
     # GAZSL cells are real training runs with the method's settings, where the reproduce table keeps them
     assert cells["gazsl"]["config"]["creativity_weight"] == 0.0
     assert (runs / "toy_easy" / "honest" / "seed0" / "metrics.json").exists()
-    variant = json.loads((runs / "methods" / "gazsl_creativity_cycle" / "toy_easy" / "honest" / "seed0" /
-                          "metrics.json").read_text())
-    assert variant["config"]["creativity_weight"] > 0 and variant["config"]["cycle_weight"] > 0
+    variant = json.loads((runs / "methods" / "gazsl_cycle" / "toy_easy" / "honest" / "seed0" / "metrics.json").read_text())
+    assert variant["config"]["cycle_weight"] > 0 and variant["config"]["creativity_weight"] == 0
 
     # a finished run is reused, but never in place of a run with other settings
     config_file = toy_configs / "toy_easy.json"
