@@ -135,3 +135,32 @@ def test_a_model_file_that_is_not_what_it_should_be_is_named_in_one_line(fitted,
     truncated.write_bytes(path.read_bytes()[:5000])
     with pytest.raises(GazslError, match="not a readable gazsl model: truncated, corrupt or another kind of file"):
         model_file.read(truncated)
+
+
+def test_a_fused_classifier_mixes_the_two_scores_and_keeps_its_regression_when_saved(toy, fitted, tmp_path):
+    from gazsl.scoring.baselines import PrototypeRegression
+
+    store, split, sets, text = toy
+    unseen_text, features = text[split.unseen], store.features[sets.unseen_images]
+    pivot = fitted.with_classifier("pivot").scores(unseen_text, features)
+    regression = PrototypeRegression(alpha=1.0, feature_norm="zscore").fit(
+        text[split.seen], store.features[sets.train_images],
+        np.searchsorted(split.seen, store.labels[sets.train_images])).scores(unseen_text, features)
+    fused = fitted.with_classifier("pivot+regression")
+    # the weight's ends are the two classifiers alone (standardising per image keeps each one's ranking)
+    assert np.array_equal(_weighted(fused, 1.0).scores(unseen_text, features).argmax(1), pivot.argmax(1))
+    assert np.array_equal(_weighted(fused, 0.0).scores(unseen_text, features).argmax(1), regression.argmax(1))
+    assert fitted.config_.classifier == "knn"  # a view: the model itself is unchanged
+    path = fused.save(tmp_path / "fused.gazsl")
+    assert np.array_equal(GAZSL.load(path).scores(unseen_text, features), fused.scores(unseen_text, features))
+    plain = GAZSL.load(fitted.save(tmp_path / "knn.gazsl"))  # a kNN model does not keep the (T, D) regression
+    with pytest.raises(GazslError, match="needs the text-to-class-mean regression"):
+        plain.with_classifier("pivot+regression").scores(unseen_text, features)
+    with pytest.raises(GazslError, match="field 'classifier' must be one of"):
+        fitted.with_classifier("svm")
+
+
+def _weighted(model, weight):
+    view = model.with_classifier(model.config_.classifier)
+    view.config_ = view.config_.replace(fusion_weight=weight)
+    return view
