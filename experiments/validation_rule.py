@@ -51,7 +51,8 @@ def random_rule_store(split: str, config_dir: Path, work: Path) -> Path:
 
 
 def main(argv=None) -> int:
-    parser = table_parser("experiments/validation_rule.py", __doc__.split("\n\n")[0])
+    parser = table_parser("experiments.validation_rule", __doc__.split("\n\n")[0])
+    parser.prog = "python experiments/validation_rule.py"
     parser.add_argument("--work", type=Path, default=WORK_DIR, help="the 'before' stores, configs, runs and tables")
     args, command = parse_table_args(parser, argv)
     after_path = args.results / "leaderboard.json"
