@@ -10,6 +10,7 @@ every split did before (same seed, same held-out images: only the validation cla
 runs (runs/validation_rule/) and configs; the table gives, per split, Spearman's rho between the methods' mean
 validation top-1 per class and their mean test top-1 (``gazsl.leaderboard.spearman``), the validation and test
 figures of the best method by each, and what the one choice rule (``gazsl_chosen``) picks under either rule.
+validation_rule.json keeps the rho figures, which the next ``gazsl.leaderboard`` table quotes.
 """
 
 from __future__ import annotations
@@ -75,12 +76,13 @@ def main(argv=None) -> int:
     def as_results(cells):
         return {(c["split"], c["method"], c["seed"]): c for c in cells if c["seed"] < args.seeds}
 
-    rows = []
+    rows, rhos = [], {}
     for name, cells in (("before: random seen classes", before_cells), ("after: whole families", after_cells)):
         results = as_results(cells)
         for split in args.splits:
             listed = [m for m in methods if (split, m, 0) in results]
             rho = leaderboard.spearman(results, split, listed, args.seeds)
+            rhos.setdefault(split, {})[name.split(":")[0]] = rho
             val = {m: np.mean([results[(split, m, k)]["val_top1_per_class"] for k in range(args.seeds)]) for m in listed}
             test = {m: np.mean([results[(split, m, k)]["zsl_top1"] for k in range(args.seeds)]) for m in listed}
             ranked = [m for m in listed if not leaderboard.METHODS[m].chosen]
@@ -100,6 +102,8 @@ def main(argv=None) -> int:
         "| split | validation classes | rho | best on validation: val / test top-1 | best on test: test top-1 | "
         "GAZSL chosen on validation: val / test top-1 |\n|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
     write_text_atomic(args.results / "validation_rule.md", text)
+    # the leaderboard quotes the "before" figures from here (gazsl.leaderboard.rank_agreement)
+    write_json_atomic(args.results / "validation_rule.json", {"command": command, "seeds": args.seeds, "rho": rhos})
     print(text)
     return 0
 

@@ -21,6 +21,7 @@ seen + unseen images (GZSL: AUSUC of the exact curve, H at the chosen calibratio
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,7 @@ import numpy as np
 
 from gazsl.scoring import baselines
 from gazsl.images.datasets import open_store
-from gazsl.io import GazslError, write_json_atomic, write_text_atomic
+from gazsl.io import GazslError, data_error, one_line, write_json_atomic, write_text_atomic
 from gazsl.protocols.protocol import choose_and_refit
 from gazsl.protocols.cells import CONFIG_DIR, RUNS_DIR, load_cell, read_cell, run_cell, run_cells
 from gazsl.protocols.tables import environments, mean_std, parse_table_args, table_parser
@@ -263,11 +264,28 @@ def fusion_ablation(results: dict[tuple, dict], splits: list[str], methods: list
             "classifier alone (one training, so the difference is the fusion's alone): " + "; ".join(rows) + ".")
 
 
-def rank_agreement(results: dict[tuple, dict], splits: list[str], methods: list[str], seeds: int) -> str:
+def rank_agreement(results: dict[tuple, dict], splits: list[str], methods: list[str], seeds: int,
+                   results_dir: Path) -> str:
+    """Spearman's rho per split; and, where experiments/validation_rule.py recorded them, the figures before the hard
+    splits validated on whole families."""
     rhos = {s: spearman(results, s, methods, seeds) for s in splits}
     cells = ", ".join(f"{s} {rho:+.2f}" for s, rho in rhos.items() if rho is not None)
-    return ("Does validation rank methods as the test does? Spearman's rho between the mean validation top-1 per "
+    text = ("Does validation rank methods as the test does? Spearman's rho between the mean validation top-1 per "
             f"class and the mean test top-1 of the methods in the table: {cells or 'n/a (fewer than 3 methods)'}.")
+    recorded = results_dir / "validation_rule.json"
+    if recorded.exists():
+        try:
+            before = json.loads(recorded.read_text(encoding="utf-8"))
+            figures = {s: r["before"] for s, r in before["rho"].items() if s in splits}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            raise data_error(recorded, f"unreadable record of experiments/validation_rule.py ({one_line(err, 120)}); "
+                             "delete it or rerun that experiment") from None
+        if figures:
+            text += (" With validation classes drawn at random from the seen classes instead of whole families, as "
+                     f"before (`{before['command']}`, seeds 0..{before['seeds'] - 1}, "
+                     "`experiments/results/validation_rule.md`): "
+                     + ", ".join(f"{s} {rho:+.2f}" for s, rho in figures.items()) + ".")
+    return text
 
 
 def main(argv=None) -> int:
@@ -299,7 +317,7 @@ def main(argv=None) -> int:
         "regression are closed-form and WAC-linear is convex (its seed only moves L-BFGS's starting point), so "
         "their std over seeds is 0. Per-seed figures: `leaderboard.json`.\n\n"
         f"{made_on(results)}\n\n"
-        f"{rank_agreement(results, args.splits, args.methods, args.seeds)}\n\n"
+        f"{rank_agreement(results, args.splits, args.methods, args.seeds, args.results)}\n\n"
         f"{margins(results, args.splits, args.methods, args.seeds)}\n\n"
         f"{fusion_ablation(results, args.splits, args.methods, args.seeds)}\n\n"
         f"{describe(args.methods, args.splits, args.configs)}\n\n{text}\n"))
