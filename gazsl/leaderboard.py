@@ -259,7 +259,7 @@ def fusion_ablation(results: dict[tuple, dict], splits: list[str], methods: list
             "standardised scores of the classifier on generated features and of a ridge regression from text to "
             "class-mean features fitted on the same training images (weights 0.5 / 0.5, ridge alpha 1 on z-scored "
             "features, fixed a priori: `fusion_weight`, `regression_alpha`). The generator's class means and a linear "
-            "least-squares map from the same text err differently, so the sum of their standardised scores cancels "
+            "least-squares map from the same text err differently, so adding their standardised scores can cancel "
             "part of each one's errors. Ablation, mean test top-1 of the fused classifier minus the same training's "
             "classifier alone (one training, so the difference is the fusion's alone): " + "; ".join(rows) + ".")
 
