@@ -83,8 +83,8 @@ def main(argv=None) -> int:
             listed = [m for m in methods if (split, m, 0) in results]
             rho = leaderboard.spearman(results, split, listed, args.seeds)
             rhos.setdefault(split, {})[name.split(":")[0]] = rho
-            val = {m: np.mean([results[(split, m, k)]["val_top1_per_class"] for k in range(args.seeds)]) for m in listed}
-            test = {m: np.mean([results[(split, m, k)]["zsl_top1"] for k in range(args.seeds)]) for m in listed}
+            val = {m: leaderboard.seed_mean(results, split, m, "val_top1_per_class", args.seeds) for m in listed}
+            test = {m: leaderboard.seed_mean(results, split, m, "zsl_top1", args.seeds) for m in listed}
             ranked = [m for m in listed if not leaderboard.METHODS[m].chosen]
             by_val, by_test = max(ranked, key=val.get), max(ranked, key=test.get)
             chosen = [results[(split, "gazsl_chosen", k)] for k in range(args.seeds)] if "gazsl_chosen" in listed else []

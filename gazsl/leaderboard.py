@@ -127,6 +127,11 @@ def choose_on_validation(results: dict[tuple, dict], splits: list[str], seeds: i
     return chosen
 
 
+def seed_mean(results: dict[tuple, dict], split: str, method: str, key: str, seeds: int) -> float:
+    """A figure of one method on one split, averaged over seeds 0..seeds-1."""
+    return float(np.mean([results[(split, method, k)][key] for k in range(seeds)]))
+
+
 def spearman(results: dict[tuple, dict], split: str, methods: list[str], seeds: int) -> float | None:
     """Spearman's rho, over ``methods``, between mean validation top-1 per class and mean test top-1 (per sample)."""
     from scipy.stats import spearmanr
@@ -134,8 +139,8 @@ def spearman(results: dict[tuple, dict], split: str, methods: list[str], seeds: 
     methods = [m for m in methods if not METHODS[m].chosen]
     if len(methods) < 3:
         return None
-    val = [np.mean([results[(split, m, k)]["val_top1_per_class"] for k in range(seeds)]) for m in methods]
-    test = [np.mean([results[(split, m, k)]["zsl_top1"] for k in range(seeds)]) for m in methods]
+    val = [seed_mean(results, split, m, "val_top1_per_class", seeds) for m in methods]
+    test = [seed_mean(results, split, m, "zsl_top1", seeds) for m in methods]
     return float(spearmanr(val, test).statistic)
 
 
@@ -232,8 +237,7 @@ def margins(results: dict[tuple, dict], splits: list[str], methods: list[str], s
         return ""
     parts = []
     for split in splits:
-        mean = {m: np.mean([results[(split, m, k)]["zsl_top1"] for k in range(seeds)])
-                for m in [*baselines_listed, "gazsl_chosen"]}
+        mean = {m: seed_mean(results, split, m, "zsl_top1", seeds) for m in [*baselines_listed, "gazsl_chosen"]}
         best = max(baselines_listed, key=mean.get)
         picked = sorted({METHODS[results[(split, "gazsl_chosen", k)]["chosen_method"]].label for k in range(seeds)})
         parts.append(f"{split} {mean['gazsl_chosen'] - mean[best]:+.1f} ({mean['gazsl_chosen']:.1f} against "
@@ -250,10 +254,10 @@ def fusion_ablation(results: dict[tuple, dict], splits: list[str], methods: list
     if not pairs:
         return ""
 
-    def mean(m, split):
-        return np.mean([results[(split, m, k)]["zsl_top1"] for k in range(seeds)])
+    def gain(m, base, split):
+        return seed_mean(results, split, m, "zsl_top1", seeds) - seed_mean(results, split, base, "zsl_top1", seeds)
 
-    rows = [f"{METHODS[base].label} -> fused: " + ", ".join(f"{s} {mean(m, s) - mean(base, s):+.1f}" for s in splits)
+    rows = [f"{METHODS[base].label} -> fused: " + ", ".join(f"{s} {gain(m, base, s):+.1f}" for s in splits)
             for m, base in pairs]
     return ("The fused classifiers (`classifier=pivot+regression`, `softmax+regression`) add, image by image, the "
             "standardised scores of the classifier on generated features and of a ridge regression from text to "
