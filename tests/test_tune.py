@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_toy_store
-from gazsl.io import GazslError, run_cli
+from conftest import cli_error_line, make_toy_store
+from gazsl.io import GazslError
 from gazsl.images.store import FeatureStore
 from gazsl.protocols.protocol import honest_sets
 from gazsl.generator.trainer import GazslTrainer
@@ -70,14 +70,6 @@ def load(optuna, storage: str, name="toy_easy-gazsl"):
     from gazsl.tuning.study import open_storage
 
     return optuna.load_study(study_name=name, storage=open_storage(storage))
-
-
-def exit_line(capsys, main, argv) -> str:
-    with pytest.raises(SystemExit) as stop:
-        run_cli(main, argv)
-    err = capsys.readouterr().err
-    assert stop.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
-    return err.strip()
 
 
 # ------------------------------------------------------------------ without Optuna
@@ -368,7 +360,7 @@ def test_a_bad_search_space_exits_2_naming_file_and_key(optuna, toy, tmp_path, c
 
     space = tmp_path / "bad.json"
     space.write_text(json.dumps({"method": "gazsl", "params": params}))
-    line = exit_line(capsys, main, ["--split", "toy_easy", "--configs", str(toy["configs"]), "--space", str(space),
+    line = cli_error_line(capsys, main, ["--split", "toy_easy", "--configs", str(toy["configs"]), "--space", str(space),
                                     "--trials", "1", "--storage", str(tmp_path / "s.log")])
     assert str(space) in line and problem in line, line
     assert f"[params/{next(iter(params))}]" in line, line
@@ -396,13 +388,13 @@ def test_an_unusable_storage_or_study_exits_2_with_one_line(optuna, toy, tmp_pat
     args = ["--split", "toy_easy", "--configs", str(toy["configs"]), "--trials", "1", "--method", "prototype",
             "--results", str(tmp_path / "results")]
     for storage in (f"sqlite:///{a_file}/sub/x.db", str(a_file / "study.log"), "nosuchdb://somewhere/x", "study.db"):
-        line = exit_line(capsys, main, [*args, "--storage", storage])
+        line = cli_error_line(capsys, main, [*args, "--storage", storage])
         assert f"--storage {storage}: cannot open it" in line, line
-    line = exit_line(capsys, main, [*args, "--storage", "mysql://user:secret@127.0.0.1:1/db"])
+    line = cli_error_line(capsys, main, [*args, "--storage", "mysql://user:secret@127.0.0.1:1/db"])
     assert "secret" not in line and "cannot open it" in line
 
     storage = str(tmp_path / "study.log")
     run_cli_ok = main([*args, "--storage", storage])
     assert run_cli_ok == 0
-    line = exit_line(capsys, main, [*args, "--storage", storage, "--seed", "1"])
+    line = cli_error_line(capsys, main, [*args, "--storage", storage, "--seed", "1"])
     assert "study 'toy_easy-prototype' was made with other settings (fixed.seed: 0, now 1)" in line, line
