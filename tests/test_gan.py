@@ -164,3 +164,32 @@ def _weighted(model, weight):
     view = model.with_classifier(model.config_.classifier)
     view.config_ = view.config_.replace(fusion_weight=weight)
     return view
+
+
+def test_classifiers_sharing_scores_in_one_evaluation_give_what_each_computes_alone_and_compute_each_part_once(
+        toy, fitted, monkeypatch):
+    from gazsl.config import KNOWN_CLASSIFIERS
+    from gazsl.scoring import evaluate as ev
+
+    store, split, sets, text = toy
+    problems = [(text[split.unseen], store.features[sets.unseen_images]),
+                (text, store.features[np.concatenate([sets.heldout, sets.unseen_images])])]
+    alone = {(c, i): fitted.with_classifier(c).scores(*problem)
+             for c in KNOWN_CLASSIFIERS for i, problem in enumerate(problems)}
+    calls = []
+    class_scores = ev.class_scores
+    monkeypatch.setattr(ev, "class_scores", lambda classifier, *a: calls.append(classifier) or class_scores(classifier, *a))
+    with fitted.sharing_scores():
+        for i, problem in enumerate(problems):
+            for c in KNOWN_CLASSIFIERS:
+                view = fitted.with_classifier(c)
+                shared = view.scores(*problem)
+                assert np.array_equal(shared, alone[(c, i)]), (c, i)
+                shared[:] = 0  # a caller's change to its scores does not reach the next caller
+                assert np.array_equal(view.scores(*problem), alone[(c, i)]), (c, i)
+                assert np.array_equal(view.gzsl_scores(*problem), alone[("pivot" if c == "knn" else c, i)])
+    assert sorted(calls) == sorted(["knn", "pivot", "softmax"] * len(problems))  # once per part and input
+    calls.clear()
+    fitted.scores(*problems[0])
+    fitted.scores(*problems[0])
+    assert calls == ["knn", "knn"]  # outside the block nothing is kept

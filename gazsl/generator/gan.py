@@ -21,7 +21,9 @@ an iteration is what its model answers then.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -173,17 +175,42 @@ class GAZSL(ZeroShotEstimator):
         return fake, labels, seed
 
     @torch.no_grad()
-    def _scores(self, text: np.ndarray, X: np.ndarray, classifier: str) -> np.ndarray:
+    def _generated_scores(self, text: np.ndarray, X: np.ndarray, classifier: str) -> np.ndarray:
         fake, labels, seed = self._generated(text, self.config_.samples_per_class)
         test = torch.from_numpy(self.normaliser_(X)).to(self.device_)
-        scores = ev.class_scores(generated_classifier(classifier), test, fake, labels, len(text), self.config_.knn_k,
-                                 seed).cpu().numpy()
-        if classifier == generated_classifier(classifier):
+        return ev.class_scores(classifier, test, fake, labels, len(text), self.config_.knn_k, seed).cpu().numpy()
+
+    def _scores(self, text: np.ndarray, X: np.ndarray, classifier: str) -> np.ndarray:
+        generated = generated_classifier(classifier)
+        scores = self._shared(generated, text, X, lambda: self._generated_scores(text, X, generated))
+        if classifier == generated:
             return scores
         if getattr(self, "regression_", None) is None:
             raise GazslError(f"GAZSL: classifier {classifier!r} needs the text-to-class-mean regression, which this "
                              "model does not hold (saved with another classifier)")
-        return ev.fused(scores, self.regression_.scores(text, X), self.config_.fusion_weight)
+        regression = self._shared("regression", text, X, lambda: self.regression_.scores(text, X))
+        return ev.fused(scores, regression, self.config_.fusion_weight)
+
+    @contextlib.contextmanager
+    def sharing_scores(self):
+        """Within the block, this model and its ``with_classifier`` views compute each part of their scores once per
+        input: a protocol's evaluation scores five classifiers, which share parts (kNN's GZSL figures are pivot's;
+        a fused classifier is its own half plus the regression). The scores are deterministic for given weights and
+        iteration (``evaluation_seed``), so what is shared is what would be recomputed; nothing may train meanwhile."""
+        self._scores_memo = {}
+        try:
+            yield self
+        finally:
+            self._scores_memo = None
+
+    def _shared(self, part: str, text: np.ndarray, X: np.ndarray, compute) -> np.ndarray:
+        memo = getattr(self, "_scores_memo", None)
+        if memo is None:
+            return compute()
+        key = (part, _fingerprint(text), _fingerprint(X))
+        if key not in memo:
+            memo[key] = compute()
+        return memo[key].copy()  # a caller may change its scores in place (generalised_scores does)
 
     def with_classifier(self, classifier: str) -> "GAZSL":
         """This fitted model scoring by ``classifier`` (the same generator, not a copy): one training, several rows."""
@@ -292,6 +319,11 @@ class GAZSL(ZeroShotEstimator):
 
     def _fuses(self) -> bool:
         return self.config_.classifier != generated_classifier(self.config_.classifier)
+
+
+def _fingerprint(array: np.ndarray) -> tuple:
+    array = np.ascontiguousarray(array)
+    return array.shape, array.dtype.str, hashlib.blake2b(array.tobytes(), digest_size=16).digest()
 
 
 def _recipe(part, missing: str) -> dict:

@@ -195,7 +195,8 @@ def build_phases(store: FeatureStore, split_name: str, config: Config, protocol:
     sets = honest_sets(store, split)
 
     def evaluate_selection(model, it):
-        by_classifier = {c: validation_figures(model.with_classifier(c), text, store, split, sets) for c in CLASSIFIERS}
+        with model.sharing_scores():
+            by_classifier = {c: validation_figures(model.with_classifier(c), text, store, split, sets) for c in CLASSIFIERS}
         return {"iteration": it, **by_classifier[config.classifier], "by_classifier": by_classifier}
 
     selection = Phase("select", config.iterations, evaluate_selection, sets.fit_classes, sets.fit_images,
@@ -207,9 +208,10 @@ def build_phases(store: FeatureStore, split_name: str, config: Config, protocol:
         return {c: record for c, (record, _) in early_stops(selection.history, selection.watch, config.patience).items()}
 
     def evaluate_final(model, it):
-        record = {"iteration": it, "by_classifier": {
-            c: final_figures(model.with_classifier(c), text, store, split, sets, best["by_classifier"][c]["calibration"])
-            for c, best in chosen().items() if best["iteration"] == it}}
+        with model.sharing_scores():
+            record = {"iteration": it, "by_classifier": {
+                c: final_figures(model.with_classifier(c), text, store, split, sets, best["by_classifier"][c]["calibration"])
+                for c, best in chosen().items() if best["iteration"] == it}}
         if config.classifier in record["by_classifier"]:  # the run's model: kept, as training goes on for the others
             record["model_state"] = {"generator": {k: v.detach().clone() for k, v in model.generator_.state_dict().items()},
                                      "n_iter": it}
