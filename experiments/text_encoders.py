@@ -1,15 +1,17 @@
 """Which text encoder helps GAZSL most on real birds? TF-IDF vs MiniLM, with and without noise handling.
 
-    python experiments/text_encoders.py run      # -> experiments/results/text_encoders.md
+    python experiments/text_encoders.py run --jobs 2   # -> experiments/results/text_encoders.md
     python experiments/text_encoders.py proxy    # -> experiments/results/text_encoders_proxy.md
 
 ``run`` adds the two MiniLM variants to the cub100 store (``minilm``: the whole
 article; ``minilm_visual``: noise handling, see MINILM_VISUAL), expects the two
-TF-IDF variants built with the store (``tfidf``, ``tfidf_gazsl``), trains
-``python -m gazsl.train --split S --text NAME --seed K --protocol honest`` for
-each split, text and seed (a run whose metrics.json exists is reused), and
-writes the mean and standard deviation over seeds. Arguments after ``--`` go
-to gazsl.train unchanged (e.g. ``-- --preset cpu --iters 600``).
+TF-IDF variants built with the store (``tfidf``, ``tfidf_gazsl``), and trains
+each split's experiment config (experiments/configs/<split>.json, as every
+table) conditioned on each text, honest protocol, one run per seed. The
+``tfidf`` runs are the reproduce table's (runs/reproduce/<split>/honest/: the
+config's own text), shared with it and the leaderboard; the others go under
+runs/reproduce/texts/<text>/. Finished runs are reused; it writes the mean and
+standard deviation over seeds.
 
 ``proxy`` measures noise handling without the GAN, in seconds instead of
 hours: a ridge map from class text vectors to class-mean image features,
@@ -38,7 +40,9 @@ from gazsl.documents.corpus import read_corpus
 from gazsl.scoring.estimator import ZeroShotEstimator
 from gazsl.io import GazslError, run_cli, write_text_atomic
 from gazsl.protocols.protocol import choose_and_refit, images_of, local_labels
+from gazsl.protocols.cells import CONFIG_DIR, RUNS_DIR, load_cell, run_cell, run_cells
 from gazsl.protocols.tables import environments, mean_std
+from gazsl.images.datasets import open_store
 from gazsl.images.store import FeatureStore, TextVectors
 from gazsl.documents.encoders import encode_tfidf
 
@@ -71,29 +75,26 @@ def build_texts(store_path: Path, corpus: str) -> None:
                "--name", name, *encode_args])
 
 
-def train_runs(store_path: Path, runs: Path, splits, seeds, train_args: list[str]) -> dict:
-    """{(split, text): [metrics of each seed]}; existing metrics.json files are reused."""
+def text_runs(runs_dir: Path, split: str, text: str, config_dir: Path) -> Path:
+    """Where the runs conditioned on ``text`` live: the config's own text is the reproduce table's run."""
+    _, config, _ = load_cell(split, config_dir)
+    return runs_dir if text == config.text else runs_dir / "texts" / text
+
+
+def run_text(split: str, text: str, seed: int, runs_dir: Path, config_dir: Path, threads: int | None = None) -> dict:
+    """One honest run of the split's experiment config conditioned on ``text``; a ``run_cells`` runner."""
+    return run_cell(split, "honest", seed, text_runs(runs_dir, split, text, config_dir), config_dir, threads,
+                    {"text": text})
+
+
+def train_runs(runs_dir: Path, config_dir: Path, splits, seeds, jobs: int) -> dict:
+    """{(split, text): [metrics of each seed]}; finished runs are reused."""
+    cells = [(split, text, seed) for split in splits for text in TEXTS for seed in seeds]
+    metrics = run_cells(cells, runs_dir, config_dir, jobs, run=run_text)
     results = {}
-    for split in splits:
-        for text in TEXTS:
-            for seed in seeds:
-                out = runs / split / text / f"seed{seed}"
-                command = ["--split", split, "--text", text, "--seed", str(seed), "--protocol", "honest",
-                           "--store", str(store_path), "--out", str(out), *train_args]
-                if not (out / "metrics.json").exists():
-                    _call([sys.executable, "-m", "gazsl.train", *command])
-                results.setdefault((split, text), []).append(_finished_run(out, command))
+    for split, text, seed in cells:
+        results.setdefault((split, text), []).append(metrics[(split, text, seed)])
     return results
-
-
-def _finished_run(out: Path, command: list[str]) -> dict:
-    """The run's metrics, refused when they were made with other settings or data than ``command`` asks for."""
-    from gazsl.protocols.runs import finished_run
-    from gazsl.train import config_from_args, parse_args
-
-    args = parse_args(command)
-    config, preset = config_from_args(args)
-    return finished_run(out, args.split, args.protocol, preset, config, args.store)
 
 
 def _call(command: list[str]) -> None:
@@ -125,19 +126,22 @@ def closing_note(results: dict, splits) -> str:
     return "\n".join(notes)
 
 
-def cmd_run(args, train_args: list[str]) -> None:
-    store_path, runs = Path(args.store), Path(args.runs)
+def cmd_run(args) -> None:
     started = time.time()
-    build_texts(store_path, args.corpus)
-    results = train_runs(store_path, runs, args.splits, args.seeds, train_args)
+    stores = {str(open_store(split, load_cell(split, args.configs)[2]).path) for split in args.splits}
+    for store_path in sorted(stores):
+        build_texts(Path(store_path), args.corpus)
+    results = train_runs(args.runs, args.configs, args.splits, args.seeds, args.jobs)
     first = results[(args.splits[0], "tfidf")][0]
     text = "\n".join([
         "# Text encoders on cub100 (honest protocol)", "",
         f"Made by: `{_command_line()}`", "",
-        f"Store `{store_path}` (sha256 {first['data']['store_sha256'][:12]}), preset `{first['preset']}`, "
-        f"classifier `{first['classifier']}` (gzsl_h and ausuc calibrate `{first['gzsl_classifier']}` scores), seeds {', '.join(map(str, args.seeds))}; mean ± std over seeds. "
+        f"Store {', '.join(f'`{s}`' for s in sorted(stores))} (sha256 {first['data']['store_sha256'][:12]}), "
+        f"preset `{first['preset']}`, classifier `{first['classifier']}` (gzsl_h and ausuc calibrate "
+        f"`{first['gzsl_classifier']}` scores), seeds {', '.join(map(str, args.seeds))}; mean ± std over seeds. "
         "zsl_top1 / zsl_top1_per_class / gzsl_h in %, ausuc in [0, 1]. Runs in "
-        f"`{runs}`; MiniLM noise handling of `minilm_visual`: `{' '.join(MINILM_VISUAL)}`. "
+        f"`{args.runs}` (`tfidf`: the reproduce table's honest runs; the others under `texts/`); MiniLM noise "
+        f"handling of `minilm_visual`: `{' '.join(MINILM_VISUAL)}`. "
         f"Made on: {environments([r for seed_runs in results.values() for r in seed_runs])}.", "",
         results_table(results, args.splits), "",
         "## Best encoder per split", "", closing_note(results, args.splits), "",
@@ -302,23 +306,24 @@ def cmd_proxy(args) -> None:
 
 
 def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    train_args = argv[argv.index("--") + 1:] if "--" in argv else []
-    argv = argv[:argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(prog="experiments/text_encoders.py", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for command in ("run", "proxy"):
         p = sub.add_parser(command)
-        p.add_argument("--store", default=DEFAULT_STORE)
         p.add_argument("--corpus", default=DEFAULT_CORPUS)
         p.add_argument("--splits", nargs="+", default=list(SPLITS))
-        p.add_argument("--runs", default="runs/text_encoders", help="run folders (and the proxy's vector cache)")
         p.add_argument("--out", default=f"experiments/results/text_encoders{'_proxy' if command == 'proxy' else ''}.md")
         if command == "run":
             p.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
+            p.add_argument("--runs", type=Path, default=RUNS_DIR, help="runs folder shared with the other tables")
+            p.add_argument("--configs", type=Path, default=CONFIG_DIR, help="experiment configs, one per split")
+            p.add_argument("--jobs", type=int, default=1, help="runs in parallel")
+        else:
+            p.add_argument("--store", default=DEFAULT_STORE)
+            p.add_argument("--runs", default="runs/text_encoders", help="the cache of MiniLM vectors")
     args = parser.parse_args(argv)
     if args.command == "run":
-        cmd_run(args, train_args)
+        cmd_run(args)
     else:
         cmd_proxy(args)
     return 0

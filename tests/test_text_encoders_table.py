@@ -29,3 +29,17 @@ def test_verdict_names_the_best_encoder_and_every_difference_to_tfidf(text_encod
     table = text_encoders.results_table(results, ["s_easy", "s_hard"]).splitlines()
     assert len(table) == 2 + 8 and table[2].startswith("| s_easy | tfidf | 31.00 ± 1.41 |")
     assert table[2].endswith("| 0.310 ± 0.014 | 31.00 ± 1.41 | 2 |")
+
+
+def test_the_configs_own_text_is_the_reproduce_tables_run_and_the_others_run_beside_it(text_encoders, tmp_path):
+    import json
+    from pathlib import Path
+
+    (tmp_path / "s_easy.json").write_text(json.dumps({"split": "s_easy", "preset": "cpu", "overrides": {}}))
+    (tmp_path / "s_hard.json").write_text(json.dumps({"split": "s_hard", "preset": "cpu",
+                                                      "overrides": {"text": "tfidf_gazsl"}}))
+    runs = Path("runs/reproduce")
+    assert text_encoders.text_runs(runs, "s_easy", "tfidf", tmp_path) == runs  # runs/reproduce/s_easy/honest/seedK
+    assert text_encoders.text_runs(runs, "s_easy", "minilm", tmp_path) == runs / "texts" / "minilm"
+    assert text_encoders.text_runs(runs, "s_hard", "tfidf", tmp_path) == runs / "texts" / "tfidf"
+    assert text_encoders.text_runs(runs, "s_hard", "tfidf_gazsl", tmp_path) == runs
