@@ -24,7 +24,7 @@ stamp "text encoders (cub100, honest): tfidf is the reproduce tables' honest run
 # experiments/text_encoders.py): this machine has no copy of the MiniLM model.
 python experiments/text_encoders.py run --jobs "$JOBS"
 
-stamp "leaderboard (honest): 3 GAZSL trainings per split and seed, every classifier scored on each; the plain"
+stamp "leaderboard (honest): 4 GAZSL trainings per split and seed, every classifier scored on each; the plain"
 stamp "trainings are the reproduce tables' honest runs, so both quote one set of runs"
 python -m gazsl.leaderboard --splits cub100_easy cub100_hard aviary_easy aviary_hard --seeds 3 --jobs "$JOBS"
 stamp "validation rule, before and after (the leaderboard on random-validation copies of the hard splits' stores)"
