@@ -49,7 +49,8 @@ def parse_setting(text: str, source: str) -> dict:
 
 def selection_run(split: str, setting_json: str, seed: int, runs_dir: Path, config_dir: Path,
                   threads: int | None = None) -> dict:
-    """{classifier: {"val_top1_per_class", "iteration"}} of one selection run; a ``run_cells`` runner, reused when kept."""
+    """The record of one selection run, its ``figures`` {classifier: {"val_top1_per_class", "iteration"}} with its
+    settings, data checksum and versions; a ``run_cells`` runner, reused when kept."""
     import torch
 
     from gazsl.generator.gan import GAZSL
@@ -62,11 +63,12 @@ def selection_run(split: str, setting_json: str, seed: int, runs_dir: Path, conf
     preset, config, store_path = load_cell(split, config_dir)
     config = config_module.from_mapping(config, {**json.loads(setting_json), "seed": seed}, f"--set {setting_json}")
     store = open_store(split, store_path)
-    key = hashlib.sha256(json.dumps([store.inputs_sha256(split, config.text), preset, config.to_dict(),
-                                     torch.__version__, torch.get_num_threads()], sort_keys=True).encode()).hexdigest()
+    inputs = store.inputs_sha256(split, config.text)
+    key = hashlib.sha256(json.dumps([inputs, preset, config.to_dict(), torch.__version__, torch.get_num_threads()],
+                                    sort_keys=True).encode()).hexdigest()
     kept = runs_dir / split / f"{key[:16]}.json"
     if kept.exists():
-        return json.loads(kept.read_text(encoding="utf-8"))["figures"]
+        return json.loads(kept.read_text(encoding="utf-8"))
     text = store.text(config.text).vectors
     selection = build_phases(store, split, config, "honest")[0][0]
     model = GAZSL(config).initialise(text[selection.train_classes], store.features[selection.train_images],
@@ -74,16 +76,17 @@ def selection_run(split: str, setting_json: str, seed: int, runs_dir: Path, conf
     run_phase(selection, model)
     figures = {c: {SELECT_KEY: record["by_classifier"][c][SELECT_KEY], "iteration": record["iteration"]}
                for c, (record, _) in early_stops(selection.history, selection.watch, config.patience).items()}
-    write_json_atomic(kept, {"split": split, "setting": json.loads(setting_json), "seed": seed, "preset": preset,
-                             "config": config.to_dict(), "torch": torch.__version__,
-                             "threads": torch.get_num_threads(), "figures": figures})
-    return figures
+    record = {"split": split, "setting": json.loads(setting_json), "seed": seed, "preset": preset,
+              "config": config.to_dict(), "inputs_sha256": inputs, "device": str(model.device_),
+              "torch": torch.__version__, "threads": torch.get_num_threads(), "figures": figures}
+    write_json_atomic(kept, record)
+    return record
 
 
-def table(split: str, settings: list[dict], figures: dict[tuple, dict], seeds: int) -> str:
+def table(split: str, settings: list[dict], runs: dict[tuple, dict], seeds: int) -> str:
     """One row per setting: each classifier's mean ± std validation figure and its change from the first setting."""
     def values(setting, classifier):
-        return [figures[(split, json.dumps(setting, sort_keys=True), seed)][classifier][SELECT_KEY]
+        return [runs[(split, json.dumps(setting, sort_keys=True), seed)]["figures"][classifier][SELECT_KEY]
                 for seed in range(seeds)]
 
     lines = ["| setting | " + " | ".join(CLASSIFIERS) + " |", "|---" * (1 + len(CLASSIFIERS)) + "|"]
@@ -120,7 +123,8 @@ def main(argv=None) -> int:
     for setting in settings:  # a bad field or value fails here, before any training
         config_module.from_mapping(base, setting, f"--set {','.join(f'{k}={v}' for k, v in setting.items())}")
     cells = [(args.split, json.dumps(s, sort_keys=True), seed) for s in settings for seed in range(args.seeds)]
-    figures = run_cells(cells, args.runs, args.configs, args.jobs, run=selection_run)
+    runs = run_cells(cells, args.runs, args.configs, args.jobs, run=selection_run)
+    made_on = sorted({f"{r['device']}, torch {r['torch']}, {r['threads']} thread(s)" for r in runs.values()})
     command = "python experiments/validation_probe.py " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     text = "\n".join([
@@ -129,7 +133,7 @@ def main(argv=None) -> int:
         f"seeds 0..{args.seeds - 1}: each classifier's validation top-1 per class (%) at the iteration its early "
         "stopping chose, mean ± std over seeds, and in brackets its change from the config as it is. Validation "
         "classes only: these figures say what a setting promises before any test run, not how it does on the test.",
-        "", table(args.split, settings, figures, args.seeds), "",
+        f"Made on: {'; '.join(made_on)}.", "", table(args.split, settings, runs, args.seeds), "",
     ])
     write_text_atomic(args.results / f"validation_probe_{args.split}.md", text)
     print(text)

@@ -60,6 +60,19 @@ def tiny_config_file(tmp_path) -> Path:
     return path
 
 
+@pytest.fixture
+def toy_configs(toy_store, tiny_config_file, tmp_path) -> Path:
+    """An experiment-config folder with one cell, ``toy_easy``: the toy store, tiny settings, 20 iterations."""
+    import json
+
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    overrides = {**json.loads(tiny_config_file.read_text()), "iterations": 20}
+    (configs / "toy_easy.json").write_text(json.dumps({"split": "toy_easy", "preset": "cpu", "store": str(toy_store),
+                                                       "overrides": overrides}))
+    return configs
+
+
 def cli_error_line(capsys, main, argv) -> str:
     """The one error line a command's ``main`` prints for ``argv`` through ``gazsl.io.run_cli``, which must exit 2."""
     from gazsl.io import run_cli

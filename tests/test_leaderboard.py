@@ -7,16 +7,6 @@ from gazsl.io import GazslError
 from gazsl.leaderboard import METHODS, main
 
 
-@pytest.fixture
-def toy_configs(toy_store, tiny_config_file, tmp_path):
-    configs = tmp_path / "configs"
-    configs.mkdir()
-    overrides = {**json.loads(tiny_config_file.read_text()), "iterations": 20}
-    (configs / "toy_easy.json").write_text(json.dumps({"split": "toy_easy", "preset": "cpu", "store": str(toy_store),
-                                                       "overrides": overrides}))
-    return configs
-
-
 def test_leaderboard_table_and_honest_baseline_figures(toy_configs, tmp_path):
     methods = ["eszsl", "prototype", "gazsl", "gazsl_pivot_regression", "gazsl_cycle_softmax", "gazsl_chosen"]
     results, runs = tmp_path / "results", tmp_path / "runs"

@@ -13,27 +13,15 @@ def probe():
     return load_experiment("validation_probe")
 
 
-@pytest.fixture
-def toy_configs(toy_store, tiny_config_file, tmp_path):
-    configs = tmp_path / "configs"
-    configs.mkdir()
-    overrides = {**json.loads(tiny_config_file.read_text()), "iterations": 20}
-    (configs / "toy_easy.json").write_text(json.dumps({"split": "toy_easy", "preset": "cpu", "store": str(toy_store),
-                                                       "overrides": overrides}))
-    return configs
-
-
 def test_probe_figures_are_the_selection_figures_of_an_honest_run_and_each_setting_gets_a_row(probe, toy_configs,
                                                                                               tmp_path):
-    import torch
-
-    torch.set_num_threads(1)
     results, runs = tmp_path / "results", tmp_path / "runs"
     probe.main(["--split", "toy_easy", "--seeds", "1", "--set", "pivot_weight=3", "--configs", str(toy_configs),
                 "--runs", str(runs), "--results", str(results)])
     honest = run_cell("toy_easy", "honest", 0, tmp_path / "honest", toy_configs)["by_classifier"]
-    kept = {json.loads(p.read_text())["setting"].get("pivot_weight"): json.loads(p.read_text())["figures"]
-            for p in (runs / "toy_easy").glob("*.json")}
+    records = [json.loads(p.read_text()) for p in (runs / "toy_easy").glob("*.json")]
+    kept = {r["setting"].get("pivot_weight"): r["figures"] for r in records}
+    assert all(r["inputs_sha256"] and r["torch"] and r["threads"] == 1 for r in records)
     assert set(kept) == {None, 3}
     for c in CLASSIFIERS:  # the probe's selection run is the honest run's, which chose the same iteration
         assert kept[None][c]["val_top1_per_class"] == honest[c]["val_top1_per_class"]
