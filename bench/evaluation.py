@@ -25,7 +25,7 @@ from gazsl import config as config_module
 from gazsl.generator.gan import GAZSL
 from gazsl.images.datasets import open_store
 from gazsl.protocols.cells import CONFIG_DIR
-from gazsl.protocols.protocol import CLASSIFIERS, build_phases, honest_sets, local_labels, validation_figures
+from gazsl.protocols.protocol import CLASSIFIERS, build_phases, fit_inputs, honest_sets, validation_figures
 
 
 def best_seconds(fn, repeats: int) -> tuple[float, object]:
@@ -49,8 +49,7 @@ def main() -> None:
     split, text = store.split(args.split), store.text(config.text).vectors
     sets = honest_sets(store, split)
     selection = build_phases(store, args.split, config, "honest")[0][0]
-    model = GAZSL(config).initialise(text[selection.train_classes], store.features[selection.train_images],
-                                     local_labels(store.labels[selection.train_images], selection.train_classes))
+    model = GAZSL(config).initialise(*fit_inputs(text, store, selection.train_classes, selection.train_images))
 
     def train():
         for _ in range(args.iters):

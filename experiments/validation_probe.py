@@ -56,7 +56,7 @@ def selection_run(split: str, setting_json: str, seed: int, runs_dir: Path, conf
     from gazsl.generator.gan import GAZSL
     from gazsl.generator.trainer import early_stops, run_phase
     from gazsl.images.datasets import open_store
-    from gazsl.protocols.protocol import build_phases, local_labels
+    from gazsl.protocols.protocol import build_phases, fit_inputs
 
     if threads:
         torch.set_num_threads(threads)
@@ -71,8 +71,7 @@ def selection_run(split: str, setting_json: str, seed: int, runs_dir: Path, conf
         return json.loads(kept.read_text(encoding="utf-8"))
     text = store.text(config.text).vectors
     selection = build_phases(store, split, config, "honest")[0][0]
-    model = GAZSL(config).initialise(text[selection.train_classes], store.features[selection.train_images],
-                                     local_labels(store.labels[selection.train_images], selection.train_classes))
+    model = GAZSL(config).initialise(*fit_inputs(text, store, selection.train_classes, selection.train_images))
     run_phase(selection, model)
     figures = {c: {SELECT_KEY: record["by_classifier"][c][SELECT_KEY], "iteration": record["iteration"]}
                for c, (record, _) in early_stops(selection.history, selection.watch, config.patience).items()}

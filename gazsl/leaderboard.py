@@ -30,6 +30,7 @@ import numpy as np
 from gazsl.scoring import baselines
 from gazsl.images.datasets import open_store
 from gazsl.io import GazslError, data_error, one_line, write_json_atomic, write_text_atomic
+from gazsl.generator.gan import generated_classifier
 from gazsl.protocols.protocol import choose_and_refit
 from gazsl.protocols.cells import CONFIG_DIR, RUNS_DIR, load_cell, read_cell, run_cell, run_cells
 from gazsl.protocols.tables import environments, mean_std, parse_table_args, table_parser
@@ -254,9 +255,10 @@ def margins(results: dict[tuple, dict], splits: list[str], methods: list[str], s
 
 def fusion_ablation(results: dict[tuple, dict], splits: list[str], methods: list[str], seeds: int) -> str:
     """What fusing with the regression changes, one ablation per GAZSL training and base classifier in the table."""
-    pairs = [(m, base) for m in methods if METHODS[m].training and METHODS[m].classifier.endswith("+regression")
+    pairs = [(m, base) for m in methods if METHODS[m].training
+             and generated_classifier(METHODS[m].classifier) != METHODS[m].classifier
              for base in methods if METHODS[base].training == METHODS[m].training
-             and METHODS[base].classifier == METHODS[m].classifier.removesuffix("+regression")]
+             and METHODS[base].classifier == generated_classifier(METHODS[m].classifier)]
     if not pairs:
         return ""
 

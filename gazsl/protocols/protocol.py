@@ -76,9 +76,16 @@ def honest_sets(store: FeatureStore, split: Split) -> HonestSets:
 
 
 # ---------------------------------------------------------------- scoring any method
+def fit_inputs(text: np.ndarray, store: FeatureStore, classes: np.ndarray,
+               images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What a method is fitted on to learn ``classes`` from ``images``: their text vectors (rows of ``text``),
+    the images' features and their labels as positions in ``classes``."""
+    return text[classes], store.features[images], local_labels(store.labels[images], classes)
+
+
 def fit_on(model, text: np.ndarray, store: FeatureStore, classes: np.ndarray, images: np.ndarray):
     """``model`` fitted on ``images`` of ``classes``, whose text vectors are rows of ``text`` (C, T)."""
-    return model.fit(text[classes], store.features[images], local_labels(store.labels[images], classes))
+    return model.fit(*fit_inputs(text, store, classes, images))
 
 
 def zsl_figures(model, text: np.ndarray, store: FeatureStore, classes: np.ndarray, images: np.ndarray) -> dict:

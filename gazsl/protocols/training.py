@@ -23,7 +23,7 @@ from gazsl.images.store import FeatureStore
 from gazsl.images.vision import recorded_backbone
 from gazsl.interrupt import StopRequest, stop_on_signals
 from gazsl.io import GazslError, exclusive_lock, write_json_atomic
-from gazsl.protocols.protocol import PROTOCOLS, build_phases, local_labels
+from gazsl.protocols.protocol import PROTOCOLS, build_phases, fit_inputs
 from gazsl.protocols.runs import RUN_KEYS, check_same_run, provenance, run_record, tensorboard_writer
 
 MODEL_FILE = "model.gazsl"
@@ -70,8 +70,7 @@ def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: 
                 phase.evaluate_at = tuple(phase.plan(phases))
                 phase.iterations = max(phase.evaluate_at)
             model = GAZSL(config.replace(bf16=precision.setting), text_encoder=text_encoder, image_backbone=image_backbone).initialise(
-                text[phase.train_classes], store.features[phase.train_images],
-                local_labels(store.labels[phase.train_images], phase.train_classes),
+                *fit_inputs(text, store, phase.train_classes, phase.train_images),
                 [store.class_names[c] for c in phase.train_classes])
             run_phase(phase, model, out, writer, resume, stop)
     finally:

@@ -15,12 +15,11 @@ from gazsl.generator.gan import GAZSL
 from gazsl.generator.trainer import Phase, run_phase
 from gazsl.images.store import FeatureStore, Split, TextVectors
 from gazsl.io import GazslError
-from gazsl.protocols.protocol import honest_sets, images_of, local_labels, zsl_figures
+from gazsl.protocols.protocol import SELECT_KEY, fit_inputs, fit_on, honest_sets, images_of, local_labels, zsl_figures
 from gazsl.scoring import baselines
 from gazsl.scoring import evaluate as ev
 from gazsl.tuning.space import Param
 
-SELECT_KEY = "val_top1_per_class"  # the honest protocol's selection figure (gazsl.protocols.protocol.build_phases)
 VIEW_SPLIT = "validation"  # the one split of a seen_view: seen minus validation -> validation classes
 
 
@@ -83,8 +82,7 @@ def gazsl_trial(trial, view: FeatureStore, base: Config, space: dict[str, Param]
                   watch=lambda record: {SELECT_KEY: record[SELECT_KEY]})
     random.seed(config.seed)  # as gazsl.protocols.training.train, so that a run with the best trial's config repeats it
     np.random.seed(config.seed)
-    model = GAZSL(config).initialise(text[split.seen], view.features[fit_images],
-                                     local_labels(view.labels[fit_images], split.seen))
+    model = GAZSL(config).initialise(*fit_inputs(text, view, split.seen, fit_images))
     with tempfile.TemporaryDirectory(prefix="gazsl-tune-") as scratch:  # run_phase checkpoints; a trial never resumes
         run_phase(phase, model, Path(scratch), resume=False)
     if not phase.history:
@@ -103,8 +101,7 @@ def baseline_trial(trial, view: FeatureStore, method: str, text_name: str, seed:
     fit_images, val_images = images_of(view, split.seen), images_of(view, split.unseen)
     estimator = baselines.BASELINES[method]
     extra = {"random_state": seed} if "random_state" in inspect.signature(estimator).parameters else {}
-    model = estimator(**params, **extra).fit(text[split.seen], view.features[fit_images],
-                                             local_labels(view.labels[fit_images], split.seen))
+    model = fit_on(estimator(**params, **extra), text, view, split.seen, fit_images)
     predicted = model.predict(text[split.unseen], view.features[val_images])
     return ev.top1(predicted, local_labels(view.labels[val_images], split.unseen))[1]
 
