@@ -85,7 +85,7 @@ def closing(results: dict[str, dict[str, list[dict]]]) -> tuple[str, dict[str, s
              f"{spread(runs):.2f}" for split, runs in results.items() if not holds(runs)]
     if not moved:
         return (f"Verdict: bf16 keeps every split's mean top-1 within the seeds' spread on {', '.join(devices)}: "
-                "`auto` may turn bf16 on there (it does where the device multiplies bf16 faster, gazsl/generator/precision.py)."), {}
+                "`auto` may turn bf16 on there (it does where the device multiplies bf16 faster, src/gazsl/generator/precision.py)."), {}
     why = "; ".join(moved) + " (experiments/results/precision.md)"
     entries = {device: why for device in devices}
     recorded = all(precision.ACCURACY_VERDICTS.get(device) == why for device in devices)
@@ -127,14 +127,14 @@ def main(argv=None) -> int:
         f"# bf16 vs float32: does bf16 training keep the accuracy?\n\nMade by:\n\n```bash\n{command}\n```\n\n"
         f"Honest protocol, each split's experiment config{iterations}, seeds 0..{args.seeds - 1}, every seed trained "
         "twice on the same device: `bf16` off (float32) and on (bf16 products, float32 weights, optimiser state and "
-        "loss reductions; evaluation in float32, see gazsl/scoring/evaluate.py). Δ columns are paired differences "
+        "loss reductions; evaluation in float32, see src/gazsl/scoring/evaluate.py). Δ columns are paired differences "
         "bf16 - float32 per seed, mean ± std over seeds. The seeds' spread is the larger standard deviation of the "
         "two precisions' top-1; a split whose mean top-1 bf16 moves by more than it **moves**. `auto here` is what "
         "`--bf16 auto` decides at the split's shapes on the machine that made this table (a timed probe: another "
         f"machine may decide otherwise). Made on: {environments(runs)}.\n\n{text}\n\n{paragraph}\n"))
     print(text + "\n\n" + paragraph)
     for device, why in entries.items():
-        print(f"gazsl/generator/precision.py, ACCURACY_VERDICTS: {device!r}: {why!r},")
+        print(f"src/gazsl/generator/precision.py, ACCURACY_VERDICTS: {device!r}: {why!r},")
     return 0
 
 

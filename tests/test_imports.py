@@ -3,7 +3,7 @@
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "gazsl"
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "gazsl"
 
 
 def module_name(package: Path, path: Path) -> str:

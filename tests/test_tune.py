@@ -24,7 +24,7 @@ from gazsl.generator.trainer import GazslTrainer
 ROOT = Path(__file__).resolve().parents[1]
 # One thread, so that a trial and a run of gazsl.train with its config compute bit for bit alike (issue 12 is
 # making runs repeat at the default thread count too).
-ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
 TINY = {"text_reduced_dim": 16, "generator_hidden": 32, "critic_hidden": 32, "batch_size": 64, "critic_steps": 2,
         "eval_start": 10, "eval_every": 10, "log_every": 5, "checkpoint_every": 5, "samples_per_class": 10,
         "knn_k": 5, "patience": 0, "lr": 3e-3, "iterations": 40}
