@@ -21,6 +21,7 @@ COMMANDS = {
     "reproduce": "multi-seed result tables under both protocols",
     "leaderboard": "every method and generator switch under the honest protocol",
     "tune": "tune a method's settings on validation classes (Optuna)",
+    "benchmark": "the cross-validated benchmark over class folds: cells, runs, paired intervals",
 }
 
 

@@ -31,7 +31,7 @@ from gazsl.scoring import baselines
 from gazsl.images.datasets import open_store
 from gazsl.io import GazslError, data_error, one_line, write_json_atomic, write_text_atomic
 from gazsl.generator.gan import generated_classifier
-from gazsl.protocols.protocol import choose_and_refit
+from gazsl.protocols.protocol import honest_baseline
 from gazsl.protocols.cells import CONFIG_DIR, RUNS_DIR, load_cell, read_cell, run_cell, run_cells
 from gazsl.protocols.tables import environments, mean_std, parse_table_args, table_parser
 
@@ -155,11 +155,9 @@ def baseline_metrics(split_name: str, name: str, seed: int, config_dir: Path = C
     """A baseline under the honest protocol, on the split's store and text vectors (see the module docstring)."""
     _, config, store_path = load_cell(split_name, config_dir)
     store = open_store(split_name, store_path)
-    extra = {"random_state": seed} if name == "wac_linear" else {}
     # the grid's settings, or the one gazsl.tune chose on the same validation classes where the split's config holds it
-    candidates = tuned_candidates(split_name, name, config_dir) or baselines.candidates(name)
-    chosen = choose_and_refit(lambda params: baselines.BASELINES[name](**params, **extra), candidates,
-                              store.text(config.text).vectors, store, split_name)
+    chosen = honest_baseline(name, store.text(config.text).vectors, store, split_name, seed,
+                             tuned_candidates(split_name, name, config_dir))
     final = chosen.final
     return {
         "split": split_name, "seed": seed, "protocol": "honest", "method": name, "text": config.text,

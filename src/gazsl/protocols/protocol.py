@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gazsl.scoring import baselines
 from gazsl.scoring import evaluate as ev
 from gazsl.config import KNOWN_CLASSIFIERS, Config
 from gazsl.io import GazslError
@@ -52,6 +53,7 @@ def images_of(store: FeatureStore, classes: np.ndarray) -> np.ndarray:
 class HonestSets:
     """The image sets of the honest protocol, the same for every method."""
 
+    val_classes: np.ndarray  # the validation classes: the selection's unseen classes
     fit_classes: np.ndarray  # seen minus validation classes: the selection fits train on them
     fit_images: np.ndarray  # their images but the held-out ones
     fit_heldout: np.ndarray  # held-out images of fit_classes: the selection's GZSL seen test set
@@ -61,14 +63,17 @@ class HonestSets:
     unseen_images: np.ndarray  # the final unseen test set
 
 
-def honest_sets(store: FeatureStore, split: Split) -> HonestSets:
+def honest_sets(store: FeatureStore, split: Split, val: np.ndarray | None = None) -> HonestSets:
+    """The split's image sets, validating on ``val`` (a subset of its seen classes; default: the split's own)."""
+    val = split.val if val is None else np.sort(np.asarray(val, dtype=np.int64))
     held_out = np.asarray(split.heldout_images)
-    fit_classes = np.setdiff1d(split.seen, split.val)
+    fit_classes = np.setdiff1d(split.seen, val)
     return HonestSets(
+        val_classes=val,
         fit_classes=fit_classes,
         fit_images=np.setdiff1d(images_of(store, fit_classes), held_out),
         fit_heldout=held_out[np.isin(store.labels[held_out], fit_classes)],
-        val_images=images_of(store, split.val),
+        val_images=images_of(store, val),
         train_images=np.setdiff1d(images_of(store, split.seen), held_out),
         heldout=held_out,
         unseen_images=images_of(store, split.unseen),
@@ -106,8 +111,8 @@ def gzsl_problem(model, text: np.ndarray, store: FeatureStore, seen: np.ndarray,
 
 def validation_figures(model, text: np.ndarray, store: FeatureStore, split: Split, sets: HonestSets) -> dict:
     """A model fitted on ``sets.fit_classes``, on the validation classes: its top-1 there and the best GZSL calibration."""
-    figures = zsl_figures(model, text, store, split.val, sets.val_images)
-    problem = gzsl_problem(model, text, store, sets.fit_classes, split.val,
+    figures = zsl_figures(model, text, store, sets.val_classes, sets.val_images)
+    problem = gzsl_problem(model, text, store, sets.fit_classes, sets.val_classes,
                            np.concatenate([sets.fit_heldout, sets.val_images]))
     return {"val_top1": figures["zsl_top1"], "val_top1_per_class": figures["zsl_top1_per_class"],
             "calibration": ev.best_calibration(ev.gzsl_exact_curve(*problem))}
@@ -134,32 +139,81 @@ class Chosen:
     validation: dict
     final: dict
     model: object
+    tried: list = None  # (params, [validation figures per validation fold]) of every candidate
+
+
+def mean_figures(per_fold: list[dict]) -> dict:
+    """Validation figures of several validation folds as one: the mean of each, and each fold's under ``folds``.
+
+    One fold's figures are returned as they are, so that a single-fold protocol is unchanged.
+    """
+    if len(per_fold) == 1:
+        return per_fold[0]
+    keys = ("val_top1", "val_top1_per_class", "calibration")
+    return {**{k: float(np.mean([f[k] for f in per_fold])) for k in keys},
+            "folds": [{k: f[k] for k in keys} for f in per_fold]}
 
 
 def choose_and_refit(make, candidates, text: np.ndarray, store: FeatureStore, split_name: str,
-                     select_key: str = SELECT_KEY) -> Chosen:
+                     select_key: str = SELECT_KEY, val_folds: list[np.ndarray] | None = None) -> Chosen:
     """The honest protocol for a method with settings to choose: ``make(params)`` is an unfitted model.
 
     Each candidate is fitted on the fit classes and scored on the validation
     classes; the first with the best ``select_key`` is refitted on every seen
     training image and scored once (``final_figures``) at its validation calibration.
+    With ``val_folds`` (disjoint sets of seen classes), each candidate is fitted and
+    scored once per validation fold and chosen by the mean of its figures (``mean_figures``).
     """
     split = store.split(split_name)
-    sets = honest_sets(store, split)
-    best = None
+    fold_sets = [honest_sets(store, split, val) for val in (val_folds or [None])]
+    best, tried = None, []
     for params in candidates:
-        figures = validation_figures(fit_on(make(params), text, store, sets.fit_classes, sets.fit_images),
-                                     text, store, split, sets)
+        per_fold = [validation_figures(fit_on(make(params), text, store, sets.fit_classes, sets.fit_images),
+                                       text, store, split, sets) for sets in fold_sets]
+        tried.append((params, per_fold))
+        figures = mean_figures(per_fold)
         if best is None or figures[select_key] > best[1][select_key]:
             best = (params, figures)
     params, validation = best
+    sets = fold_sets[0]  # the final fit and test sets do not depend on the validation classes
     model = fit_on(make(params), text, store, split.seen, sets.train_images)
-    return Chosen(params, validation, final_figures(model, text, store, split, sets, validation["calibration"]), model)
+    return Chosen(params, validation, final_figures(model, text, store, split, sets, validation["calibration"]), model,
+                  tried)
+
+
+def refit_chosen(make, tried: list, text: np.ndarray, store: FeatureStore, split_name: str,
+                 select_key: str = SELECT_KEY) -> Chosen:
+    """The honest protocol's choice among ``tried`` (params, [figures]) on the first validation fold alone, refitted
+    on every seen training image: what a single-fold protocol would have chosen, without fitting the candidates again."""
+    split = store.split(split_name)
+    params, per_fold = max(tried, key=lambda t: t[1][0][select_key])  # the first if tied, as choose_and_refit
+    sets = honest_sets(store, split)
+    model = fit_on(make(params), text, store, split.seen, sets.train_images)
+    return Chosen(params, per_fold[0], final_figures(model, text, store, split, sets, per_fold[0]["calibration"]),
+                  model, tried)
+
+
+def honest_baseline(name: str, text: np.ndarray, store: FeatureStore, split_name: str, seed: int,
+                    candidates: list[dict] | None = None, val_folds: list[np.ndarray] | None = None) -> Chosen:
+    """A baseline (``gazsl.scoring.baselines``) under the honest protocol, its settings chosen among ``candidates``
+    (default: its grid) on the validation classes (``val_folds``: several, chosen by their mean)."""
+    return choose_and_refit(baseline_maker(name, seed), candidates or baselines.candidates(name), text, store,
+                            split_name, val_folds=val_folds)
+
+
+def baseline_maker(name: str, seed: int):
+    """params -> an unfitted baseline ``name``; ``seed`` moves only WAC-linear's L-BFGS starting point."""
+    extra = {"random_state": seed} if name == "wac_linear" else {}
+    return lambda params: baselines.BASELINES[name](**params, **extra)
 
 
 # ---------------------------------------------------------------- GAZSL's runs
-def build_phases(store: FeatureStore, split_name: str, config: Config, protocol: str) -> tuple[list[Phase], object]:
+def build_phases(store: FeatureStore, split_name: str, config: Config, protocol: str,
+                 val_folds: list[np.ndarray] | None = None) -> tuple[list[Phase], object]:
     """GAZSL's training runs under a protocol, and a function that turns their histories into metrics.
+
+    ``val_folds``: the honest protocol's validation classes, several disjoint sets of seen classes (default: the
+    split's own one).
 
     The evaluations score the model being trained (``gazsl.generator.gan.GAZSL``) at an iteration: ``(model, it) -> figures``.
     """
@@ -198,45 +252,74 @@ def build_phases(store: FeatureStore, split_name: str, config: Config, protocol:
 
     # honest protocol: the selection run chooses each classifier's iteration count, the final run trains to the
     # longest and scores each classifier at its own (training does not depend on the classifier, and evaluations
-    # draw from their own random streams, so this is what a run of each classifier alone would give)
-    sets = honest_sets(store, split)
+    # draw from their own random streams, so this is what a run of each classifier alone would give).
+    # With several validation folds there is one selection run per fold, and each classifier's iteration count is
+    # chosen on the mean of their evaluations (those all runs reached), with the same early stopping; the choice of
+    # the first fold alone is scored too (``first_fold``), to compare selection on one fold with selection on all.
+    fold_sets = [honest_sets(store, split, val) for val in (val_folds or [None])]
+    sets = fold_sets[0]  # the final run's sets do not depend on the validation classes
 
-    def evaluate_selection(model, it):
-        with model.sharing_scores():
-            by_classifier = {c: validation_figures(model.with_classifier(c), text, store, split, sets) for c in CLASSIFIERS}
-        return {"iteration": it, **by_classifier[config.classifier], "by_classifier": by_classifier}
+    def evaluator(fold: HonestSets):
+        def evaluate_selection(model, it):
+            with model.sharing_scores():
+                by_classifier = {c: validation_figures(model.with_classifier(c), text, store, split, fold)
+                                 for c in CLASSIFIERS}
+            return {"iteration": it, **by_classifier[config.classifier], "by_classifier": by_classifier}
+        return evaluate_selection
 
-    selection = Phase("select", config.iterations, evaluate_selection, sets.fit_classes, sets.fit_images,
-                      watch=lambda record: {c: f[SELECT_KEY] for c, f in record["by_classifier"].items()})
+    def watch(record):
+        return {c: f[SELECT_KEY] for c, f in record["by_classifier"].items()}
 
-    def chosen() -> dict[str, dict]:  # classifier -> the selection run's evaluation it chose
-        if not selection.history:
+    selections = [Phase("select" if len(fold_sets) == 1 else f"select{j}", config.iterations, evaluator(fold),
+                        fold.fit_classes, fold.fit_images, watch=watch) for j, fold in enumerate(fold_sets)]
+
+    def chosen(runs: list[Phase]) -> dict[str, dict]:  # classifier -> the (mean) selection evaluation it chose
+        if not all(run.history for run in runs):
             raise no_evaluation
-        return {c: record for c, (record, _) in early_stops(selection.history, selection.watch, config.patience).items()}
+        reached = min(len(run.history) for run in runs)
+        history = [{"iteration": records[0]["iteration"],
+                    "by_classifier": {c: mean_figures([r["by_classifier"][c] for r in records]) for c in CLASSIFIERS}}
+                   for records in zip(*(run.history[:reached] for run in runs))] if len(runs) > 1 else runs[0].history
+        return {c: record for c, (record, _) in early_stops(history, watch, config.patience).items()}
+
+    def choices() -> dict[str, dict[str, dict]]:  # rule -> classifier -> chosen evaluation
+        rules = {"by_classifier": chosen(selections)}
+        if len(selections) > 1:
+            rules["first_fold"] = chosen(selections[:1])
+        return rules
 
     def evaluate_final(model, it):
         with model.sharing_scores():
-            record = {"iteration": it, "by_classifier": {
+            record = {"iteration": it, **{rule: {
                 c: final_figures(model.with_classifier(c), text, store, split, sets, best["by_classifier"][c]["calibration"])
-                for c, best in chosen().items() if best["iteration"] == it}}
+                for c, best in picked.items() if best["iteration"] == it} for rule, picked in choices().items()}}
         if config.classifier in record["by_classifier"]:  # the run's model: kept, as training goes on for the others
             record["model_state"] = {"generator": {k: v.detach().clone() for k, v in model.generator_.state_dict().items()},
                                      "n_iter": it}
         return record
 
     final = Phase("final", 0, evaluate_final, split.seen, sets.train_images, periodic=False,
-                  plan=lambda phases: sorted({best["iteration"] for best in chosen().values()}))
+                  plan=lambda phases: sorted({best["iteration"] for picked in choices().values()
+                                              for best in picked.values()}))
+
+    def rows(rule: str, picked: dict[str, dict]) -> dict[str, dict]:
+        finals = {c: figures for record in final.history for c, figures in record[rule].items()}
+        return {c: {**{k: finals[c][k] for k in FINAL_KEYS}, "gzsl_classifier": gzsl_classifier(c),
+                    "iterations": best["iteration"], "val_top1": best["by_classifier"][c]["val_top1"],
+                    "val_top1_per_class": best["by_classifier"][c][SELECT_KEY],
+                    **({"val_folds": best["by_classifier"][c]["folds"]} if "folds" in best["by_classifier"][c] else {})}
+                for c, best in picked.items()}
 
     def summarise(phases):
+        by_rule = {rule: rows(rule, picked) for rule, picked in choices().items()}
+        by_classifier = by_rule["by_classifier"]
         finals = {c: figures for record in final.history for c, figures in record["by_classifier"].items()}
-        by_classifier = {c: {**{k: finals[c][k] for k in FINAL_KEYS}, "gzsl_classifier": gzsl_classifier(c),
-                             "iterations": best["iteration"], "val_top1": best["by_classifier"][c]["val_top1"],
-                             "val_top1_per_class": best["by_classifier"][c][SELECT_KEY]}
-                         for c, best in chosen().items()}
         return {
             **by_classifier[config.classifier], "curve": finals[config.classifier]["curve"],
             "n_val_classes": len(split.val), "n_heldout_seen_images": len(sets.heldout),
+            **({"validation_folds": [fold.val_classes.tolist() for fold in fold_sets],
+                "first_fold": by_rule["first_fold"]} if len(fold_sets) > 1 else {}),
             "by_classifier": by_classifier,
             "model_state": next(r["model_state"] for r in final.history if "model_state" in r),
         }
-    return [selection, final], summarise
+    return [*selections, final], summarise

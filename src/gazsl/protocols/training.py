@@ -30,21 +30,26 @@ MODEL_FILE = "model.gazsl"
 
 
 def train(split: str, config: Config, out: Path, protocol: str = "honest", preset: str = "cpu",
-          store_path=None, resume: bool = False) -> dict:
-    """Run a protocol end to end; returns the metrics also written to out/metrics.json, beside the model (out/model.gazsl)."""
+          store_path=None, resume: bool = False, store: FeatureStore | None = None,
+          val_folds: list[np.ndarray] | None = None) -> dict:
+    """Run a protocol end to end; returns the metrics also written to out/metrics.json, beside the model (out/model.gazsl).
+
+    ``store``: an opened store that holds ``split`` (the benchmark's folds live in memory), instead of opening one;
+    ``val_folds``: the honest protocol's validation folds (``gazsl.protocols.protocol.build_phases``).
+    """
     if protocol not in PROTOCOLS:
         raise GazslError(f"unknown protocol '{protocol}' (available: {', '.join(PROTOCOLS)})")
     started = time.time()
-    store = open_store(split, store_path)  # bad input stops here, before a run folder exists
+    store = store or open_store(split, store_path)  # bad input stops here, before a run folder exists
     text = store.text(config.text).vectors
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(out / ".lock", f"run folder {out}"), stop_on_signals() as stop:
-        return _train_locked(split, config, out, protocol, preset, store, text, resume, stop, started)
+        return _train_locked(split, config, out, protocol, preset, store, text, resume, stop, started, val_folds)
 
 
 def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: str, store: FeatureStore,
-                  text: np.ndarray, resume: bool, stop: StopRequest, started: float) -> dict:
+                  text: np.ndarray, resume: bool, stop: StopRequest, started: float, val_folds) -> dict:
     if not resume and any(out.glob("checkpoint_*.pt")):
         raise GazslError(f"{out}: holds checkpoints of an earlier run; pass --resume to continue it or choose another --out")
     device = resolve_device(config.device)
@@ -62,7 +67,7 @@ def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: 
     write_json_atomic(out / "config.json", record)
     writer = tensorboard_writer(out)
 
-    phases, summarise = build_phases(store, split, config, protocol)
+    phases, summarise = build_phases(store, split, config, protocol, val_folds)
     text_encoder, image_backbone = _recorded(recorded_encoder, store, config.text), _recorded(recorded_backbone, store)
     try:
         for phase in phases:

@@ -1,0 +1,128 @@
+"""The cross-validated benchmark (design: experiments/benchmark.json): cells, runs and its table.
+
+    gazsl benchmark run --protocols cub100_scs cub100_sce --jobs 2   # every missing cell, then the table
+    gazsl benchmark list                                             # one command per cell (Slurm, GNU parallel)
+    gazsl benchmark cell --protocol cub100_scs --repeat 0 --fold 3 --method gazsl --seed 0
+    gazsl benchmark table                                            # collect finished cells; names missing ones
+
+Each cell (protocol, repeat, fold, method, seed) is independent and locks its own folder, so cells can run on
+several machines that share the runs folder; ``table`` writes experiments/results/benchmark.md, .json and
+benchmark_forest.png once every cell of the chosen protocols is finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from gazsl.io import GazslError, write_json_atomic, write_text_atomic
+from gazsl.protocols import benchmark as bm
+
+RESULTS = Path("experiments/results")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gazsl benchmark", description=__doc__.split("\n\n")[0])
+    p.add_argument("--design", type=Path, default=bm.DESIGN, help="the benchmark's design (JSON)")
+    p.add_argument("--runs", type=Path, default=bm.RUNS, help="where cells leave their records and runs")
+    sub = p.add_subparsers(dest="action", required=True)
+    for name, what in (("list", "print the command of every cell, one per line"),
+                       ("run", "run every missing cell (--jobs at a time), then write the table"),
+                       ("table", "write the table from the finished cells; name the missing ones")):
+        s = sub.add_parser(name, help=what)
+        s.add_argument("--protocols", nargs="+", help="benchmark protocols (default: all of the design)")
+        if name != "list":
+            s.add_argument("--results", type=Path, default=RESULTS, help="where the table goes")
+        if name == "run":
+            s.add_argument("--jobs", type=int, default=1, help="cells run at once (each gets cores / jobs threads)")
+    c = sub.add_parser("cell", help="run one cell (or reuse it when finished)")
+    c.add_argument("--protocol", required=True)
+    c.add_argument("--repeat", type=int, required=True)
+    c.add_argument("--fold", type=int, required=True)
+    c.add_argument("--method", required=True)
+    c.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def run_cells(todo: list[bm.Cell], design: Path, runs: Path, jobs: int) -> None:
+    from tqdm import tqdm
+
+    if jobs <= 1:
+        for cell in tqdm(todo, desc="benchmark cells", disable=None):
+            print(f"+ {cell.command(design, runs)}", file=sys.stderr, flush=True)
+            bm.run_cell(cell, design, runs)
+        return
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(bm.run_cell, cell, design, runs, threads): cell for cell in todo}
+        for done, future in enumerate(as_completed(futures), 1):
+            future.result()
+            print(f"[{done}/{len(todo)}] done: {futures[future].command(design, runs)}", file=sys.stderr, flush=True)
+
+
+def write_table(design_path: Path, design: dict, runs: Path, protocols: list[str] | None, results: Path,
+                command: str) -> str:
+    from gazsl.protocols import benchmark_table as bt
+
+    found, missing = bm.collect(design, runs, protocols)
+    if missing:
+        for cell in missing:
+            print(cell.command(design_path, runs))
+        raise GazslError(f"{runs}: {len(missing)} of {len(found) + len(missing)} benchmark cells are missing (their "
+                         "commands are listed above); run them, then the table again")
+    names = protocols or list(design["protocols"])
+    summaries = {p: bt.protocol_summary(design, found, p) for p in names}
+    text = "\n\n".join(bt.protocol_table(design, p, s) for p, s in summaries.items())
+    bt.forest_plot(design, summaries, results / "benchmark_forest.png")
+    write_json_atomic(results / "benchmark.json", {
+        "command": command, "recommended": design["recommended"]["method"], "design": design,
+        "protocols": summaries,
+        "cells": [{"cell": vars(c), **record} for c, record in sorted(found.items())]})
+    write_text_atomic(results / "benchmark.md", (
+        f"# Cross-validated benchmark\n\n{bt.verdict(design, summaries)}\n\nMade by:\n\n```bash\n{command}\n```\n\n"
+        f"Design, pre-registered before the first cell: `{design_path}`. {design['claim']} Every fold is an ordinary "
+        "split under the honest protocol: its unseen classes are one fold of the classes, and each method's settings "
+        f"(GAZSL's iteration count per classifier, the baselines' hyper-parameters, every GZSL calibration) are chosen "
+        f"on the mean over {design['validation_folds']} disjoint validation folds of its seen classes, with models "
+        "fitted on the seen classes minus each; no choice sees an unseen class. Figures: top-1 % per sample over the "
+        "fold's unseen classes, averaged over seeds. Intervals: paired over the same folds, "
+        f"{design['interval']}. Per-fold figures and every cell's chosen settings: `benchmark.json`; the forest "
+        f"plot: `benchmark_forest.png`.\n\n{text}\n"))
+    return text
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    command = "gazsl benchmark " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    design = bm.read_design(args.design)
+    if args.action == "cell":
+        cell = bm.Cell(args.protocol, args.repeat, args.fold, args.method, args.seed)
+        if cell not in bm.cells(design):
+            raise GazslError(f"{args.design}: no such benchmark cell ({cell.command(args.design, args.runs)}); "
+                             "`gazsl benchmark list` prints them")
+        record = bm.run_cell(cell, args.design, args.runs)
+        for row, figures in record["rows"].items():
+            print(f"{row}: top-1 {figures['zsl_top1']:.1f}%, validation top-1 per class "
+                  f"{figures['val_top1_per_class']:.1f}%")
+        return 0
+    todo = bm.cells(design, args.protocols)
+    if args.action == "list":
+        print("\n".join(cell.command(args.design, args.runs) for cell in todo))
+        return 0
+    if args.action == "run":
+        _, missing = bm.collect(design, args.runs, args.protocols)
+        run_cells(missing, args.design, args.runs, args.jobs)
+    print(write_table(args.design, design, args.runs, args.protocols, args.results, command))
+    return 0
+
+
+if __name__ == "__main__":
+    from gazsl.io import run_cli
+
+    run_cli(main)
