@@ -13,8 +13,12 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 
-class GazslError(Exception):
-    """A problem with the user's input: shown as one line, CLI exit code 2."""
+class GazslError(ValueError):
+    """A problem with the user's input: shown as one line, CLI exit code 2.
+
+    A ValueError, as scikit-learn and numpy raise for a bad argument, so that code written for any estimator
+    (``except ValueError``) catches a bad hyper-parameter or input of ours too.
+    """
 
 
 def data_error(path, problem: str, key: str | None = None) -> GazslError:
