@@ -165,6 +165,12 @@ class ClassesOfText(Params):
         self.estimator_ = type(self.estimator)(**self.estimator.get_params(deep=False)).fit(self.text, X, y)
         return self
 
+    def __sklearn_tags__(self):
+        """What scikit-learn (1.6 on) asks of an estimator before searching over it: a classifier of (X, y)."""
+        from sklearn.utils import ClassifierTags, Tags, TargetTags
+
+        return Tags(estimator_type="classifier", target_tags=TargetTags(required=True), classifier_tags=ClassifierTags())
+
     def _check_fitted(self, where: str) -> None:
         if not hasattr(self, "estimator_"):
             raise GazslError(f"{where}: this ClassesOfText is not fitted yet; call fit first")
