@@ -142,3 +142,15 @@ def test_grid_search_chooses_a_baselines_alpha_on_held_out_seen_classes(aviary):
     by_hand = np.mean(classes[fitted.estimator_.scores(text[classes], X[test]).argmax(axis=1)] == y[test])
     assert fitted.score(X[test], y[test]) == pytest.approx(by_hand)
     assert search.cv_results_["split0_test_score"][1] == pytest.approx(by_hand)
+
+
+def test_fitting_leaves_the_global_random_generators_alone(method, data):
+    import random
+
+    import torch
+
+    seen, features, labels, _ = data
+    before = torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
+    method(0).fit(seen, features, labels)
+    assert torch.equal(torch.get_rng_state(), before[0])
+    assert np.array_equal(np.random.get_state()[1], before[1]) and random.getstate() == before[2]
