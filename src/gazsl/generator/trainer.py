@@ -19,11 +19,11 @@ import torch
 
 from gazsl.scoring import evaluate as ev
 from gazsl.config import Config
+from gazsl.generator.checkpoint import load_checkpoint, save_checkpoint
 from gazsl.generator.fast_step import fast_step, make_optimizers
 from gazsl.interrupt import Interrupted, StopRequest
 from gazsl.io import GazslError, one_line
 from gazsl.generator.model import Critic, Generator
-from gazsl.protocols.runs import load_checkpoint, save_checkpoint
 from gazsl.generator.step import EpochSampler, TrainingData, draw_inputs, reference_step
 
 
