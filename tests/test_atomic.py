@@ -22,7 +22,7 @@ import torch
 from conftest import make_toy_store
 from gazsl.io import GazslError, atomic_path, write_json_atomic
 from gazsl.images.store import FeatureStore
-from gazsl.protocols.runs import load_checkpoint, save_checkpoint
+from gazsl.generator.checkpoint import load_checkpoint, save_checkpoint
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
@@ -68,7 +68,7 @@ CHILD = {
     # the whole checkpoint is in the temporary file but not yet renamed when the child pauses
     "checkpoint": """
         import os, sys, time, torch
-        from gazsl.protocols.runs import save_checkpoint
+        from gazsl.generator.checkpoint import save_checkpoint
         path, pause = sys.argv[1], sys.argv[2] == "pause"
         real = os.fsync
         def sync_then_pause(fd):

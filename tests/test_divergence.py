@@ -8,7 +8,7 @@ import torch
 
 from conftest import cli_error_line
 from gazsl.io import run_cli
-from gazsl.protocols.runs import load_checkpoint
+from gazsl.generator.checkpoint import load_checkpoint
 from gazsl.train import main
 from gazsl.generator.trainer import GazslTrainer
 

@@ -74,3 +74,33 @@ def test_no_import_cycle_among_gazsl_modules():
     assert "gazsl.images.store" in graph["gazsl.images.datasets"]  # subpackages are read too
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+# The commands: gazsl.<command> modules with a main (gazsl.__main__ lists them), the top floor.
+COMMANDS = {"gazsl.__main__", "gazsl.aviary", "gazsl.data", "gazsl.leaderboard", "gazsl.predict", "gazsl.reproduce",
+            "gazsl.text", "gazsl.train", "gazsl.tune"}
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every gazsl module ``start`` imports, directly or through others."""
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in graph.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def test_reachable_follows_imports_through_other_modules():
+    assert reachable({"a": {"b"}, "b": {"c"}, "c": set(), "d": {"a"}}, "a") == {"b", "c"}
+
+
+def test_the_generator_needs_nothing_of_the_floors_built_on_it():
+    graph = import_graph(PACKAGE)
+    generator = [m for m in graph if m.startswith("gazsl.generator")]
+    assert "gazsl.generator.checkpoint" in graph["gazsl.generator.trainer"]
+    for module in generator:
+        above = {m for m in reachable(graph, module)
+                 if m in COMMANDS or m.startswith(("gazsl.protocols", "gazsl.tuning"))}
+        assert not above, f"{module} imports {sorted(above)}"

@@ -16,11 +16,15 @@ EXIT_CODES = {signal.SIGTERM: 143, signal.SIGINT: 130}  # 128 + the signal's num
 
 
 class Interrupted(Exception):
-    """A run stopped by a signal after checkpointing ``iteration`` of ``phase``."""
+    """A run stopped by a signal after checkpointing ``iteration`` of ``phase`` (None: stopped between runs)."""
 
-    def __init__(self, signum: int, phase: str, iteration: int):
-        super().__init__(f"interrupted at iteration {iteration} of phase {phase}")
+    def __init__(self, signum: int, phase: str | None = None, iteration: int | None = None):
+        super().__init__("interrupted between runs" if phase is None
+                         else f"interrupted at iteration {iteration} of phase {phase}")
         self.signum, self.phase, self.iteration = signum, phase, iteration
+
+    def __reduce__(self):  # a table command's worker process sends it back to the command
+        return type(self), (self.signum, self.phase, self.iteration)
 
     @property
     def exit_code(self) -> int:

@@ -7,14 +7,19 @@ import errno
 import hashlib
 import json
 import os
+import shlex
 import sys
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
 
-class GazslError(Exception):
-    """A problem with the user's input: shown as one line, CLI exit code 2."""
+class GazslError(ValueError):
+    """A problem with the user's input: shown as one line, CLI exit code 2.
+
+    A ValueError, as scikit-learn and numpy raise for a bad argument, so that code written for any estimator
+    (``except ValueError``) catches a bad hyper-parameter or input of ours too.
+    """
 
 
 def data_error(path, problem: str, key: str | None = None) -> GazslError:
@@ -108,12 +113,23 @@ def sha256_file(path, chunk: int = 1 << 20) -> str:
 
 
 def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
-    """Run a CLI entry point: a GazslError becomes one line on stderr and exit code 2."""
+    """Run a CLI entry point: a GazslError becomes one line on stderr and exit code 2; a run stopped by SIGTERM or
+    SIGINT (``gazsl.interrupt.Interrupted``, its checkpoint written) one line naming the command that resumes it,
+    and 143 or 130. A table command resumes by being run again: its cells reuse finished runs and resume the others."""
+    from gazsl.interrupt import Interrupted
+
     try:
         code = main(argv)
     except GazslError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except Interrupted as stop:
+        spec = sys.modules["__main__"].__spec__  # python -m gazsl.<command>; None for a script (experiments/*.py)
+        program = ["-m", main.__module__] if main.__module__ != "__main__" else (
+            ["-m", spec.name] if spec is not None else [sys.argv[0]])
+        command = shlex.join(["python", *program, *(sys.argv[1:] if argv is None else argv)])
+        print(f"{stop}; resume with: {command}", file=sys.stderr)
+        sys.exit(stop.exit_code)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)

@@ -81,7 +81,9 @@ class GAZSL(ZeroShotEstimator):
     """Zhu et al. (CVPR 2018): a WGAN-GP generator of visual features conditioned on class text.
 
     config: the model and its training (``gazsl.config``; default ``Config()``, the paper's sizes).
-    random_state: the seed, in place of ``config.seed`` when given.
+    random_state: the seed of the weights, the batch order and the noise. None (the default) means
+    ``config.seed``, so that a config alone fixes a run, as ``gazsl.train``'s runs are fixed; an integer
+    overrides it (``config_.seed`` records the seed used either way).
     text_encoder, image_backbone: how articles and photographs become the vectors it reads
     (optional; saved with the model).
 

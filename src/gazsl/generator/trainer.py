@@ -11,7 +11,6 @@ and a clear stop on divergence.
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,11 +19,11 @@ import torch
 
 from gazsl.scoring import evaluate as ev
 from gazsl.config import Config
+from gazsl.generator.checkpoint import load_checkpoint, save_checkpoint
 from gazsl.generator.fast_step import fast_step, make_optimizers
 from gazsl.interrupt import Interrupted, StopRequest
 from gazsl.io import GazslError, one_line
 from gazsl.generator.model import Critic, Generator
-from gazsl.protocols.runs import load_checkpoint, save_checkpoint
 from gazsl.generator.step import EpochSampler, TrainingData, draw_inputs, reference_step
 
 
@@ -76,9 +75,12 @@ class GazslTrainer:
         centroids = ev.class_means(x, y, self.n_classes)  # (S, D) the visual pivots of the seen classes
         self.data = TrainingData(x, y, torch.from_numpy(text_seen).to(device), centroids)
 
-        torch.manual_seed(seed)
-        self.netG = Generator(text_seen.shape[1], x.shape[1], config).to(device)
-        self.netD = Critic(x.shape[1], self.n_classes, config).to(device)
+        # torch's layers draw their initial weights from its global generator: seeded here within a fork of it,
+        # so that the weights depend on ``seed`` alone and the caller's global state is left as it was
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.netG = Generator(text_seen.shape[1], x.shape[1], config).to(device)
+            self.netD = Critic(x.shape[1], self.n_classes, config).to(device)
         self.optG, self.optD = make_optimizers(self.netG, self.netD, config)
         self.sampler = EpochSampler(len(y), config.batch_size, seed)
         self.noise = torch.Generator().manual_seed(seed)
@@ -95,7 +97,6 @@ class GazslTrainer:
             "netG": self.netG.state_dict(), "netD": self.netD.state_dict(),
             "optG": self.optG.state_dict(), "optD": self.optD.state_dict(),
             "sampler": self.sampler.state_dict(), "noise": self.noise.get_state(),
-            "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(), "python_rng": random.getstate(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -105,9 +106,6 @@ class GazslTrainer:
         self.optD.load_state_dict(state["optD"])
         self.sampler.load_state_dict(state["sampler"])
         self.noise.set_state(state["noise"])
-        torch.set_rng_state(state["torch_rng"])
-        np.random.set_state(state["numpy_rng"])
-        random.setstate(state["python_rng"])
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """What a run leaves in its folder besides figures: checkpoints, the record of its settings, provenance, logs.
 
 A run folder (``gazsl.train``) holds ``config.json`` (what was asked),
-``checkpoint_<phase>.pt`` (to resume), ``metrics.json`` (written last: a run
+``checkpoint_<phase>.pt`` (to resume; ``gazsl.generator.checkpoint``), ``metrics.json`` (written last: a run
 is finished when it exists), ``model.gazsl`` (``gazsl.generator.model_file``) and
 TensorBoard logs in ``tb/``. An honest run's metrics hold the figures of its
 ``classifier`` at the top level and, under ``by_classifier``, those of every
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from gazsl.config import Config
-from gazsl.io import GazslError, atomic_path, one_line, sha256_file
+from gazsl.io import GazslError, one_line, sha256_file
 from gazsl.images.store import FeatureStore
 from gazsl.version import __version__
 
@@ -27,19 +27,6 @@ from gazsl.version import __version__
 RESUMABLE_CHANGES = ("device", "checkpoint_every", "log_every")
 # What, besides its config, decides a run's figures.
 RUN_KEYS = ("split", "protocol", "preset", "inputs_sha256")
-
-
-def save_checkpoint(path: Path, state: dict) -> None:
-    with atomic_path(path, suffix=".pt") as tmp, open(tmp, "wb") as f:
-        torch.save(state, f)  # through a Python file: a full disk raises OSError (torch's own writer: RuntimeError)
-
-
-def load_checkpoint(path: Path) -> dict:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # a torn or foreign file: tell the user which one
-        raise GazslError(f"{path}: unreadable checkpoint, truncated or not a gazsl checkpoint ({one_line(err, 160)}); "
-                         "delete it to start over") from None
 
 
 def run_record(split: str, protocol: str, preset: str, config: Config, store: FeatureStore) -> dict:

@@ -6,7 +6,6 @@ A finished run leaves ``DIR/metrics.json`` and the trained model, ``DIR/model.ga
 
 from __future__ import annotations
 
-import random
 import time
 from pathlib import Path
 
@@ -53,8 +52,6 @@ def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: 
     if not resume and any(out.glob("checkpoint_*.pt")):
         raise GazslError(f"{out}: holds checkpoints of an earlier run; pass --resume to continue it or choose another --out")
     device = resolve_device(config.device)
-    random.seed(config.seed)
-    np.random.seed(config.seed)
     threads = torch.get_num_threads()
     record = {**run_record(split, protocol, preset, config, store), "threads": threads}
     recorded = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import random
 import tempfile
 from pathlib import Path
 
@@ -80,8 +79,6 @@ def gazsl_trial(trial, view: FeatureStore, base: Config, space: dict[str, Param]
 
     phase = Phase("select", config.iterations, evaluate, split.seen, fit_images,
                   watch=lambda record: {SELECT_KEY: record[SELECT_KEY]})
-    random.seed(config.seed)  # as gazsl.protocols.training.train, so that a run with the best trial's config repeats it
-    np.random.seed(config.seed)
     model = GAZSL(config).initialise(*fit_inputs(text, view, split.seen, fit_images))
     with tempfile.TemporaryDirectory(prefix="gazsl-tune-") as scratch:  # run_phase checkpoints; a trial never resumes
         run_phase(phase, model, Path(scratch), resume=False)
