@@ -115,7 +115,7 @@ def test_bad_input_exits_2_with_one_line_naming_it(photo_model, tmp_path, capsys
         (["--model", str(cut)], f"{cut}: not a readable gazsl model"),
         (["--model", str(other)], f"{other} [schema_version]: a gazsl model of schema version 2, made by gazsl 9.0"),
         (["--model", str(path), "--images", str(not_an_image)], f"{not_an_image}: cannot read image"),
-        (["--model", str(path), "--images", str(tmp_path / "absent.png")], f"{tmp_path / 'absent.png'}: image or folder not found"),
+        (["--model", str(path), "--images", str(tmp_path / "absent.png")], f"{tmp_path / 'absent.png'}: image or folder (--images) not found"),
         (["--model", str(path), "--classes", str(no_term)], f"{no_term / '7.Odd_Bird.txt'}: no term of the vocabulary"),
         (["--model", str(path), "--top-k", "0"], "--top-k must be at least 1"),
     ]

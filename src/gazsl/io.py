@@ -188,3 +188,63 @@ def _describe_holder(text: str) -> str:
         return f"process {holder['pid']} on {holder['host']} (since {holder['started']}: {holder['command']})"
     except (ValueError, KeyError, TypeError):
         return "another process"
+
+
+def writable_dir(path, what: str) -> Path:
+    """``path`` as a folder this process can create or write in, checked before any work; else a GazslError naming it."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise data_error(path, f"{what} must be a folder, but this is a file")
+    _check_can_write_in(path, path, what)
+    return path
+
+
+def writable_file(path, what: str) -> Path:
+    """``path`` as a file this process can write (atomically, beside it), checked before any work; else a GazslError."""
+    path = Path(path)
+    if path.is_dir():
+        raise data_error(path, f"{what} must be a file, but this is a folder")
+    _check_can_write_in(path.parent, path, what)
+    return path
+
+
+def _check_can_write_in(folder: Path, named: Path, what: str) -> None:
+    """Raise a GazslError naming ``named`` unless ``folder`` exists or can be made, and takes a new file.
+
+    Nothing is left behind: a probe file is made in the nearest folder that exists and removed. The probe is what
+    decides, because permission bits say nothing to root and a special file system (/proc) passes ``os.access`` but
+    refuses every file.
+    """
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise data_error(named, f"cannot create {what}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise data_error(named, f"cannot write {what}: {existing} is not writable")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".gazsl-write-check.", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise data_error(named, f"cannot write {what} in {existing} ({err.strerror})") from None
+
+
+def readable_path(path, what: str, kind: str = "file") -> Path:
+    """``path`` as an existing, readable ``kind`` ("file", "folder" or "any"); else a GazslError naming it."""
+    path = Path(path)
+    if not path.exists():
+        raise data_error(path, f"{what} not found")
+    if kind == "file" and path.is_dir():
+        raise data_error(path, f"{what} must be a file, but this is a folder")
+    if kind == "folder" and not path.is_dir():
+        raise data_error(path, f"{what} must be a folder, but this is a file")
+    try:
+        if path.is_dir():
+            os.listdir(path)
+        else:
+            with open(path, "rb") as f:
+                f.read(1)
+    except OSError as err:
+        raise data_error(path, f"cannot read {what} ({err.strerror})") from None
+    return path

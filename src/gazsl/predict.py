@@ -27,7 +27,7 @@ import numpy as np
 
 from gazsl.documents.corpus import read_corpus
 from gazsl.generator.gan import GAZSL
-from gazsl.io import GazslError, atomic_path, data_error
+from gazsl.io import GazslError, atomic_path, data_error, readable_path, writable_file
 from gazsl.documents.encoders import check_terms
 from gazsl.images.vision import IMAGE_SUFFIXES, list_images
 
@@ -94,6 +94,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.top_k < 1:
         raise GazslError(f"--top-k must be at least 1, got {args.top_k}")
+    # every path checked before the model loads and the photos are embedded, so that a bad one costs one line
+    readable_path(args.model, "model file (--model)")
+    readable_path(args.classes, "class articles (--classes)", kind="any")
+    for image in args.images:
+        readable_path(image, "image or folder (--images)", kind="any")
+    if args.out:
+        writable_file(args.out, "predictions file (--out)")
 
     model = GAZSL.load(args.model)
     paths, names, scores = predict(model, args.classes, args.images, args.gzsl)

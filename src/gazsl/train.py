@@ -20,6 +20,7 @@ from gazsl.config import Config
 from gazsl.images.datasets import dataset_of
 from gazsl.images.store import FeatureStore, default_store_path
 from gazsl.interrupt import Interrupted
+from gazsl.io import readable_path, writable_dir
 from gazsl.protocols.protocol import PROTOCOLS
 from gazsl.protocols.training import train
 
@@ -82,8 +83,13 @@ def resume_command(argv: list[str], out: Path) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    # every path checked before any work, so that a bad one costs one line, not a run
+    if args.store is not None and args.store.exists():  # a missing store: open_store says how to build it
+        readable_path(args.store, "feature store (--store)")
+    if args.config is not None:
+        readable_path(args.config, "config file (--config)")
     config, preset_name = config_from_args(args)
-    out = args.out or Path("runs") / f"{args.split}-{args.protocol}-seed{config.seed}"
+    out = writable_dir(args.out or Path("runs") / f"{args.split}-{args.protocol}-seed{config.seed}", "run folder (--out)")
     try:
         metrics = train(args.split, config, out, args.protocol, preset_name, args.store, args.resume)
     except Interrupted as stop:
