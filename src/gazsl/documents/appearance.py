@@ -18,8 +18,8 @@ Negation: a mention whose property follows a negator ("no", "not", "lacks",
 "it lacks wing bars" is evidence that the wing is not barred, and "unlike the
 female, the male is red" leaves "red" untouched.
 
-Sex and age: the nearest qualifier word of the sentence decides a mention's
-weight. Unqualified, adult, male and breeding descriptions count fully (1):
+Sex and age: the qualifier word nearest before a mention in its sentence
+(else the nearest after it: "red in the female") decides the mention's weight. Unqualified, adult, male and breeding descriptions count fully (1):
 they are what a field guide, and most photographs, show. Female descriptions
 count half: CUB's photographs show both sexes, but the article's default bird
 is the male. Juvenile, immature, chick and non-breeding descriptions count a
@@ -242,13 +242,15 @@ class AppearanceEncoder:
         """Every part x property the document states, with its weight (negative: negated)."""
         found = []
         for number, sentence in enumerate(split_sentences(document)):
-            items = self._items(sentence)
-            clause, stretch, c, s = [], [], 0, 0  # clause and comma-stretch index of each position
-            for item in items:
+            # separators are no positions (distances count words); each word keeps its clause and comma stretch
+            items, clause, stretch, c, s = [], [], [], 0, 0
+            for item in self._items(sentence):
                 kind = item[0] if item else None
                 c, s = c + (kind == "boundary"), s + (kind in ("boundary", "comma"))
-                clause.append(c)
-                stretch.append(s)
+                if kind not in ("boundary", "comma"):
+                    items.append(item)
+                    clause.append(c)
+                    stretch.append(s)
             qualifiers = [i for i, item in enumerate(items) if item and item[0] == "qualifier"]
             for j, item in enumerate(items):
                 if not item or item[0] not in PROPERTY_KINDS:
@@ -257,12 +259,19 @@ class AppearanceEncoder:
                 part = self._part_of(kind, prop, j, items, clause)
                 if part is None:
                     continue
-                weight = self.settings.weights[items[min(qualifiers, key=lambda q: (abs(q - j), q > j))][1]] \
-                    if qualifiers else self.settings.weights["adult"]
+                weight = self._weight(items, qualifiers, j)
                 negated = any(items[k] and items[k][0] == "negator" and stretch[k] == stretch[j]
                               for k in range(max(0, j - self.settings.window), j))
                 found.append(Mention(f"{part}:{prop}", -weight if negated else weight, number))
         return found
+
+    def _weight(self, items: list, qualifiers: list[int], j: int) -> float:
+        """The weight of the qualifier nearest before position ``j`` ("females have a brown crown"), else nearest
+        after it ("red in the female"); unqualified mentions count as adult ones."""
+        before = [q for q in qualifiers if q < j]
+        after = [q for q in qualifiers if q > j]
+        q = before[-1] if before else after[0] if after else None
+        return self.settings.weights["adult" if q is None else items[q][1]]
 
     def _part_of(self, kind: str, prop: str, j: int, items: list, clause: list[int]) -> str | None:
         """The part a property at position ``j`` describes: the nearest one in reach, the following one on a tie.
