@@ -12,7 +12,9 @@ the others negatives, and the AUC is that of the encoder's value (the article's
 class vector) at separating them; ties, such as the many classes whose article
 never mentions the property, count a half. Reading the table here is the
 measurement; the encoder itself never reads it (tests/test_appearance.py).
-Also: the 10 articles that say least about appearance.
+Also: the 10 articles that say least about appearance, and the same lexicon
+on the NABirds articles (no attribute table there: how many classes it finds
+described).
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from gazsl.documents.appearance import AppearanceEncoder
+from gazsl.documents.appearance import AppearanceEncoder, encode_appearance
 from gazsl.documents.corpus import read_corpus, split_sentences
 from gazsl.io import read_utf8, run_cli, write_text_atomic
 
 DEFAULT_CUB = "../shared/data/cub"
+DEFAULT_NABIRDS = "../shared/data/nabirds/wiki_articles"
+KS = (1, 5, 10, 20)  # "at least k mentions"
 MIN_POSITIVES = 5  # fewer positive classes than this make an AUC of chance alone
 RENAMES = {  # CUB attribute value -> the encoder's property, where the names differ
     "plain": "solid", "curved_(up_or_down)": "curved", "hooked_seabird": "hooked", "longer_than_head": "long",
@@ -79,6 +83,10 @@ def cmd(args) -> None:
     for r in measured:
         kinds.setdefault(r[0].split("::")[0].rsplit("_", 1)[-1], []).append(r[4])
     least = np.argsort(mentions, kind="stable")[:10]
+    nabirds = read_corpus(args.nabirds)
+    nabirds_ids = sorted(nabirds.texts)
+    nabirds_vectors = encode_appearance(nabirds, nabirds_ids)  # as `gazsl.text encode` would: refuses an empty class
+    _, nabirds_mentions = encoder.counts(nabirds.documents(nabirds_ids))
     lines = [
         "# The appearance encoder against CUB's attribute table", "",
         f"Made by: `{command_line()}`", "",
@@ -92,7 +100,7 @@ def cmd(args) -> None:
         f"- mean AUC **{aucs.mean():.3f}** over {len(aucs)} attributes (median {np.median(aucs):.3f}); "
         f"**{(aucs > 0.6).sum()}** above 0.6, {(aucs > 0.7).sum()} above 0.7, {(aucs < 0.5).sum()} below 0.5.",
         "- by kind: " + "; ".join(f"{k} {np.mean(v):.3f} ({len(v)})" for k, v in sorted(kinds.items())) + ".",
-        "- classes with at least k mentions: " + ", ".join(f"k={k}: {(mentions >= k).sum()}" for k in (1, 5, 10, 20))
+        "- classes with at least k mentions: " + ", ".join(f"k={k}: {(mentions >= k).sum()}" for k in KS)
         + f" (median {np.median(mentions):.0f} mentions per article).", "",
         "## Per attribute", "",
         "| attribute | column | positive classes | classes whose article mentions it | AUC |", "|---|---|---|---|---|",
@@ -101,6 +109,11 @@ def cmd(args) -> None:
         "| class | mentions | sentences |", "|---|---|---|",
         *(f"| {ids[i]}.{corpus.names[ids[i]]} | {mentions[i]} | {len(split_sentences(corpus.texts[ids[i]]))} |"
           for i in least), "",
+        "## NABirds", "",
+        f"`{args.nabirds}`: {len(nabirds_ids)} classes encoded ({nabirds_vectors.vectors.shape[1]} columns); "
+        f"median {np.median(nabirds_mentions):.0f} mentions per article; share of classes with at least k mentions: "
+        + ", ".join(f"k={k}: {100 * (nabirds_mentions >= k).mean():.1f}%" for k in KS) + ". The same shares on CUB: "
+        + ", ".join(f"k={k}: {100 * (mentions >= k).mean():.1f}%" for k in KS) + ".", "",
     ]
     text = "\n".join(lines)
     write_text_atomic(args.out, text)
@@ -114,6 +127,7 @@ def command_line() -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="experiments/appearance_diagnostics.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--cub", default=DEFAULT_CUB, help="CUB folder with wiki_articles/ and metadata/")
+    parser.add_argument("--nabirds", default=DEFAULT_NABIRDS, help="NABirds articles, encoded with the same lexicon")
     parser.add_argument("--out", default="experiments/results/appearance_attributes.md")
     cmd(parser.parse_args(argv))
     return 0
