@@ -137,3 +137,18 @@ def test_the_encoder_never_opens_the_class_attribute_table(shared_data, monkeypa
     assert vectors.vectors.shape == (199, len(AppearanceEncoder().vocabulary_))
     assert len(opened) >= 200 and all(p.startswith(str(corpus_dir)) for p in opened)
 
+
+
+def test_the_diagnostics_map_cub_attribute_names_to_the_encoder_columns():
+    from conftest import load_experiment
+
+    column_of = load_experiment("appearance_diagnostics").column_of
+    columns = set(AppearanceEncoder().vocabulary_)
+    assert column_of("has_breast_color::yellow", columns) == "breast:yellow"
+    assert column_of("has_under_tail_color::buff", columns) == "under_tail:buff"
+    assert column_of("has_primary_color::black", columns) == "body:black"
+    assert column_of("has_head_pattern::plain", columns) == "head:solid"
+    assert column_of("has_bill_length::longer_than_head", columns) == "bill:long"
+    assert column_of("has_size::very_small_(3_-_5_in)", columns) == "body:very_small"
+    assert column_of("has_shape::duck-like", columns) is None
+    assert column_of("has_bill_shape::all-purpose", columns) is None
