@@ -176,7 +176,6 @@ class AppearanceSettings:
 class Mention:
     column: str  # "part:property"
     weight: float  # the qualifier's weight, negative when negated
-    sentence: int
 
 
 class AppearanceEncoder:
@@ -241,7 +240,7 @@ class AppearanceEncoder:
     def mentions(self, document: str) -> list[Mention]:
         """Every part x property the document states, with its weight (negative: negated)."""
         found = []
-        for number, sentence in enumerate(split_sentences(document)):
+        for sentence in split_sentences(document):
             # separators are no positions (distances count words); each word keeps its clause and comma stretch
             items, clause, stretch, c, s = [], [], [], 0, 0
             for item in self._items(sentence):
@@ -262,7 +261,7 @@ class AppearanceEncoder:
                 weight = self._weight(items, qualifiers, j)
                 negated = any(items[k] and items[k][0] == "negator" and stretch[k] == stretch[j]
                               for k in range(max(0, j - self.settings.window), j))
-                found.append(Mention(f"{part}:{prop}", -weight if negated else weight, number))
+                found.append(Mention(f"{part}:{prop}", -weight if negated else weight))
         return found
 
     def _weight(self, items: list, qualifiers: list[int], j: int) -> float:
