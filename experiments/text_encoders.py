@@ -44,6 +44,7 @@ from gazsl.protocols.cells import CONFIG_DIR, RUNS_DIR, load_cell, run_cell, run
 from gazsl.protocols.tables import environments, mean_std
 from gazsl.images.datasets import open_store
 from gazsl.images.store import FeatureStore, TextVectors
+from gazsl.documents.appearance import encode_appearance
 from gazsl.documents.encoders import encode_tfidf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,6 +172,8 @@ PROXY_VARIANTS = {  # name -> (encoder, window tokens, noise steps, mode, keep f
     "minilm clean,lexicon keep 0.25": ("minilm", 256, "clean,lexicon", "keep", 0.25),
     "minilm clean,query weight per-sentence": ("minilm", 1, "clean,query", "weight", 0.5),
     "minilm clean,query keep 0.5": ("minilm", 256, "clean,query", "keep", 0.5),
+    "appearance": ("appearance", None, "none", "keep", 0.5),
+    "tfidf+appearance": ("tfidf+appearance", None, "none", "keep", 0.5),
 }
 RIDGE_LAMBDAS = (0.001, 0.01, 0.1, 1.0, 10.0)  # relative to the mean squared norm of the text rows
 
@@ -181,6 +184,12 @@ def variant_vectors(name: str, corpus, class_ids, cache_dir: Path, model_box: li
     noise = tn.parse_steps(steps, mode, fraction)
     if encoder == "tfidf":
         return encode_tfidf(tn.filter_corpus(corpus, noise) if noise.active else corpus, class_ids)
+    if encoder == "appearance":
+        return encode_appearance(corpus, class_ids)
+    if encoder == "tfidf+appearance":
+        # both blocks' rows have unit L2 norm, so neither outweighs the other; nothing is fitted to scale them
+        blocks = [encode_tfidf(corpus, class_ids), encode_appearance(corpus, class_ids)]
+        return TextVectors(vectors=np.hstack([b.vectors for b in blocks]), settings={"encoder": encoder})
     settings = se.MinilmSettings(window_tokens=window, noise=noise)
     file = cache_dir / (name.replace(" ", "_").replace(",", "+") + ".npz")
     cached = None
@@ -295,6 +304,8 @@ def cmd_proxy(args) -> None:
         "used to choose; `unseen`: the 23 unseen classes, never used to choose. Top-1 in %. "
         "`text-image agreement`: Pearson correlation between class-pair cosine similarities of the text "
         "vectors and of the class-mean image features (all 100 classes, no fitting). "
+        "`appearance`: body part x property mentions (`gazsl.documents.appearance`); `tfidf+appearance`: the two "
+        "L2-normalised blocks side by side, nothing fitted to weigh them. "
         f"Store `{args.store}`, corpus `{args.corpus}`. Deterministic (no seeds involved).", "",
         *lines, "",
         "Differences in unseen per-class top-1 (points), paired over the 23 unseen classes; the interval is a "

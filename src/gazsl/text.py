@@ -1,6 +1,7 @@
 """Text vectors from class documents: ``python -m gazsl.text`` (the encoders: gazsl.documents.encoders).
 
     python -m gazsl.text encode --corpus DIR --encoder tfidf --store features/X.h5 [--vocabulary TERMS]
+    python -m gazsl.text encode --corpus DIR --encoder appearance --store features/X.h5
     python -m gazsl.text vocab-overlap --corpus DIR --reference CUB_Porter_7551D_TFIDF_term.mat
 """
 
@@ -20,7 +21,7 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     enc = sub.add_parser("encode", help="encode a corpus into a feature store's text vectors")
     enc.add_argument("--corpus", required=True, help="folder of <class_id>.<Name>.txt or a .jsonl file")
-    enc.add_argument("--encoder", default="tfidf", help="encoder name (default: tfidf)")
+    enc.add_argument("--encoder", default="tfidf", help="tfidf, minilm or appearance (default: tfidf)")
     enc.add_argument("--store", required=True, help="feature store (.h5) to add the vectors to")
     enc.add_argument("--name", help="name to store the vectors under (default: the encoder name)")
     enc.add_argument("--vocabulary", help="tfidf only: a fixed term list (GAZSL *_TFIDF_term.mat or one term a line)")
@@ -59,6 +60,8 @@ def encode_into_store(args) -> None:
         if args.encoder != "tfidf":
             raise GazslError(f"--vocabulary applies to the tfidf encoder, not '{args.encoder}'")
         options["vocabulary"] = read_vocabulary(args.vocabulary)
+    if args.encoder == "appearance" and noise.active:  # its recipe records no noise handling to repeat on new articles
+        raise GazslError("--noise applies to the tfidf and minilm encoders, not 'appearance'")
     if args.encoder == "minilm":  # handles noise itself, and may find its vectors cached in the store
         options = {"settings": sentence_encoder.settings_from_args(args, noise),
                    "cached": store.texts.get(args.name or args.encoder)}

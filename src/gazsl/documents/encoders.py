@@ -3,6 +3,8 @@
 ``tfidf``: TF-IDF over Porter-stemmed tokens (scikit-learn + gazsl.documents.stem), the
 paper's text representation, tokenized as GAZSL did. The vocabulary is
 learned from the corpus or fixed (e.g. GAZSL's own term list).
+``minilm``: MiniLM sentence embeddings (gazsl.documents.sentence_encoder).
+``appearance``: body part x property mentions (gazsl.documents.appearance).
 
 Every encoder leaves its recipe with the vectors it makes (``TextVectors``:
 settings, vocabulary and IDF weights in the store), so that a trained model can
@@ -18,6 +20,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from gazsl.documents import sentence_encoder, text_noise
+from gazsl.documents.appearance import AppearanceEncoder, encode_appearance
 from gazsl.documents.corpus import Corpus
 from gazsl.io import GazslError, data_error, read_utf8
 from gazsl.documents.stem import stem_words
@@ -155,15 +158,17 @@ def recipe_of(vectors: TextVectors) -> dict:
 def encoder_from_recipe(recipe: dict):
     """The encoder that made vectors of this recipe: it encodes new documents exactly as it did its own.
 
-    Only tfidf and minilm vectors come from documents; a recipe missing a part,
+    Only tfidf, minilm and appearance vectors come from documents; a recipe missing a part,
     or made with another stemmer or noise rules than this gazsl's, is refused.
     """
     encoder = recipe.get("encoder")
     if encoder == "minilm":
         return sentence_encoder.MinilmEncoder.from_recipe(recipe)
+    if encoder == "appearance":
+        return AppearanceEncoder.from_recipe(recipe)
     if encoder != "tfidf":
-        raise GazslError(f"its text vectors (encoder '{encoder}') are not made from documents: only tfidf and minilm "
-                         "vectors can be made for new articles")
+        raise GazslError(f"its text vectors (encoder '{encoder}') are not made from documents: only tfidf, minilm "
+                         "and appearance vectors can be made for new articles")
     missing = [k for k in ("vocabulary", "idf", "stemmer") if k not in recipe]
     if missing:
         raise GazslError(f"its tfidf vectors come from a store that did not record their {' and '.join(missing)} "
@@ -223,7 +228,7 @@ def vocabulary_overlap(learned: list[str], reference: list[str]) -> dict:
             "jaccard": len(a & b) / len(a | b) if a | b else 1.0}
 
 
-ENCODERS = {"tfidf": encode_tfidf, "minilm": encode_minilm}
+ENCODERS = {"tfidf": encode_tfidf, "minilm": encode_minilm, "appearance": encode_appearance}
 
 
 def encode(corpus: Corpus, class_ids, encoder: str = "tfidf", **options) -> TextVectors:
