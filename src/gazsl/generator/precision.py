@@ -86,6 +86,16 @@ def cpu_bf16_instructions(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
     return []
 
 
+def cpu_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU's model name as the system reports it (benchmark records state speeds and bf16 with it)."""
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                return value.strip()
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
 def _best_seconds(fn, repeats: int) -> float:
     """Best wall-clock seconds of one call of ``fn`` over ``repeats`` timings."""
     best = float("inf")

@@ -171,10 +171,12 @@ def run_cell(cell: Cell, design_path: Path = DESIGN, runs: Path = RUNS, threads:
             rows, extra = gazsl_rows(design, cell, store, split_name, folds[split_name], folder)
         else:
             rows, extra = baseline_rows(cell.method, text, store, split_name, folds[split_name], cell.seed)
+        from gazsl.generator.precision import cpu_bf16_instructions, cpu_name
         from gazsl.protocols.runs import provenance
 
         record = {"definition": wanted, "rows": rows, **extra, "seconds": round(time.time() - started, 1),
-                  "threads": torch.get_num_threads(), **provenance(store)}
+                  "threads": torch.get_num_threads(), "cpu": cpu_name(),
+                  "cpu_bf16_instructions": cpu_bf16_instructions(), **provenance(store)}
         write_json_atomic(path, record)  # last: a cell is finished when it exists
         return record
 
