@@ -163,19 +163,24 @@ def choose_and_refit(make, candidates, text: np.ndarray, store: FeatureStore, sp
     training image and scored once (``final_figures``) at its validation calibration.
     With ``val_folds`` (disjoint sets of seen classes), each candidate is fitted and
     scored once per validation fold and chosen by the mean of its figures (``mean_figures``).
+    ``text``: (C, T) class vectors, or a function of the fit classes returning them, for text whose making
+    learns from images (``gazsl.documents.relevance.RelevanceText``): it is asked once per validation fold with
+    that fold's fit classes and once with every seen class for the final fit.
     """
     split = store.split(split_name)
     fold_sets = [honest_sets(store, split, val) for val in (val_folds or [None])]
+    fold_texts = [text(sets.fit_classes) if callable(text) else text for sets in fold_sets]
     best, tried = None, []
     for params in candidates:
-        per_fold = [validation_figures(fit_on(make(params), text, store, sets.fit_classes, sets.fit_images),
-                                       text, store, split, sets) for sets in fold_sets]
+        per_fold = [validation_figures(fit_on(make(params), t, store, sets.fit_classes, sets.fit_images),
+                                       t, store, split, sets) for sets, t in zip(fold_sets, fold_texts)]
         tried.append((params, per_fold))
         figures = mean_figures(per_fold)
         if best is None or figures[select_key] > best[1][select_key]:
             best = (params, figures)
     params, validation = best
     sets = fold_sets[0]  # the final fit and test sets do not depend on the validation classes
+    text = text(split.seen) if callable(text) else text
     model = fit_on(make(params), text, store, split.seen, sets.train_images)
     return Chosen(params, validation, final_figures(model, text, store, split, sets, validation["calibration"]), model,
                   tried)
