@@ -58,3 +58,30 @@ def test_too_few_seen_classes_is_a_clear_error():
     documents, features, labels = _world(n_classes=12)
     with pytest.raises(GazslError, match="at least 10 seen classes"):
         RelevanceText(TfidfEncoder().fit(documents), documents, features, labels)(np.arange(6))
+
+
+def test_the_honest_protocol_asks_text_made_from_images_only_of_classes_it_may_see(toy_store):
+    """Text learned from images is made once per validation fold from that fold's fit classes (never its validation
+    or unseen classes), then once from the seen classes for the final fit; the figures are those of fixed text
+    when the function ignores its classes."""
+    from gazsl.images.class_folds import validation_folds
+    from gazsl.images.store import FeatureStore
+    from gazsl.protocols.protocol import honest_baseline
+
+    store = FeatureStore.open(toy_store)
+    split = store.split("toy_easy")
+    folds = validation_folds(split.seen, 2, 0.2, "random", seed=0)
+    fixed = store.text("tfidf").vectors
+    asked = []
+
+    def text(classes):
+        asked.append(set(np.asarray(classes).tolist()))
+        return fixed
+
+    made = honest_baseline("prototype", text, store, "toy_easy", 0, val_folds=folds)
+    plain = honest_baseline("prototype", fixed, store, "toy_easy", 0, val_folds=folds)
+    assert len(asked) == 3 and asked[-1] == set(split.seen.tolist())
+    for classes, val in zip(asked, folds):
+        assert classes.isdisjoint(val.tolist()) and classes.isdisjoint(split.unseen.tolist())
+    assert made.params == plain.params
+    assert made.final["zsl_top1"] == plain.final["zsl_top1"] and made.final["ausuc"] == plain.final["ausuc"]
