@@ -163,3 +163,21 @@ def test_list_prints_the_cells_of_a_full_run_two_run_apart_and_the_table_collect
     assert "versus_best_baseline" in table["protocols"]["toy_scs"]
     assert (tmp_path / "results" / "benchmark_forest.png").stat().st_size > 1000
     assert "toy_scs" in (tmp_path / "results" / "benchmark.md").read_text()
+
+    # a results file's cells come back as finished cells (another machine, a new session) and give the same table
+    restored = [*base[:-1], str(tmp_path / "restored")]
+    done = subprocess.run([*restored, "restore", str(tmp_path / "results" / "benchmark.json")], env=env,
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0 and "4 cell(s) restored" in done.stdout, done.stderr
+    done = subprocess.run([*restored, "table", "--results", str(tmp_path / "again")], env=env, capture_output=True,
+                          text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    again = json.loads((tmp_path / "again" / "benchmark.json").read_text())
+    assert {k: v for k, v in again.items() if k != "command"} == {k: v for k, v in table.items() if k != "command"}
+
+    table["cells"][0]["definition"]["unseen_class_ids"] = [1, 2, 3]  # a cell the design does not make
+    (tmp_path / "tampered.json").write_text(json.dumps(table))
+    done = subprocess.run([*base[:-1], str(tmp_path / "elsewhere"), "restore", str(tmp_path / "tampered.json")],
+                          env=env, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "another definition" in done.stderr
+    assert not (tmp_path / "elsewhere").exists()

@@ -4,6 +4,7 @@
     gazsl benchmark list                                             # one command per cell (Slurm, GNU parallel)
     gazsl benchmark cell --protocol cub100_scs --repeat 0 --fold 3 --method gazsl --seed 0
     gazsl benchmark table                                            # collect finished cells; names missing ones
+    gazsl benchmark restore experiments/results/benchmark.json        # a results file's cells back as finished cells
 
 Each cell (protocol, repeat, fold, method, seed) is independent and locks its own folder, so cells can run on
 several machines that share the runs folder; ``table`` writes experiments/results/benchmark.md, .json and
@@ -37,6 +38,9 @@ def parser() -> argparse.ArgumentParser:
             s.add_argument("--results", type=Path, default=RESULTS, help="where the table goes")
         if name == "run":
             s.add_argument("--jobs", type=int, default=1, help="cells run at once (each gets cores / jobs threads)")
+    r = sub.add_parser("restore", help="write the cells of a results file (benchmark.json) back into the runs "
+                       "folder, where the design and store still define them the same way")
+    r.add_argument("results_file", type=Path)
     c = sub.add_parser("cell", help="run one cell (or reuse it when finished)")
     c.add_argument("--protocol", required=True)
     c.add_argument("--repeat", type=int, required=True)
@@ -110,6 +114,10 @@ def main(argv=None) -> int:
         for row, figures in record["rows"].items():
             print(f"{row}: top-1 {figures['zsl_top1']:.1f}%, validation top-1 per class "
                   f"{figures['val_top1_per_class']:.1f}%")
+        return 0
+    if args.action == "restore":
+        restored, present = bm.restore_cells(design, args.results_file, args.runs)
+        print(f"{args.runs}: {restored} cell(s) restored from {args.results_file}, {present} already there")
         return 0
     todo = bm.cells(design, args.protocols)
     if args.action == "list":

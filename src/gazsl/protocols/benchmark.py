@@ -181,6 +181,46 @@ def run_cell(cell: Cell, design_path: Path = DESIGN, runs: Path = RUNS, threads:
         return record
 
 
+def restore_cells(design: dict, results: Path, runs: Path = RUNS) -> tuple[int, int]:
+    """Write the cells of a results file (``benchmark.json``) back as finished cells: (restored, already there).
+
+    A cell comes back only where its definition (split classes, validation folds, store and text checksums) is the
+    one the design and the store give now, so a table made from restored cells is the table those cells made.
+    """
+    results = Path(results)
+    try:
+        records = json.loads(results.read_text(encoding="utf-8"))["cells"]
+    except FileNotFoundError:
+        raise data_error(results, "benchmark results not found") from None
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
+        raise data_error(results, f"not a benchmark results file ({one_line(err, 120)})") from None
+    restored = present = 0
+    stores = {}
+    for entry in records:
+        entry = dict(entry)
+        cell = Cell(**entry.pop("cell"))
+        if cell not in cells(design):
+            raise data_error(results, f"a cell the design has no longer ({cell.command()})")
+        if cell.protocol not in stores:
+            stores[cell.protocol] = protocol_store(design, cell.protocol)
+        store, folds = stores[cell.protocol]
+        split_name = cv_split_name(cell.protocol, cell.repeat, cell.fold)
+        if entry["definition"] != definition(design, cell, store, split_name, folds[split_name]):
+            raise data_error(results, f"cell {cell.command()} was made with another definition (design, store or "
+                             "code changed); run it again instead")
+        path = cell.folder(runs) / "cell.json"
+        with exclusive_lock(cell.folder(runs) / ".lock", f"benchmark cell {cell.folder(runs)}"):
+            if path.exists():
+                if read_cell_record(path)["definition"] != entry["definition"]:
+                    raise GazslError(f"{path}: a finished cell of another definition; delete {cell.folder(runs)} "
+                                     "to restore it")
+                present += 1
+                continue
+            write_json_atomic(path, entry)
+            restored += 1
+    return restored, present
+
+
 def read_cell_record(path: Path) -> dict:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
