@@ -28,7 +28,7 @@ from gazsl.generator.precision import cpu_name
 from gazsl.images.class_folds import cv_split_name
 from gazsl.io import sha256_file, write_json_atomic, write_text_atomic
 from gazsl.protocols import benchmark as bm
-from gazsl.protocols.paired import paired
+from gazsl.protocols.paired import folds_test_to_train, paired
 from gazsl.protocols.protocol import honest_baseline
 from gazsl.protocols.runs import provenance
 
@@ -83,13 +83,9 @@ def run(design_path: Path, cache: Path) -> dict:
                     records[(protocol, split_name, variant)] = json.loads(file.read_text())
         records[(protocol, "store")] = {"store": str(store.path), "store_sha256": sha256_file(store.path),
                                         "corpus": str(corpus.source), "corpus_sha256": corpus.checksum(),
-                                        "n_unseen_to_seen": _test_to_train(store, folds)}
+                                        "n_unseen_to_seen": folds_test_to_train(
+                                            (len(store.split(n).unseen), len(store.split(n).seen)) for n in folds)}
     return {"design": design, "records": records, "provenance": provenance(store)}
-
-
-def _test_to_train(store, folds: dict) -> float:
-    split = store.split(next(iter(folds)))
-    return len(split.unseen) / len(split.seen)
 
 
 def table(result: dict) -> tuple[str, dict]:

@@ -195,11 +195,11 @@ def restore_cells(design: dict, results: Path, runs: Path = RUNS) -> tuple[int, 
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
         raise data_error(results, f"not a benchmark results file ({one_line(err, 120)})") from None
     restored = present = 0
-    stores = {}
+    stores, known = {}, set(cells(design))
     for entry in records:
         entry = dict(entry)
         cell = Cell(**entry.pop("cell"))
-        if cell not in cells(design):
+        if cell not in known:
             raise data_error(results, f"a cell the design has no longer ({cell.command()})")
         if cell.protocol not in stores:
             stores[cell.protocol] = protocol_store(design, cell.protocol)

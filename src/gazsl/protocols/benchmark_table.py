@@ -13,7 +13,7 @@ import numpy as np
 
 from gazsl.io import atomic_path
 from gazsl.protocols.benchmark import Cell, method_rows
-from gazsl.protocols.paired import paired
+from gazsl.protocols.paired import folds_test_to_train, paired
 
 CHOSEN = "gazsl_chosen"  # per fold and seed, the GAZSL row with the best validation figure
 
@@ -53,9 +53,8 @@ def spearman(figures: dict[str, dict]) -> float:
 
 def test_to_train(found: dict[Cell, dict], protocol: str) -> float:
     """Unseen to seen classes of the protocol's folds (their mean): the overlap correction of the interval."""
-    shares = [len(r["definition"]["unseen_class_ids"]) / len(r["definition"]["seen_class_ids"])
-              for c, r in found.items() if c.protocol == protocol]
-    return float(np.mean(shares))
+    return folds_test_to_train([(len(r["definition"]["unseen_class_ids"]), len(r["definition"]["seen_class_ids"]))
+                                for c, r in found.items() if c.protocol == protocol])
 
 
 def protocol_summary(design: dict, found: dict[Cell, dict], protocol: str) -> dict:

@@ -40,6 +40,11 @@ class Paired:
                 "wins": self.wins, "losses": self.losses, "ties": self.ties, "folds": self.n}
 
 
+def folds_test_to_train(folds) -> float:
+    """n_test / n_train of folds given as (n_unseen, n_seen) class counts, their mean (family folds differ in size)."""
+    return float(np.mean([unseen / seen for unseen, seen in folds]))
+
+
 def corrected_interval(differences, test_to_train: float, level: float = 0.95) -> tuple[float, float, float]:
     """(mean, low, high) of the corrected resampled t interval over ``differences`` (J,) of J >= 2 folds.
 
