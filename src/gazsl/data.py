@@ -26,6 +26,7 @@ import numpy as np
 
 from gazsl.io import GazslError, data_error, one_line, sha256_file
 from gazsl.images.store import FeatureStore, default_store_path, store_lock
+from gazsl.images.vision import BACKBONES
 
 # The GAZSL release as re-published with CIZSL (the authors' group): one archive, both datasets.
 # The original link in the GAZSL README is a Google Drive folder, which needs an interactive
@@ -120,7 +121,7 @@ CUB_ATTRIBUTES = Path("attributes") / "class_attribute_labels_continuous.txt"
 
 def _add_build_options(p) -> None:
     p.add_argument("--articles", required=True, help="folder of <class_id>.<Name>.txt articles (or a .jsonl corpus)")
-    p.add_argument("--backbone", default="efficientnet-lite0", choices=["efficientnet-lite0"])
+    p.add_argument("--backbone", default="efficientnet-lite0", choices=sorted(BACKBONES))
     p.add_argument("--crop", default="none", choices=["none", "bbox"],
                    help="bbox: crop each image to its bounding_boxes.txt box before the backbone (default: none)")
     p.add_argument("--features", help="precomputed .npz (extract-features; paths relative to the images/ folder) "
@@ -156,7 +157,7 @@ def main(argv=None) -> int:
     _add_import_options(dl)
     ext = sub.add_parser("extract-features", help="image folder (one sub-folder per class) -> features .npz")
     ext.add_argument("--images", required=True)
-    ext.add_argument("--backbone", default="efficientnet-lite0", choices=["efficientnet-lite0"])
+    ext.add_argument("--backbone", default="efficientnet-lite0", choices=sorted(BACKBONES))
     ext.add_argument("--out", required=True)
     ext.add_argument("--batch-size", type=int, default=32)
     ext.add_argument("--checkpoint-every", type=int, default=10, help="write the partial result every N batches")
