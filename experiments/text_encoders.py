@@ -42,8 +42,8 @@ from gazsl.io import GazslError, run_cli, write_text_atomic
 from gazsl.protocols.protocol import choose_and_refit, images_of, local_labels
 from gazsl.protocols.cells import CONFIG_DIR, RUNS_DIR, load_cell, run_cell, run_cells
 from gazsl.protocols.tables import environments, mean_std
-from gazsl.images.datasets import open_store
-from gazsl.images.store import FeatureStore, TextVectors
+from gazsl.datasets.stores import open_store
+from gazsl.store.feature_store import FeatureStore, TextVectors
 from gazsl.documents.appearance import encode_appearance
 from gazsl.documents.encoders import encode_tfidf
 

@@ -4,7 +4,7 @@
         # -> experiments/results/validation_rule.md
 
 "After" is the leaderboard (``gazsl.leaderboard``, experiments/results/leaderboard.json, made first): hard splits
-validate on whole families of seen classes (``gazsl.images.store.val_rule_for``). "Before" is the same leaderboard
+validate on whole families of seen classes (``gazsl.store.splits.val_rule_for``). "Before" is the same leaderboard
 command on copies of the stores whose hard splits draw their validation classes at random from the seen classes, as
 every split did before (same seed, same held-out images: only the validation classes differ). Each writes its own
 runs (runs/validation_rule/) and configs; the table gives, per split, Spearman's rho between the methods' mean
@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from gazsl import leaderboard
-from gazsl.images.datasets import open_store
-from gazsl.images.store import make_split
+from gazsl.datasets.stores import open_store
+from gazsl.store.splits import make_split
 from gazsl.io import GazslError, data_error, run_cli, write_json_atomic, write_text_atomic
 from gazsl.protocols.cells import load_cell, read_cell
 from gazsl.protocols.tables import mean_std, parse_table_args, table_parser

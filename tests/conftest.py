@@ -22,7 +22,8 @@ def make_toy_store(path: Path, n_classes: int = 24, per_class: int = 20, seed: i
     """A small linear world: text determines attributes, attributes determine features."""
     import numpy as np
 
-    from gazsl.images.store import FeatureStore, TextVectors, make_split
+    from gazsl.store.feature_store import FeatureStore, TextVectors
+    from gazsl.store.splits import make_split
 
     rng = np.random.default_rng(seed)
     attributes = rng.random((n_classes, 12)).astype(np.float32)

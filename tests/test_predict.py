@@ -22,7 +22,7 @@ from gazsl.generator.gan import GAZSL
 from gazsl.io import sha256_file
 from gazsl.predict import main
 from gazsl.documents.encoders import TfidfEncoder
-from gazsl.images.vision import BACKBONES, ImageBackbone
+from gazsl.vision.backbone import BACKBONES, ImageBackbone
 
 ARTICLES = {  # class id -> (name, article); the first four are the training classes
     1: ("Red_Bird", "The red bird has a red crown, a red breast and black wings. Its bill is short and conical."),
@@ -147,7 +147,7 @@ def cub100_run(tmp_path_factory):
     """A short honest cub100_easy run (about 20 s) on a store built here from the shared features."""
     if not (SHARED / "cub100" / "images").is_dir():
         pytest.skip("../shared/data/cub100 not found: real-photograph test skipped")
-    from gazsl.images.build import build_store
+    from gazsl.datasets.build import build_store
     from gazsl.train import main as train
 
     root = tmp_path_factory.mktemp("cub100")
@@ -173,7 +173,7 @@ def predict_cli(*args) -> list[dict]:
 @pytest.mark.slow
 def test_predict_from_raw_photos_and_articles_gives_the_runs_top1(cub100_run, tmp_path):
     from gazsl.protocols.protocol import images_of, zsl_figures
-    from gazsl.images.store import FeatureStore
+    from gazsl.store.feature_store import FeatureStore
 
     store = FeatureStore.open(cub100_run / "cub100.h5")
     split, text = store.split("cub100_easy"), store.text("tfidf").vectors

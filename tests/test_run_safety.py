@@ -171,7 +171,7 @@ def test_table_commands_share_a_runs_folder_one_at_a_time(tmp_path):
 
 
 def test_store_writers_wait_or_refuse(tmp_path, toy_store):
-    from gazsl.images.store import store_lock
+    from gazsl.store.feature_store import store_lock
 
     with store_lock(toy_store):
         result = subprocess.run([sys.executable, "-m", "gazsl.text", "encode", "--corpus", str(tmp_path),

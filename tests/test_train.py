@@ -6,7 +6,7 @@ import sys
 import numpy as np
 
 from gazsl.config import PRESETS
-from gazsl.images.store import FeatureStore
+from gazsl.store.feature_store import FeatureStore
 from gazsl.protocols.protocol import build_phases
 from gazsl.train import main
 

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from gazsl.io import GazslError, data_error, one_line, sha256_file
-from gazsl.images.store import FeatureStore, default_store_path, store_lock
-from gazsl.images.vision import BACKBONES
+from gazsl.store.feature_store import FeatureStore, default_store_path, store_lock
+from gazsl.vision.backbone import BACKBONES
 
 # The GAZSL release as re-published with CIZSL (the authors' group): one archive, both datasets.
 # The original link in the GAZSL README is a Google Drive folder, which needs an interactive
@@ -162,7 +162,7 @@ def main(argv=None) -> int:
     ext.add_argument("--batch-size", type=int, default=32)
     ext.add_argument("--checkpoint-every", type=int, default=10, help="write the partial result every N batches")
     ext.add_argument("--limit", type=int, help="only the first N images (sorted by path)")
-    build = sub.add_parser("build", help="a CUB_200_2011 or nabirds folder -> features/<dataset>.h5 (gazsl/images/build.py)")
+    build = sub.add_parser("build", help="a CUB_200_2011 or nabirds folder -> features/<dataset>.h5 (gazsl/datasets/build.py)")
     build.add_argument("--dataset", required=True, choices=["cub", "nab"])
     build.add_argument("--root", required=True, help="the dataset folder (images.txt, image_class_labels.txt, classes.txt, images/)")
     build.add_argument("--name", help="store and split name (default: the dataset): <name>.h5, <name>_easy, <name>_hard")
@@ -173,7 +173,7 @@ def main(argv=None) -> int:
     _add_build_options(c100)
     args = parser.parse_args(argv)
 
-    from gazsl.images.release import import_release
+    from gazsl.datasets.release import import_release
 
     if args.command == "import-release":
         store = import_release(args.dataset, args.source, args.metadata, args.articles, args.seed,
@@ -187,7 +187,7 @@ def main(argv=None) -> int:
                                hard_features=not args.skip_hard_features)
         _write(store, args.out or default_store_path(args.dataset))
     elif args.command == "extract-features":
-        from gazsl.images.vision import extract_features
+        from gazsl.vision.backbone import extract_features
 
         started = time.time()
         out = extract_features(args.images, args.out, args.backbone, args.batch_size, args.checkpoint_every, args.limit)
@@ -195,7 +195,7 @@ def main(argv=None) -> int:
             print(f"{out}: {z['features'].shape[0]} images x {z['features'].shape[1]} dims, "
                   f"{len(z['class_names'])} classes ({time.time() - started:.0f} s)")
     elif args.command in ("build", "build-cub100"):
-        from gazsl.images.build import build_store, feature_cache
+        from gazsl.datasets.build import build_store, feature_cache
 
         started = time.time()
         if args.command == "build-cub100":

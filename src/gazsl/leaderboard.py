@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from gazsl.scoring import baselines
-from gazsl.images.datasets import open_store
+from gazsl.datasets.stores import open_store
 from gazsl.io import GazslError, data_error, one_line, write_json_atomic, write_text_atomic
 from gazsl.generator.gan import generated_classifier
 from gazsl.protocols.protocol import honest_baseline

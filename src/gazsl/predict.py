@@ -29,7 +29,7 @@ from gazsl.documents.corpus import read_corpus
 from gazsl.generator.gan import GAZSL
 from gazsl.io import GazslError, atomic_path, data_error, readable_path, writable_file
 from gazsl.documents.encoders import check_terms
-from gazsl.images.vision import IMAGE_SUFFIXES, list_images
+from gazsl.vision.backbone import IMAGE_SUFFIXES, list_images
 
 
 def image_paths(arguments: list[str]) -> list[Path]:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from gazsl import config as config_module
 from gazsl.config import Config
-from gazsl.images.datasets import dataset_of
-from gazsl.images.store import FeatureStore, default_store_path
+from gazsl.datasets.stores import dataset_of
+from gazsl.store.feature_store import FeatureStore, default_store_path
 from gazsl.interrupt import Interrupted
 from gazsl.io import readable_path, writable_dir
 from gazsl.protocols.protocol import PROTOCOLS

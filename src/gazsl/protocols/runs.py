@@ -20,7 +20,7 @@ import torch
 
 from gazsl.config import Config
 from gazsl.io import GazslError, one_line, sha256_file
-from gazsl.images.store import FeatureStore
+from gazsl.store.feature_store import FeatureStore
 from gazsl.version import __version__
 
 # Config fields that may differ between a run and the one asked for without changing its results.
@@ -60,7 +60,7 @@ def finished_run(out: Path, split: str, protocol: str, preset: str, config: Conf
     Refused rather than rerun: the run may come from another device (a table says which device made its runs) or
     be quoted by another table, so only its owner should discard it.
     """
-    from gazsl.images.datasets import open_store
+    from gazsl.datasets.stores import open_store
 
     path = out / "metrics.json"
     if not path.exists():

@@ -17,9 +17,9 @@ from gazsl.documents.encoders import recorded_encoder
 from gazsl.generator.gan import GAZSL, Unavailable, gzsl_classifier
 from gazsl.generator.precision import Precision, resolve as resolve_precision
 from gazsl.generator.trainer import resolve_device, run_phase
-from gazsl.images.datasets import open_store
-from gazsl.images.store import FeatureStore
-from gazsl.images.vision import recorded_backbone
+from gazsl.datasets.stores import open_store
+from gazsl.store.feature_store import FeatureStore
+from gazsl.vision.backbone import recorded_backbone
 from gazsl.interrupt import StopRequest, stop_on_signals
 from gazsl.io import GazslError, exclusive_lock, write_json_atomic
 from gazsl.protocols.protocol import PROTOCOLS, build_phases, fit_inputs

@@ -12,7 +12,7 @@ from gazsl import config as config_module
 from gazsl.config import Config
 from gazsl.generator.gan import GAZSL
 from gazsl.generator.trainer import Phase, run_phase
-from gazsl.images.store import FeatureStore, Split, TextVectors
+from gazsl.store.feature_store import FeatureStore, Split, TextVectors
 from gazsl.io import GazslError
 from gazsl.protocols.protocol import SELECT_KEY, fit_inputs, fit_on, honest_sets, images_of, local_labels, zsl_figures
 from gazsl.scoring import baselines

@@ -12,7 +12,7 @@ of a family share most of its look and families of an order some of theirs.
   plan shared by an order and its families, and a look of each species'
   own. A fixed random 2-layer ReLU network maps all of that to a
   non-negative feature vector, as a CNN's pooled features are.
-* Texts: two corpora written from the templates in ``gazsl.images.aviary_templates``:
+* Texts: two corpora written from the templates in ``gazsl.datasets.aviary_templates``:
   noisy encyclopedia articles (``aviary_articles``) and terse field-guide notes
   (``aviary_notes``), one ``<class_id>.<Name>.txt`` per species.
 * Splits: ``aviary_easy`` holds out species spread over all families (as CUB's
@@ -33,16 +33,16 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl.images import aviary_templates as words
+from gazsl.datasets import aviary_templates as words
 from gazsl.documents.corpus import read_corpus
 from gazsl.io import GazslError, data_error
-from gazsl.images.store import (FeatureStore, TextVectors, default_store_path, make_split, store_lock, val_rule_for,
-                         whole_families)
+from gazsl.store.feature_store import FeatureStore, TextVectors, default_store_path, store_lock
+from gazsl.store.splits import make_split, val_rule_for, whole_families
 from gazsl.documents.encoders import encode_tfidf
 
 # Bump when a change to the generator changes what a seed builds: stale stores are rebuilt.
 # 3: the store records the TF-IDF encoders' IDF weights, and aviary_hard's validation classes are whole families
-# (gazsl.images.store.val_rule_for).
+# (gazsl.store.splits.val_rule_for).
 AVIARY_VERSION = 3
 ARTICLES, NOTES = "aviary_articles", "aviary_notes"
 _MARKER = ".generated-by-gazsl-aviary"
