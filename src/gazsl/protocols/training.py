@@ -23,7 +23,7 @@ from gazsl.images.vision import recorded_backbone
 from gazsl.interrupt import StopRequest, stop_on_signals
 from gazsl.io import GazslError, exclusive_lock, write_json_atomic
 from gazsl.protocols.protocol import PROTOCOLS, build_phases, fit_inputs
-from gazsl.protocols.runs import RUN_KEYS, check_same_run, provenance, run_record, tensorboard_writer
+from gazsl.protocols.runs import RUN_KEYS, check_resumable, check_same_run, provenance, run_record, tensorboard_writer
 
 MODEL_FILE = "model.gazsl"
 
@@ -39,6 +39,8 @@ def train(split: str, config: Config, out: Path, protocol: str = "honest", prese
     if protocol not in PROTOCOLS:
         raise GazslError(f"unknown protocol '{protocol}' (available: {', '.join(PROTOCOLS)})")
     started = time.time()
+    if resume:
+        check_resumable(out)
     store = store or open_store(split, store_path)  # bad input stops here, before a run folder exists
     text = store.text(config.text).vectors
     out = Path(out)
