@@ -38,8 +38,8 @@ def lines_while(total: int, seconds_per_unit: float, interval_s: float = 30.0) -
     return out.getvalue().splitlines()
 
 
-def counts(lines: list[str]) -> list[int]:
-    return [int(re.search(r"iteration (\d+)/", line).group(1)) for line in lines]
+def counts(lines: list[str], unit: str = "iteration") -> list[int]:
+    return [int(re.search(rf"{unit} (\d+)/", line).group(1)) for line in lines]
 
 
 def test_fast_work_gets_a_line_every_tenth():
@@ -160,3 +160,16 @@ def test_a_short_aviary_run_with_output_to_a_file_announces_its_phases_and_repor
         assert total in (10, 20) and counts(reported) == list(range(0, total + 1, total // 10)), reported
         assert all(" elapsed" in line for line in reported)
     assert lines[-1].startswith("aviary_easy seed=0 protocol=honest")
+
+
+def test_photo_feature_extraction_reports_images_done_off_a_terminal(tmp_path, monkeypatch, capsys):
+    from gazsl.images import vision
+
+    dim = vision.BACKBONES["efficientnet-lite0"].dim
+    monkeypatch.setattr(vision, "load_backbone", lambda name: None)  # the count is under test, not the network
+    monkeypatch.setattr(vision, "load_image", lambda path, size, box=None: np.zeros((3, 2, 2), np.float32))
+    monkeypatch.setattr(vision, "embed_batch", lambda model, batch: np.zeros((len(batch), dim), np.float32))
+    features = vision.extract(tmp_path, [f"c/{i}.jpg" for i in range(10)], tmp_path / "f.npz", batch_size=4)
+    reported = [line for line in capsys.readouterr().err.splitlines() if line.startswith("efficientnet-lite0 features")]
+    assert features.shape == (10, dim)
+    assert counts(reported, "image") == [0, 4, 8, 10]
