@@ -3,7 +3,8 @@
 On a terminal a tqdm bar; anywhere else (output to a file, a notebook, a log) a line at least every
 ``interval_s`` seconds (default 30, or ``$GAZSL_PROGRESS_SECONDS``) or every 10 % of the work, whichever
 comes first, each naming the phase: a log shows that the work goes on and when it should end, without the
-carriage returns a bar leaves in a file. A ``logging.Logger`` as the sink (``GAZSL(verbose=1).fit``) gets the
+carriage returns a bar leaves in a file. The clock is read after each unit of work (an iteration, a cell, a
+batch of photos), so a single unit longer than the interval delays its line until it ends. A ``logging.Logger`` as the sink (``GAZSL(verbose=1).fit``) gets the
 same lines at INFO.
 
 Reporting reads the clock and nothing else: no random draws, no change to the work it reports on.
