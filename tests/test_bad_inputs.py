@@ -491,7 +491,7 @@ def test_train_cli_unknown_split_encoder_and_corrupt_checkpoint(small_store, tmp
     assert f"{tmp_path / 'absent.h5'}: feature store not found" in cli_error_line(capsys, main, absent)
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "checkpoint_select.pt").write_bytes(b"PK\x03\x04 torn")
-    err = cli_error_line(capsys, main, base + ["--split", "toy_easy", "--resume"])
+    err = cli_error_line(capsys, main, base + ["--split", "toy_easy", "--resume"], after_progress=True)
     assert "checkpoint_select.pt: unreadable checkpoint" in err
 
 

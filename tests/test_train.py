@@ -4,11 +4,16 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from gazsl.config import PRESETS
 from gazsl.store.feature_store import FeatureStore
 from gazsl.protocols.protocol import build_phases
+from gazsl.io import GazslError
+from gazsl.protocols.training import train
 from gazsl.train import main
+
+from conftest import cli_error_line
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 
@@ -98,3 +103,31 @@ def test_every_classifier_scored_on_one_training_gives_what_a_run_of_its_own_giv
         for key in (*protocol.FINAL_KEYS, "iterations", "val_top1", "val_top1_per_class", "gzsl_classifier"):
             assert alone[key] == shared["by_classifier"][classifier][key], (classifier, key)
     assert {k: shared[k] for k in protocol.FINAL_KEYS} == {k: shared["by_classifier"]["knn"][k] for k in protocol.FINAL_KEYS}
+
+
+def folder_state(root) -> dict:
+    """Every path under ``root``: its bytes (None for a folder) and modification time, to see that nothing touched it."""
+    return {str(p.relative_to(root)): (None if p.is_dir() else p.read_bytes(), p.stat().st_mtime_ns)
+            for p in [root, *sorted(root.rglob("*"))]}
+
+
+@pytest.mark.parametrize("state", ["absent", "empty", "unrelated files"])
+def test_resume_with_nothing_to_resume_is_one_line_and_leaves_the_folder_as_it_was(toy_store, tmp_path, capsys, state):
+    out = tmp_path / "run"
+    if state != "absent":
+        out.mkdir()
+    if state == "unrelated files":
+        (out / "notes.txt").write_text("my notes")
+        (out / "tb").mkdir()
+        (out / "tb" / "events.bin").write_bytes(b"\x00\x01")
+    before = folder_state(tmp_path)
+    err = cli_error_line(capsys, main, ["--split", "toy_easy", "--store", str(toy_store), "--out", str(out), "--resume"])
+    assert err == f"error: {out}: nothing to resume (no checkpoint); drop --resume to start a new run"
+    assert folder_state(tmp_path) == before
+
+
+def test_the_library_refuses_to_resume_a_folder_without_checkpoints(toy_store, tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(GazslError, match="nothing to resume"):
+        train("toy_easy", PRESETS["cpu"], out, store_path=toy_store, resume=True)
+    assert not out.exists()

@@ -22,6 +22,7 @@ from gazsl.store.feature_store import FeatureStore, default_store_path
 from gazsl.interrupt import Interrupted
 from gazsl.io import readable_path, writable_dir
 from gazsl.protocols.protocol import PROTOCOLS
+from gazsl.protocols.runs import check_resumable
 from gazsl.protocols.training import train
 
 # Preset used when --preset is not given: the paper's sizes where the paper's features live.
@@ -89,7 +90,10 @@ def main(argv=None) -> int:
     if args.config is not None:
         readable_path(args.config, "config file (--config)")
     config, preset_name = config_from_args(args)
-    out = writable_dir(args.out or Path("runs") / f"{args.split}-{args.protocol}-seed{config.seed}", "run folder (--out)")
+    out = args.out or Path("runs") / f"{args.split}-{args.protocol}-seed{config.seed}"
+    if args.resume:  # before the write check, whose probe file would touch the folder
+        check_resumable(out)
+    out = writable_dir(out, "run folder (--out)")
     try:
         metrics = train(args.split, config, out, args.protocol, preset_name, args.store, args.resume)
     except Interrupted as stop:

@@ -77,6 +77,13 @@ def finished_run(out: Path, split: str, protocol: str, preset: str, config: Conf
     return metrics
 
 
+def check_resumable(out: Path) -> None:
+    """Refuse to resume a folder that holds no checkpoint: training it from scratch instead would hide a mistyped
+    ``--out`` behind a run that starts over. Reads the folder only, so a refused one is left as it was."""
+    if not any(Path(out).glob("checkpoint_*.pt")):
+        raise GazslError(f"{out}: nothing to resume (no checkpoint); drop --resume to start a new run")
+
+
 def check_same_run(path: Path, wanted: dict) -> dict:
     """The record of the run to resume, refused with other settings or data: its metrics would mix two runs under
     the new one's name.

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from gazsl.io import GazslError, atomic_path, data_error, one_line
+from gazsl.progress import Progress
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
@@ -190,8 +191,6 @@ def extract(root, paths: list[str], out, backbone: str = "efficientnet-lite0", b
     ``out`` (.npz) holds features, paths, backbone, boxes ((N, 4) x, y, width, height; (0, 4) when not cropped) and
     the arrays of ``extra``. An ``out`` made from the same paths, backbone and boxes is reused as it is.
     """
-    from tqdm import tqdm
-
     spec = BACKBONES.get(backbone)
     if spec is None:
         raise GazslError(f"unknown backbone '{backbone}' (available: {', '.join(BACKBONES)})")
@@ -218,8 +217,8 @@ def extract(root, paths: list[str], out, backbone: str = "efficientnet-lite0", b
             partial.unlink()
     model = load_backbone(backbone)
     chunks = [done]
-    # tqdm shows the rate and the time left (ETA); a resumed run starts the bar where the last one stopped
-    with tqdm(total=len(paths), initial=len(done), unit="img", desc=f"{backbone} features") as bar:
+    # a resumed extraction starts the count where the last one stopped
+    with Progress(f"{backbone} features", len(paths), len(done), unit="image") as bar:
         for b, start in enumerate(range(len(done), len(paths), batch_size)):
             batch = np.stack([load_image(root / p, spec.image_size, boxes[start + i] if len(boxes) else None)
                               for i, p in enumerate(paths[start:start + batch_size])])  # (B, 3, S, S)
