@@ -1,7 +1,7 @@
 """Bad paths given to gazsl.train and gazsl.predict: one line naming the path and the problem, exit 2, nothing written.
 
 Tests run as root, where permission bits stop no write: the unwritable places used here are ones that refuse root too
-(/proc, a file where a folder is needed). The checks run before any work, so predict is given a dummy model file.
+(/proc, a file where a folder is needed, a read-only file system's refusal). The checks run before any work, so predict is given a dummy model file.
 """
 
 import errno
