@@ -79,10 +79,11 @@ def plot_curves(split: str, results: dict[str, list[dict]], runs_dir: Path, path
     plt.close(fig)
 
 
-def table_parser(module: str, description: str) -> argparse.ArgumentParser:
-    """The options every table command (this one, gazsl.leaderboard) shares; add its own, then ``parse_table_args``."""
+def table_parser(module: str, description: str, splits_required: bool = True) -> argparse.ArgumentParser:
+    """The options every table command (this one, gazsl.leaderboard) shares; add its own, then ``parse_table_args``.
+    ``splits_required=False``: a command that can also render stored figures checks --splits itself."""
     parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description)
-    parser.add_argument("--splits", nargs="+", required=True)
+    parser.add_argument("--splits", nargs="+", required=splits_required, default=[])
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR)
     parser.add_argument("--runs", type=Path, default=RUNS_DIR)
