@@ -62,6 +62,14 @@ def test_leaderboard_table_and_honest_baseline_figures(toy_configs, tmp_path):
     variant = json.loads((runs / "methods" / "gazsl_cycle" / "toy_easy" / "honest" / "seed0" / "metrics.json").read_text())
     assert variant["config"]["cycle_weight"] > 0 and variant["config"]["creativity_weight"] == 0
 
+    # gazsl.reproduce's file of the split opens with the leaderboard's verdict on it
+    from gazsl.reproduce import main as reproduce
+
+    reproduce(["--splits", "toy_easy", "--seeds", "1", "--configs", str(toy_configs), "--results", str(results),
+               "--runs", str(runs)])
+    own = verdict[0].replace("over every row", "over every row of `leaderboard.md`")
+    assert (results / "toy_easy.md").read_text().split("\n\n")[1] == f"{own}\n{verdict[1]}"
+
     # a finished run is reused, but never in place of a run with other settings
     config_file = toy_configs / "toy_easy.json"
     cell = json.loads(config_file.read_text())
@@ -84,9 +92,16 @@ def test_the_committed_leaderboard_renders_from_its_json_alone(tmp_path):
     committed = repo / "experiments" / "results"
     for name in ("leaderboard.json", "validation_rule.json", "benchmark.json"):
         shutil.copy(committed / name, tmp_path)
+    splits = sorted({c["split"] for c in json.loads((committed / "leaderboard.json").read_text())["cells"]})
+    for split in splits:  # gazsl.reproduce's files, as it writes them before the leaderboard exists: no verdict
+        text = (committed / f"{split}.md").read_text()
+        (tmp_path / f"{split}.md").write_text(f"# {split}\n\n" + text[text.index("Made by:"):])
     main(["--render-only", "--results", str(tmp_path), "--configs", str(repo / "experiments" / "configs"),
           "--runs", str(tmp_path / "no_runs")])
     assert (tmp_path / "leaderboard.md").read_text() == (committed / "leaderboard.md").read_text()
+    for split in splits:  # each split's file opens with the leaderboard's verdict on it
+        assert (tmp_path / f"{split}.md").read_text() == (committed / f"{split}.md").read_text()
+        assert (committed / f"{split}.md").read_text().split("\n")[2].startswith("**Verdict.**")
     assert sorted(p.name for p in tmp_path.glob("*_top1.png")) == sorted(p.name for p in committed.glob("*_top1.png"))
     assert not (tmp_path / "no_runs").exists()
 

@@ -226,14 +226,15 @@ LEGEND = (f"**Bold**: per split, the row the honest rule picks, the best mean va
           "only hindsight picks.")
 
 
-def verdict(results: dict[tuple, dict], splits: list[str], methods: list[str], seeds: int, results_dir: Path) -> str:
+def verdict(results: dict[tuple, dict], splits: list[str], methods: list[str], seeds: int, results_dir: Path,
+            rows: str = "every row") -> str:
     """Three lines to read first: who wins under the honest rule, by how much GAZSL's rule-chosen row wins or loses
     against the best baseline, and the cross-validated benchmark's interval where ``results_dir`` holds one."""
     picked = []
     for split in splits:
         m = honest_choice(results, split, methods, seeds)
         picked.append(f"{split}: {short_label(m)} ({seed_mean(results, split, m, 'zsl_top1', seeds):.1f} % top-1)")
-    lines = ["**Verdict.** Chosen on validation classes (the honest rule, over every row): " + "; ".join(picked) + "."]
+    lines = [f"**Verdict.** Chosen on validation classes (the honest rule, over {rows}): " + "; ".join(picked) + "."]
     gap = margins(results, splits, methods, seeds, brief=True)
     if gap:
         lines.append(gap)
@@ -391,11 +392,12 @@ def plot_top1(results: dict[tuple, dict], split: str, methods: list[str], seeds:
 
 def write_tables(results: dict[tuple, dict], command: str, splits: list[str], methods: list[str], seeds: int,
                  results_dir: Path, config_dir: Path) -> str:
-    """leaderboard.md and one top-1 plot per split (``<split>_top1.png``) from the figures (``results``: (split,
-    method, seed) -> figures); returns the tables."""
+    """leaderboard.md, one top-1 plot per split (``<split>_top1.png``) and the verdict atop each split's own file, from
+    the figures (``results``: (split, method, seed) -> figures); returns the tables."""
     text = tables(results, splits, methods, seeds)
     for split in splits:
         plot_top1(results, split, methods, seeds, results_dir / f"{split}_top1.png")
+    refresh_split_verdicts(results, splits, methods, seeds, results_dir)
     write_text_atomic(results_dir / "leaderboard.md", (
         f"# Leaderboard: honest protocol\n\n{verdict(results, splits, methods, seeds, results_dir)}\n\n{LEGEND}\n\n"
         f"Made by:\n\n```bash\n{command}\n```\n\n"
@@ -415,6 +417,35 @@ def write_tables(results: dict[tuple, dict], command: str, splits: list[str], me
         f"{describe(methods, splits, config_dir)}\n\nTop-1 of every method per split, with its spread over seeds: "
         + ", ".join(f"`{split}_top1.png`" for split in splits) + f".\n\n{text}\n"))
     return text
+
+
+SPLIT_VERDICT_ROWS = "every row of `leaderboard.md`"
+
+
+def split_verdict(results_dir: Path, split: str) -> str | None:
+    """The verdict atop a split's own result file (gazsl.reproduce's ``<split>.md``): the leaderboard's, for that split,
+    from ``results_dir/leaderboard.json``; None where the leaderboard has not scored the split."""
+    if not (results_dir / "leaderboard.json").exists():
+        return None
+    _, results, splits, methods, seeds = stored_results(results_dir)
+    return verdict(results, [split], methods, seeds, results_dir, SPLIT_VERDICT_ROWS) if split in splits else None
+
+
+def refresh_split_verdicts(results: dict[tuple, dict], splits: list[str], methods: list[str], seeds: int,
+                           results_dir: Path) -> None:
+    """Put the leaderboard's verdict atop each split's own result file that exists (between its title and "Made by:",
+    where gazsl.reproduce writes it), so that the two files never tell different verdicts."""
+    for split in splits:
+        path = results_dir / f"{split}.md"
+        if not path.exists():
+            continue
+        text, title = path.read_text(encoding="utf-8"), f"# {split}\n\n"
+        if not text.startswith(title) or "Made by:" not in text:
+            raise data_error(path, "not a result file of gazsl.reproduce (it opens with its title, then 'Made by:')")
+        body = text[text.index("Made by:"):]
+        fresh = f"{title}{verdict(results, [split], methods, seeds, results_dir, SPLIT_VERDICT_ROWS)}\n\n{body}"
+        if fresh != text:
+            write_text_atomic(path, fresh)
 
 
 def stored_results(results_dir: Path) -> tuple[str, dict[tuple, dict], list[str], list[str], int]:
