@@ -112,8 +112,9 @@ def test_gzsl_adds_the_training_classes_with_the_calibration(photo_model, tmp_pa
     plain = model.gzsl_scores(np.concatenate([model.seen_text_, model.encode(documents, names)]),
                               model.embed([photos / "bird1.png"]))[0]
     mine = {r["class"]: float(r["score"]) for r in rows}
-    assert [mine[n] for n in (*[ARTICLES[c][0] for c in (1, 2, 3, 4)], *names)] == pytest.approx(plain + np.r_[np.zeros(4), 0.25, 0.25], rel=1e-5)
-    assert lines[-1] == f"every class's score and rank for each photo (1 photos x 6 classes = 6 rows) -> {out}"
+    in_order = [mine[n] for n in (*[ARTICLES[c][0] for c in (1, 2, 3, 4)], *names)]  # training classes, then candidates
+    assert in_order == pytest.approx(plain + np.r_[np.zeros(4), 0.25, 0.25], rel=1e-5)
+    assert lines[-1] == f"every class's score and rank for each photo (1 photo x 6 classes = 6 rows) -> {out}"
     repeated = write_articles(tmp_path / "repeated", (1, 5))
     line = cli_error_line(capsys, main, ["--model", str(path), "--classes", str(repeated), "--images", str(photos), "--gzsl"])
     assert "class 'Red_Bird' is one of the model's training classes" in line

@@ -257,8 +257,8 @@ def benchmark_verdict(path: Path) -> str:
                  f"{s['best_baseline']})" for i, (protocol, s) in enumerate((p, stored["protocols"][p]) for p in protocols)]
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise data_error(path, f"unreadable benchmark results ({one_line(err, 120)}); rerun gazsl benchmark table") from None
-    return (f"Cross-validated benchmark (`{path.with_suffix('.md').name}`, 95 % CI over folds of classes, pre-registered): {rec} minus the "
-            "best baseline, points of top-1: " + "; ".join(cells) + ".")
+    return (f"Cross-validated benchmark (`{path.with_suffix('.md').name}`, 95 % CI over folds of classes, "
+            f"pre-registered): {rec} minus the best baseline, points of top-1: " + "; ".join(cells) + ".")
 
 
 def made_on(results: dict[tuple, dict]) -> str:
@@ -465,9 +465,12 @@ def main(argv=None) -> int:
     parser = table_parser("gazsl.leaderboard", __doc__.split("\n\n")[0], splits_required=False)
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
     parser.add_argument("--render-only", action="store_true",
-                        help="no run: rewrite leaderboard.md from the figures stored in RESULTS/leaderboard.json")
+                        help="no run: rewrite leaderboard.md, the <split>_top1.png plots and the split files' "
+                        "verdicts from the figures stored in RESULTS/leaderboard.json (its splits, methods and seeds)")
     args, command = parse_table_args(parser, argv)
     if args.render_only:
+        if args.splits:
+            parser.error("--render-only renders the splits leaderboard.json holds: leave out --splits")
         command, results, splits, methods, seeds = stored_results(args.results)
         print(write_tables(results, command, splits, methods, seeds, args.results, args.configs))
         return 0

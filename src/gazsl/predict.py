@@ -141,8 +141,8 @@ def main(argv=None) -> int:
     print_table(paths, names, scores, order[:, :args.top_k], score_meaning(model, args.gzsl))
     if args.out:
         write_csv(args.out, paths, names, scores, order)
-        print(f"every class's score and rank for each photo ({len(paths)} photos x {len(names)} classes = "
-              f"{scores.size} rows) -> {args.out}")
+        print(f"every class's score and rank for each photo ({len(paths)} photo{'s' * (len(paths) != 1)} x "
+              f"{len(names)} classes = {scores.size} rows) -> {args.out}")
     return 0
 
 
