@@ -20,7 +20,7 @@ from conftest import SHARED, cli_error_line
 from gazsl.config import preset
 from gazsl.generator.gan import GAZSL
 from gazsl.io import sha256_file
-from gazsl.predict import main
+from gazsl.predict import main, score_meaning
 from gazsl.documents.encoders import TfidfEncoder
 from gazsl.images.vision import BACKBONES, ImageBackbone
 
@@ -118,6 +118,19 @@ def test_gzsl_adds_the_training_classes_with_the_calibration(photo_model, tmp_pa
     repeated = write_articles(tmp_path / "repeated", (1, 5))
     line = cli_error_line(capsys, main, ["--model", str(path), "--classes", str(repeated), "--images", str(photos), "--gzsl"])
     assert "class 'Red_Bird' is one of the model's training classes" in line
+
+
+def test_the_header_says_what_a_knn_models_score_is_and_how_gzsl_changes_it(photo_model):
+    """A kNN model ranks by vote shares, and under --gzsl by the pivots' cosines plus the calibration (kNN votes are
+    too coarse to calibrate): the header says which; a fused model's says what is fused."""
+    knn = photo_model[0].with_classifier("knn")
+    assert score_meaning(knn, gzsl=False) == "share of the 3 nearest generated features that are of the class, among the candidates"
+    knn.gzsl_calibration_ = -0.5
+    assert score_meaning(knn, gzsl=True).startswith("cosine similarity to the mean of the class's generated features, "
+                                                    "among the model's 4 training classes and the candidates, -0.5 (")
+    assert score_meaning(knn.with_classifier("pivot+regression"), gzsl=False) == (
+        "0.5 x the standardised cosine similarity to the mean of the class's generated features + 0.5 x the "
+        "standardised score of a text-to-class-mean regression, among the candidates")
 
 
 def test_bad_input_exits_2_with_one_line_naming_it(photo_model, tmp_path, capsys):
