@@ -33,7 +33,7 @@ from gazsl.io import GazslError, atomic_path, data_error, one_line, readable_pat
 from gazsl.generator.gan import generated_classifier
 from gazsl.protocols.protocol import honest_baseline
 from gazsl.protocols.cells import CONFIG_DIR, RUNS_DIR, load_cell, read_cell, run_cell, run_cells
-from gazsl.protocols.tables import environments, mean_std, parse_table_args, table_parser
+from gazsl.protocols.tables import environments, mean_std, parse_table_args, put_verdict, table_parser
 
 # Weights fixed a priori (nothing tuned here): the defaults of the authors' code,
 # CIZSL's --creativity_weight 0.1 and CANZSL's --cyclelambda 10.
@@ -433,19 +433,12 @@ def split_verdict(results_dir: Path, split: str) -> str | None:
 
 def refresh_split_verdicts(results: dict[tuple, dict], splits: list[str], methods: list[str], seeds: int,
                            results_dir: Path) -> None:
-    """Put the leaderboard's verdict atop each split's own result file that exists (between its title and "Made by:",
-    where gazsl.reproduce writes it), so that the two files never tell different verdicts."""
+    """Put the leaderboard's verdict atop each split's own result file that exists (where gazsl.reproduce writes it),
+    so that the two files never tell different verdicts."""
     for split in splits:
-        path = results_dir / f"{split}.md"
-        if not path.exists():
-            continue
-        text, title = path.read_text(encoding="utf-8"), f"# {split}\n\n"
-        if not text.startswith(title) or "Made by:" not in text:
-            raise data_error(path, "not a result file of gazsl.reproduce (it opens with its title, then 'Made by:')")
-        body = text[text.index("Made by:"):]
-        fresh = f"{title}{verdict(results, [split], methods, seeds, results_dir, SPLIT_VERDICT_ROWS)}\n\n{body}"
-        if fresh != text:
-            write_text_atomic(path, fresh)
+        if (results_dir / f"{split}.md").exists():
+            put_verdict(results_dir / f"{split}.md", verdict(results, [split], methods, seeds, results_dir,
+                                                             SPLIT_VERDICT_ROWS))
 
 
 def stored_results(results_dir: Path) -> tuple[str, dict[tuple, dict], list[str], list[str], int]:

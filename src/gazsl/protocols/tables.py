@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl.io import GazslError, atomic_path
+from gazsl.io import GazslError, atomic_path, data_error, write_text_atomic
 from gazsl.protocols.cells import CONFIG_DIR, PAPER_FIGURES, RESULTS_DIR, RUNS_DIR, load_cell
 
 COLUMNS = [  # (metrics key, header, scale)
@@ -77,6 +77,18 @@ def plot_curves(split: str, results: dict[str, list[dict]], runs_dir: Path, path
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
+
+
+def put_verdict(path: Path, verdict: str) -> None:
+    """Put ``verdict`` atop a result file, between its title line and its "Made by:" (replacing what stood there), so
+    that a file whose figures cannot be remade without runs still opens with a verdict kept up to date."""
+    text = path.read_text(encoding="utf-8")
+    title, _, rest = text.partition("\n\n")
+    if not title.startswith("# ") or "Made by:" not in rest:
+        raise data_error(path, "not a result file (a '# ' title, then a paragraph starting 'Made by:')")
+    fresh = f"{title}\n\n{verdict}\n\n{rest[rest.index('Made by:'):]}"
+    if fresh != text:
+        write_text_atomic(path, fresh)
 
 
 def table_parser(module: str, description: str, splits_required: bool = True) -> argparse.ArgumentParser:
