@@ -285,6 +285,23 @@ def test_download_checksum_mismatch_and_unknown_checksum(tmp_path, monkeypatch, 
         data.extract_zip(tmp_path / "x.zip", tmp_path / "unpacked")
 
 
+def test_download_with_no_connection_stops_at_once_in_one_line(tmp_path, monkeypatch, capsys):
+    """A real refused connection (nothing listens on 127.0.0.1 port 9): no minute of retries, nothing written."""
+    import time
+
+    from conftest import cli_error_line
+    from gazsl import data
+
+    pauses = []
+    monkeypatch.setattr(data.time, "sleep", pauses.append)
+    started = time.monotonic()
+    line = cli_error_line(capsys, data.main, ["download", "--dataset", "cub", "--url", "http://127.0.0.1:9/x.zip",
+                                              "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "cub.h5")])
+    assert line.startswith("error: http://127.0.0.1:9/x.zip: cannot connect (") and "is this machine online?" in line
+    assert pauses == [] and time.monotonic() - started < 10
+    assert list(tmp_path.iterdir()) == []
+
+
 # ------------------------------------------------------------------ images and CUB-100
 def test_extract_features_reproduces_precomputed_and_resumes(shared_data, tmp_path, monkeypatch):
     pytest.importorskip("efficientnet_lite_pytorch", reason="the vision extra is not installed: pip install -e '.[vision]'")

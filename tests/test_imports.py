@@ -25,7 +25,7 @@ def import_graph(package: Path) -> dict[str, set[str]]:
             if isinstance(node, ast.Import):
                 imported |= {a.name for a in node.names if a.name in files}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in files:
-                # from gazsl.images import store: the submodule; from gazsl import GAZSL: the package
+                # from gazsl.store import splits: the submodule; from gazsl import GAZSL: the package
                 imported |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in files else node.module
                              for a in node.names}
         graph[name] = imported - {name}

@@ -23,10 +23,17 @@ def run_cli(*args, cwd=None):
                           env=ENV, cwd=cwd, timeout=600)
 
 
-def test_honest_run_writes_metrics(toy_store, tiny_config_file, tmp_path):
+def test_honest_run_writes_metrics(toy_store, tiny_config_file, tmp_path, capsys):
     out = tmp_path / "run"
     main(["--split", "toy_easy", "--store", str(toy_store), "--config", str(tiny_config_file), "--iters", "80", "--out", str(out)])
     metrics = json.loads((out / "metrics.json").read_text())
+    # the final line: every figure in percent, chance beside top-1, and what the iteration count is
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert f"top-1 {metrics['zsl_top1']:.1f}% (chance 16.7%;" in line
+    assert f"AUSUC {100 * metrics['ausuc']:.1f}%, H {metrics['gzsl_h']:.1f}%" in line
+    assert f"{metrics['iterations']} generator iterations, chosen on validation classes" in line
+    assert metrics["classifier"] == "knn" and metrics["gzsl_classifier"] == "pivot"
+    assert "too coarse to calibrate" in metrics["classifiers_note"]
     for key in ("split", "seed", "iterations", "n_unseen_classes", "zsl_top1", "zsl_top1_per_class", "ausuc",
                 "seconds", "config", "gzsl_seen", "gzsl_unseen", "gzsl_h", "protocol", "preset", "versions", "data"):
         assert key in metrics, key
@@ -37,7 +44,7 @@ def test_honest_run_writes_metrics(toy_store, tiny_config_file, tmp_path):
     assert len(metrics["data"]["store_sha256"]) == 64
 
 
-def test_paper_protocol_reports_oracle_best_and_last(toy_store, tiny_config_file, tmp_path):
+def test_paper_protocol_reports_oracle_best_and_last(toy_store, tiny_config_file, tmp_path, capsys):
     out = tmp_path / "run"
     main(["--split", "toy_easy", "--store", str(toy_store), "--config", str(tiny_config_file), "--iters", "30",
           "--out", str(out), "--protocol", "paper", "--preset", "paper"])
@@ -46,6 +53,9 @@ def test_paper_protocol_reports_oracle_best_and_last(toy_store, tiny_config_file
     assert metrics["zsl_top1_best"] >= metrics["zsl_top1"]
     assert metrics["ausuc_best"] >= metrics["ausuc"]
     assert "oracle" in metrics["best_selected_on"]
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert f"AUSUC {100 * metrics['ausuc']:.1f}%; best {metrics['zsl_top1_best']:.1f}% at iteration " in line
+    assert f"(oracle: chosen on the unseen test classes); {metrics['iterations']} generator iterations, the last" in line
 
 
 def test_honest_phases_never_train_on_heldout_or_validation_data(toy_store):

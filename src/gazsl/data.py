@@ -41,39 +41,52 @@ RELEASE_SHA256: str | None = None
 # ------------------------------------------------------------------ download
 def download_file(url: str, dest, sha256: str | None = None, retries: int = 5, backoff: float = 2.0,
                   chunk: int = 1 << 20) -> Path:
-    """Fetch ``url`` to ``dest``, resuming from ``dest.part`` (HTTP Range) after a broken transfer."""
+    """Fetch ``url`` to ``dest``, resuming from ``dest.part`` (HTTP Range) after a broken transfer.
+
+    A broken transfer is retried ``retries`` times with a growing pause; a first connection that fails (no network,
+    an unknown host) stops at once, as waiting would not bring the network back."""
     from tqdm import tqdm
 
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     for attempt in range(retries + 1):
         have = part.stat().st_size if part.exists() else 0
         request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                if have and getattr(response, "status", 200) != 206:  # the server ignored the range
-                    have = 0
-                length = response.headers.get("Content-Length")
-                total = have + int(length) if length and length.isdigit() else None
-                with open(part, "ab" if have else "wb") as f, tqdm(total=total, initial=have, unit="B",
-                                                                   unit_scale=True, desc=dest.name) as bar:
-                    while block := response.read(chunk):
-                        f.write(block)
-                        bar.update(len(block))
-            if total is not None and part.stat().st_size < total:
-                raise http.client.IncompleteRead(b"", total - part.stat().st_size)
-            break
+            response = urllib.request.urlopen(request, timeout=60)
         except urllib.error.HTTPError as err:
             if err.code == 416 and have:  # nothing left to fetch: the part is complete
                 break
             raise GazslError(f"{url}: HTTP {err.code} {err.reason}") from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
-            if attempt == retries:
-                raise GazslError(f"{url}: download failed after {retries + 1} attempts ({one_line(err)}); "
-                                 f"run again to resume from {part}") from None
-            print(f"transfer broken ({type(err).__name__}); resuming from byte {part.stat().st_size if part.exists() else 0}")
-            time.sleep(backoff * 2 ** attempt)
+            if attempt == 0:
+                reason = err.reason if isinstance(err, urllib.error.URLError) else err
+                raise GazslError(f"{url}: cannot connect ({one_line(reason)}); is this machine online?"
+                                 + (f" Run again to resume from {part}" if have else "")) from None
+            broken = err
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with response:
+                    if have and getattr(response, "status", 200) != 206:  # the server ignored the range
+                        have = 0
+                    length = response.headers.get("Content-Length")
+                    total = have + int(length) if length and length.isdigit() else None
+                    with open(part, "ab" if have else "wb") as f, tqdm(total=total, initial=have, unit="B",
+                                                                       unit_scale=True, desc=dest.name) as bar:
+                        while block := response.read(chunk):
+                            f.write(block)
+                            bar.update(len(block))
+                if total is not None and part.stat().st_size < total:
+                    raise http.client.IncompleteRead(b"", total - part.stat().st_size)
+                break
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
+                broken = err
+        if attempt == retries:
+            raise GazslError(f"{url}: download failed after {retries + 1} attempts ({one_line(broken)}); "
+                             f"run again to resume from {part}") from None
+        print(f"transfer broken ({type(broken).__name__}); resuming from byte {part.stat().st_size if part.exists() else 0}")
+        time.sleep(backoff * 2 ** attempt)
     digest = sha256_file(part)
     if sha256 is not None and digest != sha256.lower():
         part.unlink()

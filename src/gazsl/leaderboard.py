@@ -29,11 +29,11 @@ import numpy as np
 
 from gazsl.scoring import baselines
 from gazsl.datasets.stores import open_store
-from gazsl.io import GazslError, data_error, one_line, write_json_atomic, write_text_atomic
+from gazsl.io import GazslError, atomic_path, data_error, one_line, readable_path, write_json_atomic, write_text_atomic
 from gazsl.generator.gan import generated_classifier
 from gazsl.protocols.protocol import honest_baseline
 from gazsl.protocols.cells import CONFIG_DIR, RUNS_DIR, load_cell, read_cell, run_cell, run_cells
-from gazsl.protocols.tables import environments, mean_std, parse_table_args, table_parser
+from gazsl.protocols.tables import environments, mean_std, parse_table_args, put_verdict, table_parser
 
 # Weights fixed a priori (nothing tuned here): the defaults of the authors' code,
 # CIZSL's --creativity_weight 0.1 and CANZSL's --cyclelambda 10.
@@ -182,11 +182,24 @@ def tuned_candidates(split: str, baseline: str, config_dir: Path) -> list[dict] 
 GZSL_FIGURES = ("ausuc", "gzsl_h")
 
 
+def short_label(method: str) -> str:
+    """A method's label where the table's explanation of the chosen row does not fit (the verdict, the plots)."""
+    return "GAZSL's row chosen on validation" if METHODS[method].chosen else METHODS[method].label
+
+
+def honest_choice(results: dict[tuple, dict], split: str, methods: list[str], seeds: int) -> str:
+    """The row the honest rule picks on ``split``: the best mean validation top-1 per class of all ``methods`` (the
+    first listed if tied), as a user must choose without the unseen classes."""
+    return max(methods, key=lambda m: seed_mean(results, split, m, "val_top1_per_class", seeds))
+
+
 def tables(results: dict[tuple, dict], splits: list[str], methods: list[str], seeds: int) -> str:
-    """One markdown table per figure: rows methods, columns splits, mean ± std over seeds; best mean in bold.
+    """One markdown table per figure: rows methods, columns splits, mean ± std over seeds; the honest rule's row in
+    bold, the best mean of the figure (known only after seeing the test) marked †.
 
     A GZSL table names, per method, the classifier whose scores its figures calibrate.
     """
+    honest = {s: honest_choice(results, s, methods, seeds) for s in splits}
     parts = []
     for key, title, scale in FIGURES:
         gzsl = key in GZSL_FIGURES
@@ -200,10 +213,52 @@ def tables(results: dict[tuple, dict], splits: list[str], methods: list[str], se
                 cells.append(", ".join(sorted({results[(s, m, k)]["gzsl_classifier"] for s in splits for k in range(seeds)})))
             for s in splits:
                 cell = mean_std([results[(s, m, k)][key] * scale for k in range(seeds)])
-                cells.append(f"**{cell}**" if means[(m, s)] == best[s] else cell)
+                cell = f"**{cell}**" if m == honest[s] else cell
+                cells.append(f"{cell} {BEST_ON_TEST}" if means[(m, s)] == best[s] else cell)
             lines.append(f"| {METHODS[m].label} | " + " | ".join(cells) + " |")
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
+
+
+BEST_ON_TEST = "†"
+LEGEND = (f"**Bold**: per split, the row the honest rule picks, the best mean validation top-1 per class of all rows "
+          f"(chosen without any unseen class). {BEST_ON_TEST}: the best mean of the table's figure on the test, which "
+          "only hindsight picks.")
+
+
+def verdict(results: dict[tuple, dict], splits: list[str], methods: list[str], seeds: int, results_dir: Path,
+            rows: str = "every row") -> str:
+    """Three lines to read first: who wins under the honest rule, by how much GAZSL's rule-chosen row wins or loses
+    against the best baseline, and the cross-validated benchmark's interval where ``results_dir`` holds one."""
+    picked = []
+    for split in splits:
+        m = honest_choice(results, split, methods, seeds)
+        picked.append(f"{split}: {short_label(m)} ({seed_mean(results, split, m, 'zsl_top1', seeds):.1f} % top-1)")
+    lines = [f"**Verdict.** Chosen on validation classes (the honest rule, over {rows}): " + "; ".join(picked) + "."]
+    gap = margins(results, splits, methods, seeds, brief=True)
+    if gap:
+        lines.append(gap)
+    benchmark = results_dir / "benchmark.json"
+    if benchmark.exists():
+        lines.append(benchmark_verdict(benchmark))
+    return "\n".join(f"{line}  " for line in lines)  # markdown line breaks: three lines, one paragraph
+
+
+def benchmark_verdict(path: Path) -> str:
+    """The cross-validated benchmark's pre-registered comparison, one interval per protocol (its claim's first)."""
+    from gazsl.protocols.benchmark_table import interval
+
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        rec = stored["design"]["recommended"]["method"]
+        # the protocol the pre-registered claim is decided on first (the stored file sorts its keys)
+        protocols = sorted(stored["protocols"], key=lambda protocol: protocol not in stored["design"]["claim"])
+        cells = [f"{interval(s['versus_best_baseline'][rec])} ({protocol}{', the claim' if i == 0 else ''}, against "
+                 f"{s['best_baseline']})" for i, (protocol, s) in enumerate((p, stored["protocols"][p]) for p in protocols)]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise data_error(path, f"unreadable benchmark results ({one_line(err, 120)}); rerun gazsl benchmark table") from None
+    return (f"Cross-validated benchmark (`{path.with_suffix('.md').name}`, 95 % CI over folds of classes, "
+            f"pre-registered): {rec} minus the best baseline, points of top-1: " + "; ".join(cells) + ".")
 
 
 def made_on(results: dict[tuple, dict]) -> str:
@@ -235,8 +290,9 @@ def describe(methods: list[str], splits: list[str], config_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def margins(results: dict[tuple, dict], splits: list[str], methods: list[str], seeds: int) -> str:
-    """The chosen GAZSL row's mean test top-1 against the best baseline's (by its mean test top-1, the strictest)."""
+def margins(results: dict[tuple, dict], splits: list[str], methods: list[str], seeds: int, brief: bool = False) -> str:
+    """The chosen GAZSL row's mean test top-1 against the best baseline's (by its mean test top-1, the strictest);
+    ``brief``: the differences alone, for the verdict."""
     baselines_listed = [m for m in methods if METHODS[m].baseline]
     if "gazsl_chosen" not in methods or not baselines_listed:
         return ""
@@ -244,9 +300,15 @@ def margins(results: dict[tuple, dict], splits: list[str], methods: list[str], s
     for split in splits:
         mean = {m: seed_mean(results, split, m, "zsl_top1", seeds) for m in [*baselines_listed, "gazsl_chosen"]}
         best = max(baselines_listed, key=mean.get)
+        if brief:
+            parts.append(f"{split} {mean['gazsl_chosen'] - mean[best]:+.1f} ({METHODS[best].label})")
+            continue
         picked = sorted({METHODS[results[(split, "gazsl_chosen", k)]["chosen_method"]].label for k in range(seeds)})
         parts.append(f"{split} {mean['gazsl_chosen'] - mean[best]:+.1f} ({mean['gazsl_chosen']:.1f} against "
                      f"{METHODS[best].label}'s {mean[best]:.1f}; rows chosen over the seeds: {'; '.join(picked)})")
+    if brief:
+        return ("GAZSL's row chosen on validation minus the best baseline on the test, points of top-1 (seeds' spread "
+                "only: the tables' ±): " + "; ".join(parts) + ".")
     return ("Generator against baselines: mean test top-1 of the GAZSL row chosen on validation minus that of the "
             "baseline with the best mean test top-1: " + "; ".join(parts) + ".")
 
@@ -298,26 +360,48 @@ def rank_agreement(results: dict[tuple, dict], splits: list[str], methods: list[
     return text
 
 
-def main(argv=None) -> int:
-    parser = table_parser("gazsl.leaderboard", __doc__.split("\n\n")[0])
-    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
-    args, command = parse_table_args(parser, argv)
-    if "gazsl_chosen" in args.methods and not any(METHODS[m].training for m in args.methods):
-        raise GazslError("--methods gazsl_chosen chooses among GAZSL rows: list some (e.g. gazsl gazsl_pivot)")
-    listed = [m for m in args.methods if not METHODS[m].chosen]
-    runs = sorted({(split, METHODS[m].run, seed) for m in listed for split in args.splits for seed in range(args.seeds)})
-    made = run_cells(runs, args.runs, args.configs, args.jobs, run=run_training)
-    results = {(split, m, seed): method_figures(m, made[(split, METHODS[m].run, seed)])
-               for m in listed for split in args.splits for seed in range(args.seeds)}
-    if len(listed) < len(args.methods):
-        results.update(choose_on_validation(results, args.splits, args.seeds, listed))
-    text = tables(results, args.splits, args.methods, args.seeds)
-    cells = [(split, m, seed) for m in args.methods for split in args.splits for seed in range(args.seeds)]
-    write_json_atomic(args.results / "leaderboard.json",
-                      {"command": command, "cells": [{**results[c], "method": c[1]} for c in cells]})
-    write_text_atomic(args.results / "leaderboard.md", (
-        f"# Leaderboard: honest protocol\n\nMade by:\n\n```bash\n{command}\n```\n\n"
-        f"Mean ± std over seeds 0..{args.seeds - 1}; each split's experiment config (`experiments/configs/<split>.json`) "
+def plot_top1(results: dict[tuple, dict], split: str, methods: list[str], seeds: int, path: Path) -> None:
+    """Every method's test top-1 on ``split``, mean and ± std over seeds, baselines included; marked as the tables."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    honest = honest_choice(results, split, methods, seeds)
+    top1 = {m: [results[(split, m, k)]["zsl_top1"] for k in range(seeds)] for m in methods}
+    best = max(methods, key=lambda m: np.mean(top1[m]))
+    fig, ax = plt.subplots(figsize=(8, 0.28 * len(methods) + 1.4))
+    for y, m in enumerate(methods):
+        colour = "tab:orange" if METHODS[m].baseline else "tab:red" if METHODS[m].chosen else "tab:blue"
+        ax.errorbar(np.mean(top1[m]), y, xerr=np.std(top1[m], ddof=1) if seeds > 1 else 0, fmt="o", color=colour,
+                    capsize=2, ms=4)
+    labels = [short_label(m) + (f" {BEST_ON_TEST}" if m == best else "") for m in methods]
+    ax.set_yticks(range(len(methods)), labels, fontsize=7)
+    for tick, m in zip(ax.get_yticklabels(), methods):
+        tick.set_fontweight("bold" if m == honest else "normal")
+    ax.invert_yaxis()
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_xlabel(f"ZSL top-1 % (unseen classes), mean ± std over {seeds} seed{'s' * (seeds > 1)}", fontsize=8)
+    fig.suptitle(f"{split}: orange baselines, blue GAZSL rows, red GAZSL's row chosen on validation;\n"
+                 f"bold: the honest rule's pick (best validation), {BEST_ON_TEST}: best on the test", fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def write_tables(results: dict[tuple, dict], command: str, splits: list[str], methods: list[str], seeds: int,
+                 results_dir: Path, config_dir: Path) -> str:
+    """leaderboard.md, one top-1 plot per split (``<split>_top1.png``) and the verdict atop each split's own file, from
+    the figures (``results``: (split, method, seed) -> figures); returns the tables."""
+    text = tables(results, splits, methods, seeds)
+    for split in splits:
+        plot_top1(results, split, methods, seeds, results_dir / f"{split}_top1.png")
+    refresh_split_verdicts(results, splits, methods, seeds, results_dir)
+    write_text_atomic(results_dir / "leaderboard.md", (
+        f"# Leaderboard: honest protocol\n\n{verdict(results, splits, methods, seeds, results_dir)}\n\n{LEGEND}\n\n"
+        f"Made by:\n\n```bash\n{command}\n```\n\n"
+        f"Mean ± std over seeds 0..{seeds - 1}; each split's experiment config (`experiments/configs/<split>.json`) "
         "plus the method's settings. Nothing is tuned on unseen classes: GAZSL's iteration count, the baselines' "
         "hyper-parameters and every GZSL calibration are chosen on validation classes (seen classes held out from "
         "training); GZSL seen accuracy is measured on held-out images of seen classes. GZSL figures average per-class "
@@ -327,11 +411,77 @@ def main(argv=None) -> int:
         "regression are closed-form and WAC-linear is convex (its seed only moves L-BFGS's starting point), so "
         "their std over seeds is 0. Per-seed figures: `leaderboard.json`.\n\n"
         f"{made_on(results)}\n\n"
-        f"{rank_agreement(results, args.splits, args.methods, args.seeds, args.results)}\n\n"
-        f"{margins(results, args.splits, args.methods, args.seeds)}\n\n"
-        f"{fusion_ablation(results, args.splits, args.methods, args.seeds)}\n\n"
-        f"{describe(args.methods, args.splits, args.configs)}\n\n{text}\n"))
-    print(text)
+        f"{rank_agreement(results, splits, methods, seeds, results_dir)}\n\n"
+        f"{margins(results, splits, methods, seeds)}\n\n"
+        f"{fusion_ablation(results, splits, methods, seeds)}\n\n"
+        f"{describe(methods, splits, config_dir)}\n\nTop-1 of every method per split, with its spread over seeds: "
+        + ", ".join(f"`{split}_top1.png`" for split in splits) + f".\n\n{text}\n"))
+    return text
+
+
+SPLIT_VERDICT_ROWS = "every row of `leaderboard.md`"
+
+
+def split_verdict(results_dir: Path, split: str) -> str | None:
+    """The verdict atop a split's own result file (gazsl.reproduce's ``<split>.md``): the leaderboard's, for that split,
+    from ``results_dir/leaderboard.json``; None where the leaderboard has not scored the split."""
+    if not (results_dir / "leaderboard.json").exists():
+        return None
+    _, results, splits, methods, seeds = stored_results(results_dir)
+    return verdict(results, [split], methods, seeds, results_dir, SPLIT_VERDICT_ROWS) if split in splits else None
+
+
+def refresh_split_verdicts(results: dict[tuple, dict], splits: list[str], methods: list[str], seeds: int,
+                           results_dir: Path) -> None:
+    """Put the leaderboard's verdict atop each split's own result file that exists (where gazsl.reproduce writes it),
+    so that the two files never tell different verdicts."""
+    for split in splits:
+        if (results_dir / f"{split}.md").exists():
+            put_verdict(results_dir / f"{split}.md", verdict(results, [split], methods, seeds, results_dir,
+                                                             SPLIT_VERDICT_ROWS))
+
+
+def stored_results(results_dir: Path) -> tuple[str, dict[tuple, dict], list[str], list[str], int]:
+    """(command, results, splits, methods, seeds) of the leaderboard.json in ``results_dir``, in the order it holds."""
+    path = readable_path(results_dir / "leaderboard.json", "leaderboard figures")
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        results = {(c["split"], c["method"], c["seed"]): c for c in stored["cells"]}
+        command = stored["command"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise data_error(path, f"not a leaderboard.json written by gazsl.leaderboard ({one_line(err, 120)})") from None
+    splits, methods = list(dict.fromkeys(k[0] for k in results)), list(dict.fromkeys(k[1] for k in results))
+    return command, results, splits, methods, 1 + max(k[2] for k in results)
+
+
+def main(argv=None) -> int:
+    parser = table_parser("gazsl.leaderboard", __doc__.split("\n\n")[0], splits_required=False)
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
+    parser.add_argument("--render-only", action="store_true",
+                        help="no run: rewrite leaderboard.md, the <split>_top1.png plots and the split files' "
+                        "verdicts from the figures stored in RESULTS/leaderboard.json (its splits, methods and seeds)")
+    args, command = parse_table_args(parser, argv)
+    if args.render_only:
+        if args.splits:
+            parser.error("--render-only renders the splits leaderboard.json holds: leave out --splits")
+        command, results, splits, methods, seeds = stored_results(args.results)
+        print(write_tables(results, command, splits, methods, seeds, args.results, args.configs))
+        return 0
+    if not args.splits:
+        parser.error("--splits is required (unless --render-only)")
+    if "gazsl_chosen" in args.methods and not any(METHODS[m].training for m in args.methods):
+        raise GazslError("--methods gazsl_chosen chooses among GAZSL rows: list some (e.g. gazsl gazsl_pivot)")
+    listed = [m for m in args.methods if not METHODS[m].chosen]
+    runs = sorted({(split, METHODS[m].run, seed) for m in listed for split in args.splits for seed in range(args.seeds)})
+    made = run_cells(runs, args.runs, args.configs, args.jobs, run=run_training)
+    results = {(split, m, seed): method_figures(m, made[(split, METHODS[m].run, seed)])
+               for m in listed for split in args.splits for seed in range(args.seeds)}
+    if len(listed) < len(args.methods):
+        results.update(choose_on_validation(results, args.splits, args.seeds, listed))
+    cells = [(split, m, seed) for m in args.methods for split in args.splits for seed in range(args.seeds)]
+    write_json_atomic(args.results / "leaderboard.json",
+                      {"command": command, "cells": [{**results[c], "method": c[1]} for c in cells]})
+    print(write_tables(results, command, args.splits, args.methods, args.seeds, args.results, args.configs))
     return 0
 
 

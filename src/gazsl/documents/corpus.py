@@ -58,21 +58,27 @@ def read_corpus(path) -> Corpus:
 
 
 def _read_folder(path: Path) -> Corpus:
+    files = [file for file in sorted(path.iterdir()) if file.suffix == ".txt"]
+    return corpus_of(path, ((file.name, lambda file=file: read_utf8(file, "article")) for file in files))
+
+
+def corpus_of(source: Path, documents) -> Corpus:
+    """The corpus of ``(file_name, text)`` pairs, as a folder of those files reads (``text``: a string, or a callable
+    that reads it, so that a bad file name is refused before its file is read)."""
     texts, names = {}, {}
-    for file in sorted(path.iterdir()):
-        if file.suffix != ".txt":
-            continue
-        match = _FILE_NAME.match(file.name)
+    for name, text in documents:
+        file = Path(source) / name
+        match = _FILE_NAME.match(name)
         if not match:
             raise data_error(file, "corpus file name must be <class_id>.<Name>.txt")
         cid = int(match.group(1))
         if cid in texts:
             raise data_error(file, f"second document for class id {cid}")
-        texts[cid] = _clean_document(read_utf8(file, "article"), file)
+        texts[cid] = _clean_document(text() if callable(text) else text, file)
         names[cid] = match.group(2)
     if not texts:
-        raise data_error(path, "no <class_id>.<Name>.txt files in corpus folder")
-    return Corpus(source=path, texts=texts, names=names)
+        raise data_error(source, "no <class_id>.<Name>.txt files in corpus folder")
+    return Corpus(source=Path(source), texts=texts, names=names)
 
 
 def _read_jsonl(path: Path) -> Corpus:

@@ -58,6 +58,16 @@ def gzsl_classifier(classifier: str) -> str:
     return "pivot" if classifier == "knn" else classifier
 
 
+def classifiers_note(classifier: str) -> str:
+    """Why a run's ``classifier`` and ``gzsl_classifier`` differ (or that they do not), for a reader of metrics.json."""
+    gzsl = gzsl_classifier(classifier)
+    if gzsl == classifier:
+        return f"every figure comes from the {classifier} classifier's scores"
+    return (f"top-1 figures (zsl_top1*, val_top1*) come from the {classifier} classifier; the GZSL figures (ausuc, "
+            f"gzsl_seen, gzsl_unseen, gzsl_h, calibration) from {gzsl} scores, as the paper does: {classifier} votes "
+            "are too coarse to calibrate seen against unseen classes")
+
+
 class Unavailable:
     """Stands for a text encoder or image backbone a model cannot rebuild; says why when it is used."""
 

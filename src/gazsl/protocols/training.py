@@ -15,7 +15,7 @@ import torch
 
 from gazsl.config import Config
 from gazsl.documents.encoders import recorded_encoder
-from gazsl.generator.gan import GAZSL, Unavailable, gzsl_classifier
+from gazsl.generator.gan import GAZSL, Unavailable, classifiers_note, gzsl_classifier
 from gazsl.generator.precision import Precision, resolve as resolve_precision
 from gazsl.generator.trainer import resolve_device, run_phase
 from gazsl.datasets.stores import open_store
@@ -96,7 +96,8 @@ def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: 
     split_info = store.split(split)
     metrics = {
         **{k: record[k] for k in RUN_KEYS}, "seed": config.seed,
-        "classifier": config.classifier, "gzsl_classifier": gzsl_classifier(config.classifier), "text": config.text,
+        "classifier": config.classifier, "gzsl_classifier": gzsl_classifier(config.classifier),
+        "classifiers_note": classifiers_note(config.classifier), "text": config.text,
         "n_seen_classes": len(split_info.seen), "n_unseen_classes": len(split_info.unseen),
         **summary, "seconds": round(time.time() - started, 1), "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None, "threads": threads,
