@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from gazsl.io import GazslError
-from gazsl.leaderboard import METHODS, main
+from gazsl.leaderboard import main
+from gazsl.protocols.leaderboard import METHODS
 
 
 def test_leaderboard_table_and_honest_baseline_figures(toy_configs, tmp_path):

@@ -159,7 +159,7 @@ def test_a_short_aviary_run_with_output_to_a_file_announces_its_phases_and_repor
         total = int(re.search(r"/(\d+) ", reported[0]).group(1))  # the final run's: as long as the selection chose
         assert total in (10, 20) and counts(reported) == list(range(0, total + 1, total // 10)), reported
         assert all(" elapsed" in line for line in reported)
-    assert lines[-1].startswith("aviary_easy seed=0 protocol=honest")
+    assert lines[-1].startswith("aviary_easy seed 0, honest protocol: top-1")
 
 
 def test_photo_feature_extraction_reports_images_done_off_a_terminal(tmp_path, monkeypatch, capsys):

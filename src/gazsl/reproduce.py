@@ -11,7 +11,7 @@ split where experiments/results/leaderboard.json holds it (``gazsl.leaderboard``
 from __future__ import annotations
 
 from gazsl.io import write_text_atomic
-from gazsl.leaderboard import split_verdict
+from gazsl.protocols.leaderboard import split_verdict
 from gazsl.protocols.protocol import PROTOCOLS
 from gazsl.protocols.cells import read_cell, run_cells
 from gazsl.protocols.tables import environments, parse_table_args, plot_curves, table, table_parser
