@@ -37,7 +37,7 @@ from pathlib import Path
 from gazsl.io import GazslError
 from gazsl.protocols.cells import CONFIG_DIR
 from gazsl.tuning.space import METHODS
-from gazsl.tuning.study import HEARTBEAT_SECONDS, prepare, require_optuna, run_trials, trial_counts, work
+from gazsl.tuning.study import HEARTBEAT_SECONDS, Request, prepare, require_optuna, run_trials, trial_counts, work
 from gazsl.tuning.summary import RESULTS_DIR, best_config, write_summary
 from gazsl.tuning.trials import SELECT_KEY
 
@@ -75,7 +75,8 @@ def main(argv=None) -> int:
     optuna = require_optuna()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial is ours
     command = "python -m gazsl.tune " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-    tuning = prepare(args)
+    request = Request(args.split, args.method, args.configs, args.space, args.storage, args.study, args.iters, args.seed)
+    tuning = prepare(request)
     study = tuning.study()  # made (or checked) here, before any worker starts
     if args.jobs == 1:
         ran = run_trials(study, tuning.objective, args.trials, tuning.config.seed, args.timeout, args.heartbeat)
@@ -85,7 +86,8 @@ def main(argv=None) -> int:
 
         threads = max(1, (os.cpu_count() or 1) // args.jobs)
         with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            ran = sum(f.result() for f in [pool.submit(work, args, threads) for _ in range(args.jobs)])
+            ran = sum(f.result() for f in [pool.submit(work, request, args.trials, args.timeout, args.heartbeat, threads)
+                                           for _ in range(args.jobs)])
     if ran:
         study.set_user_attr("command", command)
     counts = trial_counts(study)

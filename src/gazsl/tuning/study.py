@@ -19,7 +19,7 @@ from gazsl.config import Config
 from gazsl.datasets.stores import open_store
 from gazsl.store.feature_store import FeatureStore
 from gazsl.io import GazslError, one_line, sha256_file
-from gazsl.protocols.cells import load_cell
+from gazsl.protocols.cells import CONFIG_DIR, load_cell
 from gazsl.tuning.space import Param, load_space
 from gazsl.tuning.trials import SELECT_KEY, baseline_trial, gazsl_trial, seen_view
 
@@ -274,7 +274,22 @@ class Tuning:
         return open_study(storage, self.study_name, self.settings, self.config.eval_start, self.config.eval_every)
 
 
-def prepare(args) -> Tuning:
+@dataclass(frozen=True)
+class Request:
+    """What a study is asked for (``gazsl tune``'s arguments): the split and method, where the configs, space and
+    study live, and what overrides the experiment config (None: the config's own)."""
+
+    split: str
+    method: str = "gazsl"
+    configs: Path = CONFIG_DIR
+    space: Path | None = None
+    storage: str | None = None
+    study: str | None = None
+    iters: int | None = None
+    seed: int | None = None
+
+
+def prepare(args: Request) -> Tuning:
     """Check every input and build the view; nothing of the store but the view is kept."""
     preset, config, store_path = load_cell(args.split, args.configs)
     overrides = {"iterations": args.iters, "seed": args.seed}
@@ -294,14 +309,14 @@ def prepare(args) -> Tuning:
                   args.storage or default_storage(args.split), args.study or f"{args.split}-{args.method}")
 
 
-def work(args, threads: int) -> int:
+def work(request: Request, n_trials: int, timeout: float | None, heartbeat: float, threads: int) -> int:
     """A worker process of --jobs: trials until the study is full (module-level, so that it can be spawned)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial is ours
     torch.set_num_threads(threads)
-    tuning = prepare(args)
-    return run_trials(tuning.study(), tuning.objective, args.trials, tuning.config.seed, args.timeout, args.heartbeat)
+    tuning = prepare(request)
+    return run_trials(tuning.study(), tuning.objective, n_trials, tuning.config.seed, timeout, heartbeat)
 
 
 # ------------------------------------------------------------------ results
