@@ -22,10 +22,9 @@ import time
 import torch
 
 from gazsl import config as config_module
-from gazsl.generator.gan import GAZSL
 from gazsl.datasets.stores import open_store
 from gazsl.protocols.cells import CONFIG_DIR
-from gazsl.protocols.protocol import CLASSIFIERS, build_phases, fit_inputs, honest_sets, validation_figures
+from gazsl.protocols.protocol import CLASSIFIERS, build_runs, honest_sets, validation_figures
 
 
 def best_seconds(fn, repeats: int) -> tuple[float, object]:
@@ -48,8 +47,7 @@ def main() -> None:
     store = open_store(args.split, None)
     split, text = store.split(args.split), store.text(config.text).vectors
     sets = honest_sets(store, split)
-    selection = build_phases(store, args.split, config, "honest")[0][0]
-    model = GAZSL(config).initialise(*fit_inputs(text, store, selection.train_classes, selection.train_images))
+    model = build_runs(store, args.split, config, "honest")[0][0].model(config, text, store)
 
     def train():
         for _ in range(args.iters):

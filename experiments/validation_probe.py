@@ -6,7 +6,7 @@
 
 Each setting (the split's experiment config as it is, then with each ``--set``:
 one or more comma-separated ``field=value`` Config changes) is trained as the
-honest protocol's selection run (``gazsl.protocols.protocol.build_phases``):
+honest protocol's selection run (``gazsl.protocols.protocol.build_runs``):
 on the seen classes minus the validation classes, scored on the validation
 classes every ``eval_every`` iterations, each classifier stopping early on its
 own figure. The table gives each classifier's chosen validation top-1 per class,
@@ -53,10 +53,9 @@ def selection_run(split: str, setting_json: str, seed: int, runs_dir: Path, conf
     settings, data checksum and versions; a ``run_cells`` runner, reused when kept."""
     import torch
 
-    from gazsl.generator.gan import GAZSL
     from gazsl.generator.trainer import early_stops, run_phase
     from gazsl.datasets.stores import open_store
-    from gazsl.protocols.protocol import build_phases, fit_inputs
+    from gazsl.protocols.protocol import build_runs
 
     if threads:
         torch.set_num_threads(threads)
@@ -70,8 +69,8 @@ def selection_run(split: str, setting_json: str, seed: int, runs_dir: Path, conf
     if kept.exists():
         return json.loads(kept.read_text(encoding="utf-8"))
     text = store.text(config.text).vectors
-    selection = build_phases(store, split, config, "honest")[0][0]
-    model = GAZSL(config).initialise(*fit_inputs(text, store, selection.train_classes, selection.train_images))
+    run = build_runs(store, split, config, "honest")[0][0]
+    selection, model = run.phase, run.model(config, text, store)
     run_phase(selection, model)
     figures = {c: {SELECT_KEY: record["by_classifier"][c][SELECT_KEY], "iteration": record["iteration"]}
                for c, (record, _) in early_stops(selection.history, selection.watch, config.patience).items()}

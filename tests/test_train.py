@@ -8,7 +8,7 @@ import pytest
 
 from gazsl.config import PRESETS
 from gazsl.store.feature_store import FeatureStore
-from gazsl.protocols.protocol import build_phases
+from gazsl.protocols.protocol import build_runs
 from gazsl.io import GazslError
 from gazsl.protocols.training import train
 from gazsl.train import main
@@ -61,14 +61,14 @@ def test_paper_protocol_reports_oracle_best_and_last(toy_store, tiny_config_file
 def test_honest_phases_never_train_on_heldout_or_validation_data(toy_store):
     store = FeatureStore.open(toy_store)
     split = store.split("toy_easy")
-    phases, _ = build_phases(store, "toy_easy", PRESETS["cpu"], "honest")
-    selection, final = phases
-    for phase in phases:
-        assert not np.isin(phase.train_images, split.heldout_images).any()
-        assert not np.isin(store.labels[phase.train_images], split.unseen).any()
-    assert not np.isin(store.labels[selection.train_images], split.val).any()
-    assert not np.isin(selection.train_classes, split.val).any()
-    assert set(store.labels[final.train_images]) == set(split.seen)
+    runs, _ = build_runs(store, "toy_easy", PRESETS["cpu"], "honest")
+    selection, final = runs
+    for run in runs:
+        assert not np.isin(run.images, split.heldout_images).any()
+        assert not np.isin(store.labels[run.images], split.unseen).any()
+    assert not np.isin(store.labels[selection.images], split.val).any()
+    assert not np.isin(selection.classes, split.val).any()
+    assert set(store.labels[final.images]) == set(split.seen)
 
 
 def test_unknown_split_exits_2_with_one_line(tmp_path):

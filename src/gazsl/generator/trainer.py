@@ -116,11 +116,9 @@ class Phase:
     name: str
     iterations: int
     evaluate: object = None  # (model, iteration) -> dict of figures; None: nothing is scored
-    train_classes: np.ndarray | None = None  # a protocol's run: the classes and images it trains on
-    train_images: np.ndarray | None = None
     watch: object = None  # (record) -> {name: figure}: early stopping on each figure; the phase stops once all have
     periodic: bool = True  # evaluate on the schedule; else only at the iterations in ``evaluate_at``
-    plan: object = None  # (phases) -> iterations to evaluate at, for a phase that an earlier one decides; it ends at the last
+    plan: object = None  # () -> iterations to evaluate at, for a phase that an earlier one decides; it ends at the last
     evaluate_at: tuple = ()
     history: list = field(default_factory=list)
 

@@ -14,7 +14,7 @@ honest  Model selection without test data: a model fitted on the seen classes
         images of seen classes that no fit ever sees.
 
 Any method with the interface of ``gazsl.scoring.estimator`` is scored here: GAZSL
-(``build_phases``, run by ``gazsl.train``), the baselines
+(``build_runs``, run by ``gazsl.train``), the baselines
 (``gazsl.leaderboard``) and the text proxy (``experiments/text_encoders.py``)
 through ``choose_and_refit``.
 """
@@ -30,7 +30,7 @@ from gazsl.scoring import evaluate as ev
 from gazsl.config import KNOWN_CLASSIFIERS, Config
 from gazsl.io import GazslError
 from gazsl.store.feature_store import FeatureStore, Split
-from gazsl.generator.gan import gzsl_classifier
+from gazsl.generator.gan import GAZSL, gzsl_classifier
 from gazsl.generator.trainer import Phase, early_stops
 
 PROTOCOLS = ("honest", "paper")
@@ -86,6 +86,21 @@ def fit_inputs(text: np.ndarray, store: FeatureStore, classes: np.ndarray,
     """What a method is fitted on to learn ``classes`` from ``images``: their text vectors (rows of ``text``),
     the images' features and their labels as positions in ``classes``."""
     return text[classes], store.features[images], local_labels(store.labels[images], classes)
+
+
+@dataclass
+class Run:
+    """One GAN training of a protocol: the trainer's phase, and the classes and images the protocol trains it on."""
+
+    phase: Phase
+    classes: np.ndarray  # (S,) class indices
+    images: np.ndarray  # (N,) image indices, all of those classes
+
+    def model(self, config: Config, text: np.ndarray, store: FeatureStore, **settings) -> GAZSL:
+        """The GAZSL this run trains (``settings``: the estimator's other arguments), initialised on its classes'
+        text and images: the one set-up of every protocol run, tuning trial and probe."""
+        return GAZSL(config, **settings).initialise(*fit_inputs(text, store, self.classes, self.images),
+                                                    [store.class_names[c] for c in self.classes])
 
 
 def fit_on(model, text: np.ndarray, store: FeatureStore, classes: np.ndarray, images: np.ndarray):
@@ -213,9 +228,9 @@ def baseline_maker(name: str, seed: int):
 
 
 # ---------------------------------------------------------------- GAZSL's runs
-def build_phases(store: FeatureStore, split_name: str, config: Config, protocol: str,
-                 val_folds: list[np.ndarray] | None = None) -> tuple[list[Phase], object]:
-    """GAZSL's training runs under a protocol, and a function that turns their histories into metrics.
+def build_runs(store: FeatureStore, split_name: str, config: Config, protocol: str,
+                 val_folds: list[np.ndarray] | None = None) -> tuple[list[Run], object]:
+    """GAZSL's training runs under a protocol, and a function that turns their phases' histories into metrics.
 
     ``val_folds``: the honest protocol's validation classes, several disjoint sets of seen classes (default: the
     split's own one).
@@ -237,10 +252,10 @@ def build_phases(store: FeatureStore, split_name: str, config: Config, protocol:
             curve = ev.paper_gzsl_curve(*problem)
             return {"iteration": it, **figures, "ausuc": curve.ausuc(), "curve": curve}
 
-        phase = Phase("paper", config.iterations, evaluate_paper, split.seen, train_images)
+        paper = Run(Phase("paper", config.iterations, evaluate_paper), split.seen, train_images)
 
-        def summarise(phases):
-            history = phases[0].history
+        def summarise():
+            history = paper.phase.history
             if not history:
                 raise no_evaluation
             last, best = history[-1], max(history, key=lambda h: h["zsl_top1"])
@@ -253,7 +268,7 @@ def build_phases(store: FeatureStore, split_name: str, config: Config, protocol:
                 "curve": last["curve"],
             }
 
-        return [phase], summarise
+        return [paper], summarise
 
     # honest protocol: the selection run chooses each classifier's iteration count, the final run trains to the
     # longest and scores each classifier at its own (training does not depend on the classifier, and evaluations
@@ -276,7 +291,7 @@ def build_phases(store: FeatureStore, split_name: str, config: Config, protocol:
         return {c: f[SELECT_KEY] for c, f in record["by_classifier"].items()}
 
     selections = [Phase("select" if len(fold_sets) == 1 else f"select{j}", config.iterations, evaluator(fold),
-                        fold.fit_classes, fold.fit_images, watch=watch) for j, fold in enumerate(fold_sets)]
+                        watch=watch) for j, fold in enumerate(fold_sets)]
 
     def chosen(runs: list[Phase]) -> dict[str, dict]:  # classifier -> the (mean) selection evaluation it chose
         if not all(run.history for run in runs):
@@ -303,9 +318,8 @@ def build_phases(store: FeatureStore, split_name: str, config: Config, protocol:
                                      "n_iter": it}
         return record
 
-    final = Phase("final", 0, evaluate_final, split.seen, sets.train_images, periodic=False,
-                  plan=lambda phases: sorted({best["iteration"] for picked in choices().values()
-                                              for best in picked.values()}))
+    final = Phase("final", 0, evaluate_final, periodic=False,
+                  plan=lambda: sorted({best["iteration"] for picked in choices().values() for best in picked.values()}))
 
     def rows(rule: str, picked: dict[str, dict]) -> dict[str, dict]:
         finals = {c: figures for record in final.history for c, figures in record[rule].items()}
@@ -315,7 +329,7 @@ def build_phases(store: FeatureStore, split_name: str, config: Config, protocol:
                     **({"val_folds": best["by_classifier"][c]["folds"]} if "folds" in best["by_classifier"][c] else {})}
                 for c, best in picked.items()}
 
-    def summarise(phases):
+    def summarise():
         by_rule = {rule: rows(rule, picked) for rule, picked in choices().items()}
         by_classifier = by_rule["by_classifier"]
         finals = {c: figures for record in final.history for c, figures in record["by_classifier"].items()}
@@ -327,4 +341,5 @@ def build_phases(store: FeatureStore, split_name: str, config: Config, protocol:
             "by_classifier": by_classifier,
             "model_state": next(r["model_state"] for r in final.history if "model_state" in r),
         }
-    return [*selections, final], summarise
+    return ([Run(phase, fold.fit_classes, fold.fit_images) for phase, fold in zip(selections, fold_sets)]
+            + [Run(final, split.seen, sets.train_images)], summarise)

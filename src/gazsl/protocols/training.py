@@ -15,7 +15,7 @@ import torch
 
 from gazsl.config import Config
 from gazsl.documents.encoders import recorded_encoder
-from gazsl.generator.gan import GAZSL, Unavailable, classifiers_note, gzsl_classifier
+from gazsl.generator.gan import Unavailable, classifiers_note, gzsl_classifier
 from gazsl.generator.precision import Precision, resolve as resolve_precision
 from gazsl.generator.trainer import resolve_device, run_phase
 from gazsl.datasets.stores import open_store
@@ -24,7 +24,7 @@ from gazsl.vision.backbone import recorded_backbone
 from gazsl.interrupt import StopRequest, stop_on_signals
 from gazsl.io import GazslError, exclusive_lock, write_json_atomic
 from gazsl.progress import Progress
-from gazsl.protocols.protocol import PROTOCOLS, build_phases, fit_inputs
+from gazsl.protocols.protocol import PROTOCOLS, Run, build_runs
 from gazsl.protocols.runs import RUN_KEYS, check_resumable, check_same_run, provenance, run_record, tensorboard_writer
 
 MODEL_FILE = "model.gazsl"
@@ -36,7 +36,7 @@ def train(split: str, config: Config, out: Path, protocol: str = "honest", prese
     """Run a protocol end to end; returns the metrics also written to out/metrics.json, beside the model (out/model.gazsl).
 
     ``store``: an opened store that holds ``split`` (the benchmark's folds live in memory), instead of opening one;
-    ``val_folds``: the honest protocol's validation folds (``gazsl.protocols.protocol.build_phases``).
+    ``val_folds``: the honest protocol's validation folds (``gazsl.protocols.protocol.build_runs``).
     """
     if protocol not in PROTOCOLS:
         raise GazslError(f"unknown protocol '{protocol}' (available: {', '.join(PROTOCOLS)})")
@@ -68,25 +68,25 @@ def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: 
     write_json_atomic(out / "config.json", record)
     writer = tensorboard_writer(out)
 
-    phases, summarise = build_phases(store, split, config, protocol, val_folds)
+    runs, summarise = build_runs(store, split, config, protocol, val_folds)
     text_encoder, image_backbone = _recorded(recorded_encoder, store, config.text), _recorded(recorded_backbone, store)
-    print(f"{out}: {phase_plan(protocol, phases)}", file=sys.stderr, flush=True)
+    print(f"{out}: {phase_plan(protocol, runs)}", file=sys.stderr, flush=True)
     try:
-        for k, phase in enumerate(phases, 1):
+        for k, run in enumerate(runs, 1):
+            phase = run.phase
             if phase.plan is not None:
-                phase.evaluate_at = tuple(phase.plan(phases))
+                phase.evaluate_at = tuple(phase.plan())
                 phase.iterations = max(phase.evaluate_at)
-            model = GAZSL(config.replace(bf16=precision.setting), text_encoder=text_encoder, image_backbone=image_backbone).initialise(
-                *fit_inputs(text, store, phase.train_classes, phase.train_images),
-                [store.class_names[c] for c in phase.train_classes])
-            label = f"{phase.name} (phase {k} of {len(phases)})"  # a new bar says which phase it counts, not a restart
+            model = run.model(config.replace(bf16=precision.setting), text, store, text_encoder=text_encoder,
+                              image_backbone=image_backbone)
+            label = f"{phase.name} (phase {k} of {len(runs)})"  # a new bar says which phase it counts, not a restart
             run_phase(phase, model, out, writer, resume, stop,
                       progress=lambda done, total: Progress(label, total, done))
     finally:
         if writer is not None:
             writer.close()
 
-    summary = summarise(phases)
+    summary = summarise()
     curve = summary.pop("curve")
     kept = summary.pop("model_state", None)  # the honest run's model, at its classifier's iteration count
     if kept is not None:
@@ -110,17 +110,17 @@ def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: 
     return metrics
 
 
-def phase_plan(protocol: str, phases: list) -> str:
+def phase_plan(protocol: str, runs: list[Run]) -> str:
     """The runs ahead, said before the first: the honest protocol trains twice, and only the first run's length is
     known in advance (the final run's is chosen by it, and is at most as long)."""
     if protocol == "paper":
-        (run,) = phases
-        return f"paper protocol: one run on {len(run.train_classes)} classes ({run.iterations} iterations)"
-    *selections, final = phases
-    sizes = "/".join(str(n) for n in sorted({len(p.train_classes) for p in selections}))
-    runs = "selection run" if len(selections) == 1 else f"{len(selections)} selection runs (one per validation fold)"
-    return (f"honest protocol: {runs} on {sizes} classes (up to {selections[0].iterations} iterations), then final "
-            f"run on {len(final.train_classes)} classes to the iteration count the selection chooses (at most as many)")
+        (run,) = runs
+        return f"paper protocol: one run on {len(run.classes)} classes ({run.phase.iterations} iterations)"
+    *selections, final = runs
+    sizes = "/".join(str(n) for n in sorted({len(r.classes) for r in selections}))
+    count = "selection run" if len(selections) == 1 else f"{len(selections)} selection runs (one per validation fold)"
+    return (f"honest protocol: {count} on {sizes} classes (up to {selections[0].phase.iterations} iterations), then "
+            f"final run on {len(final.classes)} classes to the iteration count the selection chooses (at most as many)")
 
 
 def _recorded(rebuild, store: FeatureStore, *args):

@@ -10,12 +10,11 @@ import numpy as np
 
 from gazsl import config as config_module
 from gazsl.config import Config
-from gazsl.generator.gan import GAZSL
 from gazsl.generator.trainer import Phase, run_phase
 from gazsl.progress import Progress
 from gazsl.store.feature_store import FeatureStore, Split, TextVectors
 from gazsl.io import GazslError
-from gazsl.protocols.protocol import SELECT_KEY, fit_inputs, fit_on, honest_sets, images_of, local_labels, zsl_figures
+from gazsl.protocols.protocol import SELECT_KEY, Run, fit_on, honest_sets, images_of, local_labels, zsl_figures
 from gazsl.scoring import baselines
 from gazsl.scoring import evaluate as ev
 from gazsl.tuning.space import Param
@@ -61,7 +60,7 @@ def seen_view(store: FeatureStore, split_name: str) -> FeatureStore:
 
 # ------------------------------------------------------------------ trials
 def gazsl_trial(trial, view: FeatureStore, base: Config, space: dict[str, Param]) -> float:
-    """The honest protocol's selection run (gazsl.protocols.protocol.build_phases) on ``view``; evaluations go to the pruner."""
+    """The honest protocol's selection run (gazsl.protocols.protocol.build_runs) on ``view``; evaluations go to the pruner."""
     import optuna
 
     config = config_module.from_mapping(base, {name: p.suggest(trial) for name, p in space.items()},
@@ -78,9 +77,8 @@ def gazsl_trial(trial, view: FeatureStore, base: Config, space: dict[str, Param]
             raise optuna.TrialPruned(f"pruned at iteration {it}")
         return record
 
-    phase = Phase("select", config.iterations, evaluate, split.seen, fit_images,
-                  watch=lambda record: {SELECT_KEY: record[SELECT_KEY]})
-    model = GAZSL(config).initialise(*fit_inputs(text, view, split.seen, fit_images))
+    phase = Phase("select", config.iterations, evaluate, watch=lambda record: {SELECT_KEY: record[SELECT_KEY]})
+    model = Run(phase, split.seen, fit_images).model(config, text, view)
     with tempfile.TemporaryDirectory(prefix="gazsl-tune-") as scratch:  # run_phase checkpoints; a trial never resumes
         run_phase(phase, model, Path(scratch), resume=False,
                   progress=lambda done, total: Progress(f"trial {trial.number}", total, done))
