@@ -3,7 +3,10 @@
 Two layouts are accepted:
 
 * a folder with one UTF-8 file per class named ``<class_id>.<Name>.txt``
-  (the layout of the GAZSL article release);
+  (the layout of the GAZSL article release), or named ``<Name>.txt`` alone
+  (the layout of a folder dataset, ``gazsl.images.folder``): then the class ids
+  are 1, 2, ... in the order of the names, so that any subset of a dataset's
+  articles lists its classes in the order of the dataset's own ids;
 * a JSONL file with one ``{"class_id": int, "text": str}`` object per line
   (several lines for one class are joined).
 """
@@ -58,20 +61,23 @@ def read_corpus(path) -> Corpus:
 
 
 def _read_folder(path: Path) -> Corpus:
+    files = sorted(file for file in path.iterdir() if file.suffix == ".txt")
+    numbered = [_FILE_NAME.match(file.name) for file in files]
+    if not files:
+        raise data_error(path, "no <class_id>.<Name>.txt (or <Name>.txt) files in corpus folder")
+    if not any(numbered):  # <Name>.txt: ids follow the names, as gazsl.images.folder numbers the classes
+        files = sorted(files, key=lambda file: file.stem)
+        numbered = [None] * len(files)
+    elif not all(numbered):
+        odd = files[numbered.index(None)]
+        raise data_error(odd, "corpus file name must be <class_id>.<Name>.txt, as the others in this folder are")
     texts, names = {}, {}
-    for file in sorted(path.iterdir()):
-        if file.suffix != ".txt":
-            continue
-        match = _FILE_NAME.match(file.name)
-        if not match:
-            raise data_error(file, "corpus file name must be <class_id>.<Name>.txt")
-        cid = int(match.group(1))
+    for index, (file, match) in enumerate(zip(files, numbered), 1):
+        cid, name = (int(match.group(1)), match.group(2)) if match else (index, file.stem)
         if cid in texts:
             raise data_error(file, f"second document for class id {cid}")
         texts[cid] = _clean_document(read_utf8(file, "article"), file)
-        names[cid] = match.group(2)
-    if not texts:
-        raise data_error(path, "no <class_id>.<Name>.txt files in corpus folder")
+        names[cid] = name
     return Corpus(source=path, texts=texts, names=names)
 
 
