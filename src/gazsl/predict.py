@@ -7,14 +7,12 @@
 of ``<class_id>.<Name>.txt`` articles, or a JSONL file); each article becomes a
 class vector with the text encoder the model was trained with, and each photo
 (JPEG, PNG ...; folders are searched recursively) a feature vector with its
-image backbone and preprocessing. For every photo the classes are ranked by the
-model's scores (``GAZSL.scores``: kNN votes, cosine to the class pivot, or
-log-probabilities, as its config says). ``--gzsl`` adds the model's own
+image backbone and preprocessing. For every photo the classes are ranked
+(``gazsl.scoring.ranking``, shared with gazsl serve) by the model's scores
+(``GAZSL.scores``: kNN votes, cosine to the class pivot, or log-probabilities,
+as its config says). ``--gzsl`` adds the model's own
 training classes to the candidates, with the calibration chosen on validation
 classes when it was trained (``GAZSL.generalised_scores``).
-
-Candidate classes are taken in the order of their class ids, so the model
-generates for each class the same features as its own evaluation did.
 """
 
 from __future__ import annotations
@@ -28,8 +26,8 @@ import numpy as np
 from gazsl.documents.corpus import read_corpus
 from gazsl.generator.gan import GAZSL
 from gazsl.io import GazslError, atomic_path, data_error, readable_path, writable_file
-from gazsl.documents.encoders import check_terms
 from gazsl.images.vision import IMAGE_SUFFIXES, list_images
+from gazsl.scoring.ranking import candidates, class_scores, rank
 
 
 def image_paths(arguments: list[str]) -> list[Path]:
@@ -46,30 +44,12 @@ def image_paths(arguments: list[str]) -> list[Path]:
     return paths
 
 
-def rank(scores: np.ndarray, top_k: int) -> np.ndarray:
-    """(M, k) column indices of the k best scores of each row, best first; ties keep the classes' order."""
-    return np.argsort(-scores, axis=1, kind="stable")[:, :top_k]
-
-
 def predict(model: GAZSL, classes: Path, images: list[str], gzsl: bool) -> tuple[list[Path], list[str], np.ndarray]:
     """(photos, candidate class names, scores (M, C)) for the photos ``images`` and the articles in ``classes``."""
-    corpus = read_corpus(classes)
-    ids = sorted(corpus.texts)
-    names = [corpus.names.get(c) or f"class {c}" for c in ids]
-    text = model.encode(corpus.documents(ids), names)
-    check_terms(text, corpus, ids)
-    if gzsl:
-        known = set(model.class_names_ or [])
-        repeated = [n for n in names if n in known]
-        if repeated:
-            raise data_error(classes, f"class '{repeated[0]}' is one of the model's training classes, which --gzsl "
-                             "adds itself: leave it out of --classes")
+    names, text = candidates(model, read_corpus(classes), gzsl)
     paths = image_paths(images)
-    features = model.embed(paths)
-    if gzsl:
-        seen_names = model.class_names_ or [f"training class {i}" for i in range(len(model.seen_text_))]
-        return paths, seen_names + names, model.generalised_scores(text, features)
-    return paths, names, model.scores(text, features)
+    names, scores = class_scores(model, names, text, model.embed(paths), gzsl)
+    return paths, names, scores
 
 
 def write_csv(path: Path, paths: list[Path], names: list[str], scores: np.ndarray, order: np.ndarray) -> None:

@@ -32,6 +32,7 @@ import numpy as np
 from gazsl.documents.corpus import Corpus, read_corpus
 from gazsl.io import GazslError, data_error, read_utf8
 from gazsl.images.store import FeatureStore, Split, make_split, whole_families
+from gazsl.images.vision import unreadable
 
 @dataclass
 class ClassFolders:
@@ -48,18 +49,6 @@ def _photo_suffixes() -> set[str]:
     from PIL import Image
 
     return {suffix for suffix, kind in Image.registered_extensions().items() if kind in Image.OPEN}
-
-
-def _unreadable(path: Path) -> str | None:
-    """Why PIL cannot decode ``path``, or None. ``verify`` alone passes a truncated JPEG; ``load`` decodes it all."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            im.load()
-    except Exception as err:  # PIL raises OSError, SyntaxError, ValueError, DecompressionBombError ... for bad files
-        return " ".join(str(err).split()) or type(err).__name__
-    return None
 
 
 def read_class_folders(images, articles) -> ClassFolders:
@@ -85,7 +74,7 @@ def read_class_folders(images, articles) -> ClassFolders:
         kept = []
         for file in files:
             relative = file.relative_to(images).as_posix()
-            why = _unreadable(file)
+            why = unreadable(file)
             if why:
                 problems.append(f"{file}: cannot read this image ({why})")
                 continue
