@@ -76,7 +76,7 @@ def _read_folder(path: Path) -> Corpus:
         cid, name = (int(match.group(1)), match.group(2)) if match else (index, file.stem)
         if cid in texts:
             raise data_error(file, f"second document for class id {cid}")
-        texts[cid] = _clean_document(read_utf8(file, "article"), file)
+        texts[cid] = clean_document(read_utf8(file, "article"), file)
         names[cid] = name
     return Corpus(source=path, texts=texts, names=names)
 
@@ -98,11 +98,11 @@ def _read_jsonl(path: Path) -> Corpus:
         parts.setdefault(cid, []).append(text)
     if not parts:
         raise data_error(path, "empty corpus")
-    texts = {cid: _clean_document("\n".join(chunks), path, f"class_id {cid}") for cid, chunks in parts.items()}
+    texts = {cid: clean_document("\n".join(chunks), path, f"class_id {cid}") for cid, chunks in parts.items()}
     return Corpus(source=path, texts=texts, names={cid: "" for cid in texts})
 
 
-def _clean_document(text: str, file: Path, key: str | None = None) -> str:
+def clean_document(text: str, file, key: str | None = None) -> str:
     """Drop the '<n> ' sentence index that starts each line of the GAZSL release."""
     lines = [_LINE_INDEX.sub("", line, count=1).strip() for line in text.splitlines()]
     document = "\n".join(line for line in lines if line)

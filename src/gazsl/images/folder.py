@@ -195,8 +195,12 @@ def build_folder_store(images, articles, name: str, split_file=None, unseen_frac
     texts = {"tfidf": encode_tfidf(tree.corpus, ids)}  # before extraction: an article with no term stops it early
     x = extract(tree.images, tree.paths, cache, backbone, batch_size=batch_size)
     size = BACKBONES[backbone].image_size
-    notes = {n: f"{len(s.seen)} seen, {len(s.unseen)} unseen, {len(s.val)} validation classes ({s.val_rule})"
-             for n, s in splits.items()}
+    def named(classes) -> str:  # the unseen classes by name: their articles are what gazsl predict is given
+        shown = [tree.class_names[c] for c in classes[:10]]
+        return ", ".join(shown) + (f", ... ({len(classes) - 10} more)" if len(classes) > 10 else "")
+
+    notes = {n: f"{len(s.seen)} seen, {len(s.unseen)} unseen ({named(s.unseen)}), {len(s.val)} validation classes "
+                f"({s.val_rule} rule)" for n, s in splits.items()}
     store = FeatureStore(
         dataset=name, features=x, labels=tree.labels, class_ids=ids, class_names=tree.class_names,
         super_ids=super_ids, super_names=super_names, splits=splits, texts=texts,

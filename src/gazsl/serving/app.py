@@ -27,7 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from gazsl.documents.corpus import Corpus, read_corpus
+from gazsl.documents.corpus import Corpus, clean_document, read_corpus
 from gazsl.io import GazslError
 from gazsl.images.vision import unreadable
 from gazsl.scoring.ranking import candidates, class_scores, rank
@@ -89,11 +89,12 @@ class Ranker:
             raise Rejected(409, f"class '{name}' is already a candidate")
         if not article.strip():
             raise Rejected(400, f"the article for '{name}' is empty")
+        article = clean_document(article, f"article for '{name}'")  # as read from a file of --classes
         vector = self.model.encode([article], [name])
         if not vector.any():
             raise Rejected(400, f"the article for '{name}' has no term the model knows (only stop words or numbers?)")
         cid = max(self.corpus.texts) + 1  # last in id order: the classes already there keep their generated features
-        self.corpus = Corpus(source=self.source, texts={**self.corpus.texts, cid: article.strip()},
+        self.corpus = Corpus(source=self.source, texts={**self.corpus.texts, cid: article},
                              names={**self.corpus.names, cid: name})
         self._encoded.clear()
         return self.classes()
