@@ -138,3 +138,17 @@ def test_a_corpus_of_name_files_numbers_its_classes_in_name_order(tmp_path):
     (tmp_path / "4.Pike.txt").write_text("The pike is long.")
     with pytest.raises(GazslError, match="must be <class_id>.<Name>.txt, as the others"):
         read_corpus(tmp_path)
+
+
+def test_options_of_the_other_datasets_are_refused_for_a_folder_and_back(tmp_path):
+    cases = [
+        (["--dataset", "folder", "--articles", "a"], "--dataset folder needs --images DIR"),
+        (["--dataset", "folder", "--images", "p", "--articles", "a", "--root", "r"], "--root does not apply to --dataset folder"),
+        (["--dataset", "folder", "--images", "p", "--articles", "a", "--crop", "bbox"], "--crop does not apply"),
+        (["--dataset", "cub", "--root", "r", "--articles", "a", "--families", "f.tsv"], "--families applies to --dataset folder only"),
+        (["--dataset", "cub", "--articles", "a"], "--dataset cub needs --root DIR"),
+    ]
+    for argv, message in cases:
+        with pytest.raises(GazslError, match=message):
+            main(["build", *argv, "--out", str(tmp_path / "x.h5")])
+    assert not (tmp_path / "x.h5").exists()

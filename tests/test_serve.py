@@ -48,6 +48,7 @@ def test_a_class_added_from_its_article_competes_as_if_it_were_in_the_folder(pho
     model, _, photos, _ = photo_model
     article = "The violet bird is violet all over with a short black bill and pale legs."
     with client_for(photo_model) as client:
+        assert client.get("/api/classes").json()["top_k"] == 5
         listed = client.post("/api/classes", data={"name": "Violet_Bird", "article": article}).json()["classes"]
         assert listed == ["Orange_Bird", "Grey_Bird", "Violet_Bird"]
         answer = upload(client, photos / "bird0.png", top_k=3).json()
@@ -137,6 +138,16 @@ def serve(model: Path, classes: Path, *options) -> tuple[subprocess.Popen, str]:
             time.sleep(0.3)
     process.kill()
     raise AssertionError("gazsl serve did not answer within 120 s")
+
+
+def test_a_bad_classes_folder_stops_the_server_before_it_listens_in_one_line(photo_model, tmp_path):
+    _, path, _, _ = photo_model
+    folder = write_articles(tmp_path / "odd", (5,))
+    (folder / "7.Odd_Bird.txt").write_text("Zzyzx qwop 1998.")
+    result = subprocess.run([sys.executable, "-m", "gazsl.serve", "--model", str(path), "--classes", str(folder),
+                             "--port", str(free_port())], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"error: {folder / '7.Odd_Bird.txt'}: no term of the vocabulary" in result.stderr
 
 
 def rss_mb(pid: int) -> float:

@@ -49,8 +49,8 @@ class Rejected(Exception):
 class Ranker:
     """A loaded model and its candidate classes (the --classes articles, then those added on the page)."""
 
-    def __init__(self, model, classes: Path):
-        self.model = model
+    def __init__(self, model, classes: Path, top_k: int):
+        self.model, self.top_k = model, top_k
         self.corpus = read_corpus(classes)
         self.source = Path(classes)
         self._encoded: dict[bool, tuple[list[str], np.ndarray]] = {}  # gzsl -> candidates(), until a class is added
@@ -101,7 +101,8 @@ class Ranker:
 
     def classes(self) -> dict:
         return {"classes": [self.corpus.names[c] for c in sorted(self.corpus.texts)],
-                "training_classes": len(self.model.class_names_ or []), "gzsl_available": self.gzsl_available}
+                "training_classes": len(self.model.class_names_ or []), "gzsl_available": self.gzsl_available,
+                "top_k": self.top_k}
 
 
 def model_card(model, model_path: Path) -> dict:
@@ -118,7 +119,7 @@ def model_card(model, model_path: Path) -> dict:
 
 def create_app(model, model_path, classes, top_k: int = 5, max_upload_bytes: int = 10 << 20, queue: int = 32):
     """The application for a loaded ``model`` (``GAZSL.load(model_path)``) and the articles folder ``classes``."""
-    ranker = Ranker(model, Path(classes))
+    ranker = Ranker(model, Path(classes), top_k)
     card = model_card(model, Path(model_path))
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gazsl-model")
     waiting = 0  # requests submitted to the worker and not yet answered; touched on the event loop only

@@ -100,4 +100,4 @@ document.getElementById("add-class").addEventListener("submit", async (e) => {
   }
 });
 
-fetch("/api/classes").then(answer).then(showClasses);
+fetch("/api/classes").then(answer).then((info) => { topK.value = info.top_k; showClasses(info); });
