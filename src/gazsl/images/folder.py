@@ -34,6 +34,7 @@ from gazsl.io import GazslError, data_error, read_utf8
 from gazsl.images.store import FeatureStore, Split, make_split, whole_families
 from gazsl.images.vision import unreadable
 
+
 @dataclass
 class ClassFolders:
     """A checked tree: classes in name order, each photo's path (relative to ``images``) and class index."""
@@ -60,6 +61,8 @@ def read_class_folders(images, articles) -> ClassFolders:
         raise data_error(articles, "article folder not found (--articles: one <class>.txt per class)")
     corpus = read_corpus(articles)
     article_of = {name: corpus.texts[cid] for cid, name in corpus.names.items()}
+    numbered = {name: articles / f"{cid}.{name}.txt" for cid, name in corpus.names.items()}
+    file_of = {name: f if f.is_file() else articles / f"{name}.txt" for name, f in numbered.items()}
     suffixes = _photo_suffixes()
     problems: list[str] = []
     photos: dict[str, list[str]] = {}  # class -> its readable, distinct photos
@@ -87,7 +90,7 @@ def read_class_folders(images, articles) -> ClassFolders:
         photos[folder.name] = kept
     for name in sorted(article_of):
         if found.get(name, 0) == 0:
-            problems.append(f"{articles / (name + '.txt')}: article of class '{name}' but no photographs in "
+            problems.append(f"{file_of[name]}: article of class '{name}' but no photographs in "
                             f"{images / name}")
     if problems:
         raise GazslError("\n".join(problems))

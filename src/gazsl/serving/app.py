@@ -9,7 +9,7 @@
 
 One model is loaded, and all its work runs on one worker thread, in arrival order: the generator is not
 made for concurrent use, and one photograph at a time keeps the memory to the model's plus the uploads
-waiting. At most ``queue`` requests wait; one more is told to retry (503) rather than queued without bound.
+waiting (each in a temporary file). At most ``queue`` requests wait; one more is told to retry (503) rather than queued without bound.
 A bad upload is a 4xx with a one-line ``error`` the page shows; the server goes on answering.
 """
 
@@ -53,8 +53,8 @@ class Ranker:
         self.model, self.top_k = model, top_k
         self.corpus = read_corpus(classes)
         self.source = Path(classes)
-        self._encoded: dict[bool, tuple[list[str], np.ndarray]] = {}  # gzsl -> candidates(), until a class is added
-        candidates(model, self.corpus, gzsl=False)  # a bad --classes stops the server before it starts
+        # gzsl -> candidates(), until a class is added; the first made now, so that a bad --classes stops the start
+        self._encoded: dict[bool, tuple[list[str], np.ndarray]] = {False: candidates(model, self.corpus, gzsl=False)}
 
     @property
     def gzsl_available(self) -> bool:
@@ -72,10 +72,7 @@ class Ranker:
             raise Rejected(415, f"'{filename}' is not an image this server can read ({why})")
         if gzsl and not self.gzsl_available:
             raise Rejected(400, "this model has no GZSL calibration (only a gazsl train run of the honest protocol has one)")
-        try:
-            names, text = self._candidates(gzsl)
-        except GazslError as err:
-            raise Rejected(400, str(err)) from None
+        names, text = self._candidates(gzsl)  # a training class among them under GZSL: a GazslError, so a 400
         names, scores = class_scores(self.model, names, text, self.model.embed([path]), gzsl)
         order = rank(scores, min(top_k, len(names)))[0]
         return {"classes": [{"class": names[c], "score": float(scores[0, c])} for c in order],
