@@ -72,6 +72,18 @@ def test_a_folder_tree_becomes_a_store_with_the_users_split_and_a_family_split(f
     assert store.texts["tfidf"].vectors.shape[0] == 4 and "fish_random" not in store.splits
 
 
+def test_gazsl_text_adds_an_encoder_to_it_from_the_same_articles_row_for_row(fish, tmp_path):
+    import shutil
+
+    from gazsl.text import main as text
+
+    root, path = fish
+    copy = Path(shutil.copy(path, tmp_path / "fish.h5"))
+    text(["encode", "--corpus", str(root / "articles"), "--encoder", "tfidf", "--name", "again", "--store", str(copy)])
+    store = FeatureStore.open(copy)
+    assert np.array_equal(store.texts["again"].vectors, store.texts["tfidf"].vectors)  # <Name>.txt ids are the store's
+
+
 def test_without_a_split_file_a_random_split_is_drawn_from_the_seed(tmp_path):
     from gazsl.images.folder import folder_splits
 
