@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     parser.add_argument("--max-upload-mb", type=float, default=10, help="largest photo accepted (default 10 MB)")
     parser.add_argument("--queue", type=int, default=32, help="requests that may wait for the model (default 32)")
     args = parser.parse_args(argv)
-    for flag, value, low in (("--top-k", args.top_k, 1), ("--queue", args.queue, 1), ("--port", args.port, 0)):
+    for flag, value, low in (("--top-k", args.top_k, 1), ("--queue", args.queue, 1), ("--port", args.port, 1)):
         if value < low:
             raise GazslError(f"{flag} must be at least {low}, got {value}")
     if args.max_upload_mb <= 0:
