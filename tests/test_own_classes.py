@@ -3,7 +3,8 @@
 a folder tree made here (cub100 photographs of 12 classes under their names, their Wikipedia articles as
 <Name>.txt) -> gazsl data build --dataset folder -> gazsl train -> gazsl predict, each a new process as a user
 would run it; then the page: its figures for the same photos are predict's, in the application (TestClient)
-and in headless Chromium driving the real server (skipped without chromium or playwright).
+and in headless Chromium driving the real server (playwright over the system chromium, a fresh profile each
+launch; skipped without chromium or playwright).
 """
 
 import csv
@@ -174,6 +175,10 @@ def test_the_page_in_chromium_shows_predicts_ranking_and_takes_a_new_article(own
             assert "is not an image this server can read" in failed.inner_text()
             page.set_input_files("#photos", str(photos[1]))  # and the server answers on
             page.locator("article.photo.done").nth(2).wait_for(timeout=120_000)
+
+            page.click("#card-link")  # the model card, from the model file
+            page.locator("td", has_text="birds_random").wait_for(timeout=30_000)
+            assert "efficientnet-lite0" in page.inner_text("#card") and "tfidf" in page.inner_text("#card")
             browser.close()
         assert not outside, outside  # nothing fetched from anywhere but the server
     finally:
