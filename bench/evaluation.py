@@ -23,7 +23,7 @@ import torch
 
 from gazsl import config as config_module
 from gazsl.generator.gan import GAZSL
-from gazsl.images.datasets import open_store
+from gazsl.datasets.stores import open_store
 from gazsl.protocols.cells import CONFIG_DIR
 from gazsl.protocols.protocol import CLASSIFIERS, build_phases, fit_inputs, honest_sets, validation_figures
 

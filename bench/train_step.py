@@ -28,7 +28,7 @@ import torch
 from gazsl.scoring import evaluate as ev
 from gazsl.config import preset
 from gazsl.generator.fast_step import StepShape, fast_gemm_flops, fast_step, make_optimizers, reference_gemm_flops
-from gazsl.generator.model import Critic, Generator
+from gazsl.generator.model import Critic, Generator, generate
 from gazsl.generator.precision import Precision, resolve
 from gazsl.generator.step import EpochSampler, TrainingData, draw_inputs, reference_step
 
@@ -106,7 +106,7 @@ def synthetic_data(shape: dict, config, device, gen: torch.Generator):
 
 def evaluate(netG: Generator, unseen_text: torch.Tensor, test: torch.Tensor, config, seed: int) -> torch.Tensor:
     """What training runs at each evaluation: generate, cosine k-NN votes, argmax. Returns (N,) predictions."""
-    fake, labels = ev.generate(netG, unseen_text, config.samples_per_class, torch.Generator().manual_seed(seed))
+    fake, labels = generate(netG, unseen_text, config.samples_per_class, torch.Generator().manual_seed(seed))
     return ev.knn_votes(test, fake, labels, unseen_text.shape[0], config.knn_k).argmax(dim=1)
 
 

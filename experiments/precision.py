@@ -97,7 +97,7 @@ def closing(results: dict[str, dict[str, list[dict]]]) -> tuple[str, dict[str, s
 def auto_decision(split: str, config_dir: Path) -> str:
     """What bf16 'auto' decides here at the split's shapes (a probe on this machine; another may differ)."""
     from gazsl.generator.trainer import resolve_device
-    from gazsl.images.datasets import open_store
+    from gazsl.datasets.stores import open_store
 
     _, config, store = load_cell(split, config_dir)
     features = open_store(split, store).features.shape[1]

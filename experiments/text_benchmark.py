@@ -25,7 +25,7 @@ from gazsl.documents.corpus import read_corpus
 from gazsl.documents.encoders import recorded_encoder
 from gazsl.documents.relevance import RelevanceText
 from gazsl.generator.precision import cpu_name
-from gazsl.images.class_folds import cv_split_name
+from gazsl.store.splits import cv_split_name
 from gazsl.io import sha256_file, write_json_atomic, write_text_atomic
 from gazsl.protocols import benchmark as bm
 from gazsl.protocols.paired import folds_test_to_train, paired

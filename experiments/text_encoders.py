@@ -2,6 +2,7 @@
 
     python experiments/text_encoders.py run --jobs 2   # -> experiments/results/text_encoders.md
     python experiments/text_encoders.py proxy    # -> experiments/results/text_encoders_proxy.md
+    python experiments/text_encoders.py verdict  # both files' opening verdict, from text_benchmark.json, no run
 
 ``run`` adds the two MiniLM variants to the cub100 store (``minilm``: the whole
 article; ``minilm_visual``: noise handling, see MINILM_VISUAL), expects the two
@@ -41,9 +42,9 @@ from gazsl.scoring.estimator import ZeroShotEstimator
 from gazsl.io import GazslError, run_cli, write_text_atomic
 from gazsl.protocols.protocol import choose_and_refit, images_of, local_labels
 from gazsl.protocols.cells import CONFIG_DIR, RUNS_DIR, load_cell, run_cell, run_cells
-from gazsl.protocols.tables import environments, mean_std
-from gazsl.images.datasets import open_store
-from gazsl.images.store import FeatureStore, TextVectors
+from gazsl.protocols.tables import environments, mean_std, put_verdict
+from gazsl.datasets.stores import open_store
+from gazsl.store.feature_store import FeatureStore, TextVectors
 from gazsl.documents.appearance import encode_appearance
 from gazsl.documents.encoders import encode_tfidf
 
@@ -61,6 +62,46 @@ TEXTS = {  # store name -> `gazsl.text encode` arguments (None: built with the s
 }
 DEFAULT_STORE = "features/cub100.h5"
 DEFAULT_CORPUS = "../shared/data/cub/wiki_articles"
+RESULTS = Path("experiments/results")
+TEXT_BENCHMARK = RESULTS / "text_benchmark.json"  # the verdict on text: pre-registered, intervals over class folds
+
+
+# ---------------------------------------------------------------- verdict
+def text_verdict(path: Path = TEXT_BENCHMARK) -> str:
+    """Three lines atop this experiment's files: the text benchmark's answer (pre-registered, intervals over the
+    benchmark's folds), which variants it shows above or below TF-IDF, and what this file's own figures are."""
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        design = stored["design"]
+        versus = {(protocol, v): row["versus_tfidf"] for protocol in design["protocols"]  # the design's order
+                  for v, row in stored["summary"][protocol].items() if row.get("versus_tfidf")}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise GazslError(f"{path}: unreadable text benchmark results ({err}); rerun experiments/text_benchmark.py") from None
+
+    def shown(test, described: bool) -> str:  # the variants whose interval passes ``test``, on which protocols
+        found: dict[str, list[str]] = {}
+        for (protocol, v), d in versus.items():
+            if test(d):
+                found.setdefault(v, []).append(protocol)
+        return "; ".join(f"{v} on {' and '.join(on)}" + (f" ({design['variants'][v]})" if described else "")
+                         for v, on in found.items()) or "none"
+
+    claim = "; ".join(f"{d['mean']:+.1f} [{d['low']:+.1f}, {d['high']:+.1f}] ({protocol})"
+                      for (protocol, v), d in versus.items() if v == design["candidate"])
+    lines = [f"**Verdict.** On the benchmark's folds of classes (`{path.with_suffix('.md').name}`, pre-registered, "
+             f"95 % intervals, method `{design['method']}`), the pre-registered `{design['candidate']}` minus TF-IDF, "
+             f"points of top-1: {claim}.",
+             f"Shown above TF-IDF: {shown(lambda d: d['low'] > 0, True)}; shown below it: "
+             f"{shown(lambda d: d['high'] < 0, False)}; every other interval straddles 0.",
+             "The figures below are test figures of fixed encoders that nothing chose among: they describe, the "
+             "benchmark's intervals decide."]
+    return "\n".join(f"{line}  " for line in lines)
+
+
+def cmd_verdict(args) -> None:
+    for out in args.files:
+        put_verdict(Path(out), text_verdict(args.text_benchmark))
+        print(f"{out}: verdict from {args.text_benchmark}")
 
 
 # ---------------------------------------------------------------- run
@@ -135,7 +176,7 @@ def cmd_run(args) -> None:
     results = train_runs(args.runs, args.configs, args.splits, args.seeds, args.jobs)
     first = results[(args.splits[0], "tfidf")][0]
     text = "\n".join([
-        "# Text encoders on cub100 (honest protocol)", "",
+        "# Text encoders on cub100 (honest protocol)", "", text_verdict(), "",
         f"Made by: `{_command_line()}`", "",
         f"Store {', '.join(f'`{s}`' for s in sorted(stores))} (sha256 {first['data']['store_sha256'][:12]}), "
         f"preset `{first['preset']}`, classifier `{first['classifier']}` (gzsl_h and ausuc calibrate "
@@ -294,7 +335,7 @@ def cmd_proxy(args) -> None:
             cells.append(f"{mean:+.1f} [{low:+.1f}, {high:+.1f}]")
         deltas.append(f"| {row['variant']} | {reference} | " + " | ".join(cells) + " |")
     text = "\n".join([
-        "# Noise handling, measured with a GAN-free proxy", "",
+        "# Noise handling, measured with a GAN-free proxy", "", text_verdict(), "",
         f"Made by: `{_command_line()}`", "",
         "A PROXY, not GAZSL: `gazsl.scoring.baselines.PrototypeRegression` (ridge regression from class text vectors "
         "to class-mean image features, z-scored, fitted on seen classes; ridge strength, relative to the mean "
@@ -332,11 +373,12 @@ def main(argv=None) -> int:
         else:
             p.add_argument("--store", default=DEFAULT_STORE)
             p.add_argument("--runs", default="runs/text_encoders", help="the cache of MiniLM vectors")
+    verdict = sub.add_parser("verdict", help="put the text benchmark's verdict atop the files already written")
+    verdict.add_argument("--files", nargs="+", default=[str(RESULTS / "text_encoders.md"),
+                                                        str(RESULTS / "text_encoders_proxy.md")])
+    verdict.add_argument("--text-benchmark", type=Path, default=TEXT_BENCHMARK)
     args = parser.parse_args(argv)
-    if args.command == "run":
-        cmd_run(args)
-    else:
-        cmd_proxy(args)
+    {"run": cmd_run, "proxy": cmd_proxy, "verdict": cmd_verdict}[args.command](args)
     return 0
 
 

@@ -55,7 +55,7 @@ def selection_run(split: str, setting_json: str, seed: int, runs_dir: Path, conf
 
     from gazsl.generator.gan import GAZSL
     from gazsl.generator.trainer import early_stops, run_phase
-    from gazsl.images.datasets import open_store
+    from gazsl.datasets.stores import open_store
     from gazsl.protocols.protocol import build_phases, fit_inputs
 
     if threads:

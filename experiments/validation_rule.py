@@ -4,11 +4,11 @@
         # -> experiments/results/validation_rule.md
 
 "After" is the leaderboard (``gazsl.leaderboard``, experiments/results/leaderboard.json, made first): hard splits
-validate on whole families of seen classes (``gazsl.images.store.val_rule_for``). "Before" is the same leaderboard
+validate on whole families of seen classes (``gazsl.store.splits.val_rule_for``). "Before" is the same leaderboard
 command on copies of the stores whose hard splits draw their validation classes at random from the seen classes, as
 every split did before (same seed, same held-out images: only the validation classes differ). Each writes its own
 runs (runs/validation_rule/) and configs; the table gives, per split, Spearman's rho between the methods' mean
-validation top-1 per class and their mean test top-1 (``gazsl.leaderboard.spearman``), the validation and test
+validation top-1 per class and their mean test top-1 (``gazsl.protocols.leaderboard.spearman``), the validation and test
 figures of the best method by each, and what the one choice rule (``gazsl_chosen``) picks under either rule.
 validation_rule.json keeps the rho figures, which the next ``gazsl.leaderboard`` table quotes.
 """
@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl import leaderboard
-from gazsl.images.datasets import open_store
-from gazsl.images.store import make_split
+from gazsl import leaderboard as leaderboard_command
+from gazsl.protocols import leaderboard
+from gazsl.datasets.stores import open_store
+from gazsl.store.splits import make_split
 from gazsl.io import GazslError, data_error, run_cli, write_json_atomic, write_text_atomic
 from gazsl.protocols.cells import load_cell, read_cell
 from gazsl.protocols.tables import mean_std, parse_table_args, table_parser
@@ -68,9 +69,9 @@ def main(argv=None) -> int:
         store = random_rule_store(split, args.configs, args.work)
         write_json_atomic(configs / f"{split}.json", {**cell, "store": str(store)})
     methods = sorted({c["method"] for c in after_cells}, key=list(leaderboard.METHODS).index)
-    leaderboard.main(["--splits", *args.splits, "--seeds", str(args.seeds), "--methods", *methods,
-                      "--configs", str(configs), "--runs", str(args.work / "runs"), "--results", str(args.work),
-                      "--jobs", str(args.jobs)])
+    leaderboard_command.main(["--splits", *args.splits, "--seeds", str(args.seeds), "--methods", *methods,
+                              "--configs", str(configs), "--runs", str(args.work / "runs"), "--results", str(args.work),
+                              "--jobs", str(args.jobs)])
     before_cells = json.loads((args.work / "leaderboard.json").read_text(encoding="utf-8"))["cells"]
 
     def as_results(cells):
@@ -102,7 +103,7 @@ def main(argv=None) -> int:
         "| split | validation classes | rho | best on validation: val / test top-1 | best on test: test top-1 | "
         "GAZSL chosen on validation: val / test top-1 |\n|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
     write_text_atomic(args.results / "validation_rule.md", text)
-    # the leaderboard quotes the "before" figures from here (gazsl.leaderboard.rank_agreement)
+    # the leaderboard quotes the "before" figures from here (gazsl.protocols.leaderboard.rank_agreement)
     write_json_atomic(args.results / "validation_rule.json", {"command": command, "seeds": args.seeds, "rho": rhos})
     print(text)
     return 0

@@ -1,5 +1,6 @@
 """Shared fixtures: the real data in ../shared/data, skipped with a reason where it is absent."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,8 @@ def make_toy_store(path: Path, n_classes: int = 24, per_class: int = 20, seed: i
     """A small linear world: text determines attributes, attributes determine features."""
     import numpy as np
 
-    from gazsl.images.store import FeatureStore, TextVectors, make_split
+    from gazsl.store.feature_store import FeatureStore, TextVectors
+    from gazsl.store.splits import make_split
 
     rng = np.random.default_rng(seed)
     attributes = rng.random((n_classes, 12)).astype(np.float32)
@@ -73,13 +75,23 @@ def toy_configs(toy_store, tiny_config_file, tmp_path) -> Path:
     return configs
 
 
-def cli_error_line(capsys, main, argv) -> str:
-    """The one error line a command's ``main`` prints for ``argv`` through ``gazsl.io.run_cli``, which must exit 2."""
+# What a training prints on stderr before an error that stops it mid-run: its phases, then its progress lines.
+PROGRESS_LINE = re.compile(r".*: (honest|paper) protocol: .*|.*\(phase \d+ of \d+\): iteration \d+/\d+ .*")
+
+
+def cli_error_line(capsys, main, argv, after_progress: bool = False) -> str:
+    """The one error line a command's ``main`` prints for ``argv`` through ``gazsl.io.run_cli``, which must exit 2.
+
+    ``after_progress``: the error stops a training that has begun, so the lines of its progress come first."""
     from gazsl.io import run_cli
 
     with pytest.raises(SystemExit) as stop:
         run_cli(main, argv)
     err = capsys.readouterr().err
+    if after_progress:
+        *progress, last = err.splitlines(keepends=True)
+        assert progress and all(PROGRESS_LINE.fullmatch(line.strip()) for line in progress), err
+        err = last
     assert stop.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
     return err.strip()
 

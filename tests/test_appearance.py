@@ -12,7 +12,8 @@ from gazsl.documents.appearance import AppearanceEncoder, encode_appearance
 from gazsl.documents.corpus import read_corpus
 from gazsl.documents.encoders import recorded_encoder
 from gazsl.generator.gan import GAZSL
-from gazsl.images.store import FeatureStore, make_split
+from gazsl.store.feature_store import FeatureStore
+from gazsl.store.splits import make_split
 from gazsl.io import GazslError
 from gazsl.text import main
 

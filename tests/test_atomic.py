@@ -21,7 +21,7 @@ import torch
 
 from conftest import make_toy_store
 from gazsl.io import GazslError, atomic_path, write_json_atomic
-from gazsl.images.store import FeatureStore
+from gazsl.store.feature_store import FeatureStore
 from gazsl.generator.checkpoint import load_checkpoint, save_checkpoint
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -47,7 +47,7 @@ CHILD = {
     # the features are written, the labels and the rest are not, when the child pauses
     "store": """
         import sys, time, h5py, numpy as np
-        from gazsl.images.store import FeatureStore
+        from gazsl.store.feature_store import FeatureStore
         path, pause = sys.argv[1], sys.argv[2] == "pause"
         store = FeatureStore.open(path)
         store.features = np.random.default_rng(1).random((len(store.labels), 4096), dtype=np.float32)

@@ -9,12 +9,12 @@ import re
 import numpy as np
 import pytest
 
-import gazsl.images.aviary_world as aviary
+import gazsl.datasets.aviary_world as aviary
 from gazsl.aviary import main as aviary_cli
-from gazsl.images import aviary_templates as words
+from gazsl.datasets import aviary_templates as words
 from gazsl.documents.corpus import read_corpus
 from gazsl.io import GazslError
-from gazsl.images.store import FeatureStore
+from gazsl.store.feature_store import FeatureStore
 
 # A small world for the tests that build several times.
 SMALL = aviary.AviaryConfig(n_species=40, n_families=6, n_orders=3, images_per_species=(5, 8),
@@ -212,3 +212,19 @@ def test_rebuild_replaces_its_corpus_but_never_a_foreign_folder(tmp_path):
 def test_negative_seed_is_a_clear_error(tmp_path):
     with pytest.raises(GazslError, match="seed"):
         aviary.build_aviary(tmp_path / "s.h5", tmp_path, seed=-1, config=SMALL)
+
+
+def test_articles_regenerate_from_the_store_alone(built, tmp_path):
+    """aviary_articles: the corpus the build wrote, without reading it; another world's checksum, or a store that is
+    no aviary, is refused rather than answered with other articles."""
+    root, store, _ = built
+    written = read_corpus(root / "corpora" / aviary.ARTICLES)
+    regenerated = aviary.aviary_articles(store)
+    assert regenerated.texts == written.texts and regenerated.names == written.names
+    other = aviary.build_aviary(tmp_path / "small.h5", tmp_path / "small", seed=3, config=SMALL)
+    other.info["seed"] = 4  # its record no longer matches its vectors
+    with pytest.raises(GazslError, match="regenerated aviary articles differ"):
+        aviary.aviary_articles(other)
+    other.info["source"] = "gazsl.data"
+    with pytest.raises(GazslError, match="not an aviary store"):
+        aviary.aviary_articles(other)

@@ -29,7 +29,7 @@ from gazsl import config as config_module
 from gazsl.config import Config
 from gazsl.documents.corpus import read_corpus
 from gazsl.io import GazslError
-from gazsl.images.store import FeatureStore
+from gazsl.store.feature_store import FeatureStore
 
 # derandomize: the same examples on every run, so CI is reproducible; database=None: nothing written to the repo
 FAST = settings(max_examples=25, deadline=None, derandomize=True, database=None,
@@ -317,7 +317,7 @@ def _mat_bytes(tmp: Path, compress: bool) -> bytes:
 @FAST
 @given(cut=st.floats(0, 1, exclude_max=True), compress=st.booleans())
 def test_truncated_mat_refused_or_whole(tmp_path, work, cut, compress):
-    from gazsl.images.release import load_split
+    from gazsl.datasets.release import load_split
 
     data = _mat_bytes(tmp_path, compress)
     bad = scratch(work, ".mat")
@@ -334,7 +334,7 @@ def test_truncated_mat_refused_or_whole(tmp_path, work, cut, compress):
 @given(flips=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(1, 255)), min_size=1, max_size=3))
 def test_corrupt_mat_gives_one_line_or_checked_values(tmp_path, work, flips):
     """No checksum in MATLAB v5: a flip may change a value, but never into an unchecked one or a traceback."""
-    from gazsl.images.release import load_split
+    from gazsl.datasets.release import load_split
 
     data = bytearray(_mat_bytes(tmp_path, compress=True))
     for where, xor in flips:
@@ -350,7 +350,7 @@ def test_corrupt_mat_gives_one_line_or_checked_values(tmp_path, work, flips):
 
 
 def test_truncated_mat73_is_refused(tmp_path):
-    from gazsl.images.matlab import load_mat
+    from gazsl.store.readers import load_mat
 
     path = tmp_path / "v73.mat"
     with h5py.File(path, "w", userblock_size=512) as f:
@@ -369,7 +369,7 @@ LABELS = np.array([0, 1, 2, 1, 0, 2, 2, 1], dtype=np.int64)
 @FAST
 @given(cut=st.floats(0, 1, exclude_max=True), as_list=st.booleans(), protocol=st.sampled_from([2, 4]))
 def test_truncated_label_pickle_is_refused(work, cut, as_list, protocol):
-    from gazsl.images.release import load_labels
+    from gazsl.store.readers import load_labels
 
     data = pickle.dumps(LABELS.tolist() if as_list else LABELS, protocol=protocol)
     bad = scratch(work, ".pkl")
@@ -383,7 +383,7 @@ def test_truncated_label_pickle_is_refused(work, cut, as_list, protocol):
 @given(value=st.one_of(JSON_VALUE, hnp.arrays(dtype=st.sampled_from([np.float64, np.int32, np.bool_, np.uint8]),
                                                shape=hnp.array_shapes(min_dims=0, max_dims=2, min_side=0, max_side=5))))
 def test_label_pickle_of_the_wrong_kind(work, value):
-    from gazsl.images.release import load_labels
+    from gazsl.store.readers import load_labels
 
     bad = scratch(work, ".pkl")
     bad.write_bytes(pickle.dumps(value, protocol=2))
@@ -406,7 +406,7 @@ def _npz_bytes(tmp: Path) -> bytes:
 @FAST
 @given(cut=st.floats(0, 1, exclude_max=True))
 def test_truncated_npz_is_refused(tmp_path, work, cut):
-    from gazsl.images.vision import read_feature_npz
+    from gazsl.vision.backbone import read_feature_npz
 
     data = _npz_bytes(tmp_path)
     bad = scratch(work, ".npz")
@@ -420,7 +420,7 @@ def test_truncated_npz_is_refused(tmp_path, work, cut):
 @given(flips=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(1, 255)), min_size=1, max_size=2))
 def test_corrupt_npz_refused_or_the_same(tmp_path, work, flips):
     """Zip members carry CRC-32s: a flip is an error or lands where it changes nothing that is read."""
-    from gazsl.images.vision import read_feature_npz
+    from gazsl.vision.backbone import read_feature_npz
 
     data = bytearray(_npz_bytes(tmp_path))
     for where, xor in flips:
@@ -443,7 +443,7 @@ def test_corrupt_npz_refused_or_the_same(tmp_path, work, flips):
     ({"features": np.zeros((4,), np.float32)}, "do not agree"),
 ])
 def test_npz_wrong_values_dtypes_shapes(tmp_path, change, needle):
-    from gazsl.images.vision import read_feature_npz
+    from gazsl.vision.backbone import read_feature_npz
 
     arrays = dict(features=np.ones((4, 3), np.float32), label=np.array([0, 1, 0, 1]), class_names=np.array(["A", "B"]),
                   paths=np.array(["A/1.jpg", "B/1.jpg", "A/2.jpg", "B/2.jpg"]), **{})
@@ -456,7 +456,7 @@ def test_npz_wrong_values_dtypes_shapes(tmp_path, change, needle):
 
 
 def test_non_utf8_class_list_is_refused(tmp_path):
-    from gazsl.images.release import read_cub_class_names
+    from gazsl.datasets.release import read_cub_class_names
 
     path = tmp_path / "classes.txt"
     path.write_bytes(b"1 001.Black_footed_Albatross\n2 002.Laysan\xff_Albatross\n")
@@ -491,7 +491,7 @@ def test_train_cli_unknown_split_encoder_and_corrupt_checkpoint(small_store, tmp
     assert f"{tmp_path / 'absent.h5'}: feature store not found" in cli_error_line(capsys, main, absent)
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "checkpoint_select.pt").write_bytes(b"PK\x03\x04 torn")
-    err = cli_error_line(capsys, main, base + ["--split", "toy_easy", "--resume"])
+    err = cli_error_line(capsys, main, base + ["--split", "toy_easy", "--resume"], after_progress=True)
     assert "checkpoint_select.pt: unreadable checkpoint" in err
 
 

@@ -1,10 +1,13 @@
 """Bad paths given to gazsl.train and gazsl.predict: one line naming the path and the problem, exit 2, nothing written.
 
 Tests run as root, where permission bits stop no write: the unwritable places used here are ones that refuse root too
-(/proc, a file where a folder is needed). The checks run before any work, so predict is given a dummy model file.
+(/proc, a file where a folder is needed, a read-only file system's refusal). The checks run before any work, so predict is given a dummy model file.
 """
 
+import errno
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -58,6 +61,46 @@ def test_predict_refuses_an_out_it_cannot_write(world, capsys, out, problem):
     line = cli_error_line(capsys, predict.main, ["--model", str(world / "model.gazsl"), "--classes", str(world / "articles"),
                                                  "--images", str(world / "photo.jpg"), "--out", out])
     assert line.startswith(f"error: {out}: ") and problem in line
+    assert listing(world) == before
+
+
+@pytest.fixture(params=["file system", "permissions"])
+def read_only(request, world, monkeypatch):
+    """A folder ``RO`` in ``world`` that takes no new file: a read-only file system (mounting one needs privileges a
+    test lacks, so its refusal, EROFS, is what the write probe meets there) or permission bits (where they count)."""
+    folder = world / "RO"
+    folder.mkdir()
+    if request.param == "file system":
+        real = tempfile.mkstemp
+
+        def mkstemp(*args, dir=None, **kwargs):
+            if dir is not None and Path(dir) == folder:
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+            return real(*args, dir=dir, **kwargs)
+        monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+        return folder
+    folder.chmod(0o555)
+    request.addfinalizer(lambda: folder.chmod(0o755))
+    if os.access(folder, os.W_OK):
+        pytest.skip("running as root: permission bits do not stop writes")
+    return folder
+
+
+@pytest.mark.parametrize("below", ["run", ""])  # --out RO/run, and --out RO itself (which once failed taking its lock)
+def test_train_refuses_a_read_only_out(world, toy_store, read_only, capsys, below):
+    out = str(read_only / below)  # Path / "" is the folder itself
+    before = listing(world)
+    line = cli_error_line(capsys, train.main, ["--split", "toy_easy", "--store", str(toy_store), "--out", out])
+    assert line.startswith(f"error: {out}: cannot write run folder (--out)") and str(read_only) in line, line
+    assert listing(world) == before
+
+
+def test_predict_refuses_a_read_only_out(world, read_only, capsys):
+    out = str(read_only / "pred.csv")
+    before = listing(world)
+    line = cli_error_line(capsys, predict.main, ["--model", str(world / "model.gazsl"), "--classes", str(world / "articles"),
+                                                 "--images", str(world / "photo.jpg"), "--out", out])
+    assert line.startswith(f"error: {out}: cannot write predictions file (--out)") and str(read_only) in line, line
     assert listing(world) == before
 
 

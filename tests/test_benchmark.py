@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from gazsl.images.class_folds import class_folds, cv_splits, validation_folds
-from gazsl.images.store import FeatureStore
+from gazsl.store.splits import class_folds, cv_splits, validation_folds
+from gazsl.store.feature_store import FeatureStore
 from gazsl.protocols.paired import corrected_interval, paired
 
 
@@ -181,3 +181,17 @@ def test_list_prints_the_cells_of_a_full_run_two_run_apart_and_the_table_collect
                           env=env, capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "another definition" in done.stderr
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_running_cells_reports_cells_done_of_all_off_a_terminal(monkeypatch, capsys):
+    from gazsl import benchmark as command
+    from gazsl.protocols import benchmark as bm
+
+    ran = []
+    monkeypatch.setattr(bm, "run_cell", lambda cell, design, runs: ran.append(cell))
+    todo = [bm.Cell("aviary_scs", 0, fold, "prototype", 0) for fold in range(3)]
+    command.run_cells(todo, bm.DESIGN, bm.RUNS, jobs=1)
+    reported = [line for line in capsys.readouterr().err.splitlines() if line.startswith("benchmark cells: ")]
+    assert ran == todo
+    assert [line.split(",")[0] for line in reported] == [f"benchmark cells: cell {i}/3 ({100 * i / 3:.0f}%)"
+                                                         for i in range(4)]

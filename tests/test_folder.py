@@ -15,7 +15,7 @@ from PIL import Image
 from gazsl.data import main
 from gazsl.documents.corpus import read_corpus
 from gazsl.io import GazslError, sha256_file
-from gazsl.images.store import FeatureStore
+from gazsl.store.feature_store import FeatureStore
 
 ARTICLES = {
     "Clownfish": "The clownfish is orange with three white bands edged in black, living among sea anemones.",
@@ -85,7 +85,7 @@ def test_gazsl_text_adds_an_encoder_to_it_from_the_same_articles_row_for_row(fis
 
 
 def test_without_a_split_file_a_random_split_is_drawn_from_the_seed(tmp_path):
-    from gazsl.images.folder import folder_splits
+    from gazsl.datasets.folder import folder_splits
 
     labels = np.repeat(np.arange(10), 5)
     a, b = folder_splits("x", labels, 10, seed=3), folder_splits("x", labels, 10, seed=3)
@@ -124,7 +124,7 @@ def test_a_bad_tree_is_one_line_per_problem_exit_2_and_the_store_is_untouched(fi
 
 
 def test_split_and_family_files_name_their_first_problem(tmp_path):
-    from gazsl.images.folder import read_families, read_split_file
+    from gazsl.datasets.folder import read_families, read_split_file
 
     names = ["A", "B", "C"]
     bad = {'{"seen": ["A"], "unseen": ["Z"]}': "'Z' is not one of the class folders",

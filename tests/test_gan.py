@@ -13,7 +13,7 @@ from gazsl.scoring.baselines import ESZSL
 from gazsl.generator.gan import GAZSL
 from gazsl.io import GazslError
 from gazsl.protocols.protocol import choose_and_refit, fit_on, honest_sets, zsl_figures
-from gazsl.images.store import FeatureStore
+from gazsl.store.feature_store import FeatureStore
 
 TINY = dict(text_reduced_dim=16, generator_hidden=32, critic_hidden=32, batch_size=64, critic_steps=2, lr=3e-3,
             iterations=60, samples_per_class=10, knn_k=5, device="cpu")

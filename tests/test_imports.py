@@ -1,4 +1,7 @@
-"""No import cycle among gazsl's modules, subpackages included, counting the imports inside functions (the way a loop usually hides)."""
+"""gazsl's floors hold: no import cycle among its modules, and no room imports one beside or above it.
+
+Imports inside functions count (the way a loop usually hides), subpackages included.
+"""
 
 import ast
 from pathlib import Path
@@ -7,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "gazsl"
 
 
 def module_name(package: Path, path: Path) -> str:
-    """gazsl.images.store for gazsl/images/store.py; a package's __init__ is the package itself."""
+    """gazsl.store.feature_store for gazsl/store/feature_store.py; a package's __init__ is the package itself."""
     parts = ["gazsl", *path.relative_to(package).with_suffix("").parts]
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
@@ -22,7 +25,7 @@ def import_graph(package: Path) -> dict[str, set[str]]:
             if isinstance(node, ast.Import):
                 imported |= {a.name for a in node.names if a.name in files}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in files:
-                # from gazsl.images import store: the submodule; from gazsl import GAZSL: the package
+                # from gazsl.store import splits: the submodule; from gazsl import GAZSL: the package
                 imported |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in files else node.module
                              for a in node.names}
         graph[name] = imported - {name}
@@ -60,18 +63,18 @@ def test_the_cycle_finder_finds_a_loop_hidden_in_a_function(tmp_path):
 
 def test_the_cycle_finder_follows_imports_into_subpackages(tmp_path):
     (tmp_path / "__init__.py").write_text("")
-    (tmp_path / "images").mkdir()
-    (tmp_path / "images" / "__init__.py").write_text("")
-    (tmp_path / "images" / "store.py").write_text("import gazsl.text\n")
-    (tmp_path / "text.py").write_text("def read():\n    from gazsl.images import store\n")
-    assert find_cycle(import_graph(tmp_path)) == ["gazsl.images.store", "gazsl.text", "gazsl.images.store"]
+    (tmp_path / "room").mkdir()
+    (tmp_path / "room" / "__init__.py").write_text("")
+    (tmp_path / "room" / "store.py").write_text("import gazsl.text\n")
+    (tmp_path / "text.py").write_text("def read():\n    from gazsl.room import store\n")
+    assert find_cycle(import_graph(tmp_path)) == ["gazsl.room.store", "gazsl.text", "gazsl.room.store"]
 
 
 def test_no_import_cycle_among_gazsl_modules():
     graph = import_graph(PACKAGE)
     assert {"gazsl.protocols.protocol", "gazsl.protocols.training"} <= graph["gazsl.train"]
     assert {"gazsl.generator.gan", "gazsl.generator.trainer"} <= graph["gazsl.protocols.training"]
-    assert "gazsl.images.store" in graph["gazsl.images.datasets"]  # subpackages are read too
+    assert "gazsl.store.feature_store" in graph["gazsl.datasets.stores"]  # subpackages are read too
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
@@ -104,3 +107,52 @@ def test_the_generator_needs_nothing_of_the_floors_built_on_it():
         above = {m for m in reachable(graph, module)
                  if m in COMMANDS or m.startswith(("gazsl.protocols", "gazsl.tuning"))}
         assert not above, f"{module} imports {sorted(above)}"
+
+
+# The floors, bottom up (README.md, "The package in the order data moves through it"). A module may import its own
+# room and the floors below its own, nothing beside or above. Floor 0 is the infrastructure every floor uses; the
+# commands (every other top-level module, and the package itself) are the top floor.
+INFRASTRUCTURE = {"gazsl.io", "gazsl.interrupt", "gazsl.version", "gazsl.config", "gazsl.progress"}
+FLOORS = {"gazsl.store": 1,
+          "gazsl.documents": 2, "gazsl.vision": 2, "gazsl.scoring": 2,
+          "gazsl.datasets": 3, "gazsl.generator": 3,
+          "gazsl.protocols": 4,
+          "gazsl.tuning": 5, "gazsl.serving": 5}
+TOP = 6
+
+
+def room(module: str) -> str:
+    """gazsl.store for gazsl.store.splits; a top-level module is a room of its own."""
+    return ".".join(module.split(".")[:2])
+
+
+def floor(module: str) -> int:
+    if module in INFRASTRUCTURE:
+        return 0
+    return FLOORS.get(room(module), TOP)
+
+
+def upward_or_sideways(graph: dict[str, set[str]]) -> list[str]:
+    """Every import of a room beside or above the importer's floor, as 'importer -> imported' (the infrastructure's
+    modules may use each other)."""
+    return sorted(f"{m} -> {d}" for m, deps in graph.items() for d in deps
+                  if room(d) != room(m) and floor(d) >= floor(m) and floor(d) > 0)
+
+
+def test_the_floor_check_catches_sideways_and_upward_imports():
+    graph = {"gazsl.documents.encoders": {"gazsl.store.feature_store", "gazsl.vision.backbone"},
+             "gazsl.store.feature_store": {"gazsl.io", "gazsl.datasets.stores"},
+             "gazsl.scoring.evaluate": {"gazsl.generator.model"},
+             "gazsl.generator.trainer": {"gazsl.protocols.runs", "gazsl.generator.checkpoint"},
+             "gazsl.datasets.build": {"gazsl.documents.corpus", "gazsl.vision.backbone", "gazsl.store.splits"}}
+    assert upward_or_sideways(graph) == ["gazsl.documents.encoders -> gazsl.vision.backbone",
+                                         "gazsl.generator.trainer -> gazsl.protocols.runs",
+                                         "gazsl.scoring.evaluate -> gazsl.generator.model",
+                                         "gazsl.store.feature_store -> gazsl.datasets.stores"]
+
+
+def test_every_room_stands_only_on_the_floors_below_it():
+    graph = import_graph(PACKAGE)
+    rooms = {room(m) for m in graph if m.count(".") >= 1 and (PACKAGE / m.split(".")[1]).is_dir()}
+    assert rooms <= set(FLOORS), f"rooms without a floor: {sorted(rooms - set(FLOORS))}"
+    assert upward_or_sideways(graph) == []

@@ -58,7 +58,7 @@ def own_run(tmp_path_factory):
     (root / "config.json").write_text(json.dumps(CONFIG))
     gazsl("train", "--split", "birds_random", "--store", store, "--preset", "cpu", "--config", root / "config.json",
           "--iters", "40", "--out", root / "run", "--device", "cpu")
-    from gazsl.images.store import FeatureStore
+    from gazsl.store.feature_store import FeatureStore
 
     split = FeatureStore.open(store).split("birds_random")
     unseen = [classes[c] for c in split.unseen]

@@ -20,9 +20,9 @@ from conftest import SHARED, cli_error_line
 from gazsl.config import preset
 from gazsl.generator.gan import GAZSL
 from gazsl.io import sha256_file
-from gazsl.predict import main
+from gazsl.predict import main, score_meaning
 from gazsl.documents.encoders import TfidfEncoder
-from gazsl.images.vision import BACKBONES, ImageBackbone
+from gazsl.vision.backbone import BACKBONES, ImageBackbone
 
 ARTICLES = {  # class id -> (name, article); the first four are the training classes
     1: ("Red_Bird", "The red bird has a red crown, a red breast and black wings. Its bill is short and conical."),
@@ -69,7 +69,12 @@ def test_every_photo_gets_the_classes_ranked_on_the_terminal_and_in_csv(photo_mo
     out = tmp_path / "predictions.csv"
     main(["--model", str(path), "--classes", str(articles), "--images", str(photos), "--top-k", "5", "--out", str(out)])
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith(f"{photos / 'bird0.png'}: ") and lines[-1] == f"2 photos x 2 classes -> {out}"
+    # a header naming the score (the model's classifier is pivot), then the table: photo on its first row, rank, class
+    assert lines[0] == ("score: cosine similarity to the mean of the class's generated features, among the candidates; "
+                        "higher ranks first")
+    assert lines[1].split() == ["photo", "rank", "class", "score"]
+    table = [line.split() for line in lines[2:-1]]
+    assert lines[-1] == f"every class's score and rank for each photo (2 photos x 2 classes = 4 rows) -> {out}"
     rows = list(csv.DictReader(out.open()))
     assert [(r["image"], r["rank"]) for r in rows] == [(str(photos / f"bird{i}.png"), str(k)) for i in (0, 1) for k in (1, 2)]
     # the same scores as the model gives in Python, best first
@@ -79,6 +84,8 @@ def test_every_photo_gets_the_classes_ranked_on_the_terminal_and_in_csv(photo_mo
         mine = {r["class"]: float(r["score"]) for r in rows if r["image"].endswith(f"bird{i}.png")}
         assert mine == pytest.approx(dict(zip(names, scores[i])), rel=1e-5)
         assert [r["class"] for r in rows if r["image"].endswith(f"bird{i}.png")] == [names[j] for j in np.argsort(-scores[i])]
+    assert table == [[*([str(photos / f"bird{i}.png")] if r == 1 else []), str(r), names[j], f"{scores[i, j]:.3f}"]
+                     for i in (0, 1) for r, j in enumerate(np.argsort(-scores[i]), 1)]
 
 
 def test_gzsl_adds_the_training_classes_with_the_calibration(photo_model, tmp_path, capsys):
@@ -88,12 +95,42 @@ def test_gzsl_adds_the_training_classes_with_the_calibration(photo_model, tmp_pa
     model.gzsl_calibration_ = 0.25
     path = model.save(tmp_path / "calibrated.gazsl")
     model.gzsl_calibration_ = None
-    main(["--model", str(path), "--classes", str(articles), "--images", str(photos / "bird1.png"), "--gzsl", "--top-k", "6"])
-    ranked = capsys.readouterr().out.splitlines()[0]
-    assert all(name in ranked for name, _ in ARTICLES.values())
+    out = tmp_path / "gzsl.csv"
+    main(["--model", str(path), "--classes", str(articles), "--images", str(photos / "bird1.png"), "--gzsl", "--top-k", "2",
+          "--out", str(out)])
+    lines = capsys.readouterr().out.splitlines()
+    # --gzsl changes what the score is, and the header says how
+    assert lines[0] == ("score: cosine similarity to the mean of the class's generated features, among the model's 4 "
+                        "training classes and the candidates, +0.25 (the calibration chosen on validation classes) "
+                        "added to the candidates'; higher ranks first")
+    assert len(lines) == 2 + 2 + 1  # header, column names, the top 2, the summary
+    # the CSV holds every class, not the top-k shown, and the calibration is in the candidates' scores
+    rows = list(csv.DictReader(out.open()))
+    assert [r["rank"] for r in rows] == [str(k) for k in range(1, 7)]
+    assert {r["class"] for r in rows} == {name for name, _ in ARTICLES.values()}
+    documents, names = [ARTICLES[c][1] for c in (5, 6)], [ARTICLES[c][0] for c in (5, 6)]
+    plain = model.gzsl_scores(np.concatenate([model.seen_text_, model.encode(documents, names)]),
+                              model.embed([photos / "bird1.png"]))[0]
+    mine = {r["class"]: float(r["score"]) for r in rows}
+    in_order = [mine[n] for n in (*[ARTICLES[c][0] for c in (1, 2, 3, 4)], *names)]  # training classes, then candidates
+    assert in_order == pytest.approx(plain + np.r_[np.zeros(4), 0.25, 0.25], rel=1e-5)
+    assert lines[-1] == f"every class's score and rank for each photo (1 photo x 6 classes = 6 rows) -> {out}"
     repeated = write_articles(tmp_path / "repeated", (1, 5))
     line = cli_error_line(capsys, main, ["--model", str(path), "--classes", str(repeated), "--images", str(photos), "--gzsl"])
     assert "class 'Red_Bird' is one of the model's training classes" in line
+
+
+def test_the_header_says_what_a_knn_models_score_is_and_how_gzsl_changes_it(photo_model):
+    """A kNN model ranks by vote shares, and under --gzsl by the pivots' cosines plus the calibration (kNN votes are
+    too coarse to calibrate): the header says which; a fused model's says what is fused."""
+    knn = photo_model[0].with_classifier("knn")
+    assert score_meaning(knn, gzsl=False) == "share of the 3 nearest generated features that are of the class, among the candidates"
+    knn.gzsl_calibration_ = -0.5
+    assert score_meaning(knn, gzsl=True).startswith("cosine similarity to the mean of the class's generated features, "
+                                                    "among the model's 4 training classes and the candidates, -0.5 (")
+    assert score_meaning(knn.with_classifier("pivot+regression"), gzsl=False) == (
+        "0.5 x the standardised cosine similarity to the mean of the class's generated features + 0.5 x the "
+        "standardised score of a text-to-class-mean regression, among the candidates")
 
 
 def test_bad_input_exits_2_with_one_line_naming_it(photo_model, tmp_path, capsys):
@@ -147,7 +184,7 @@ def cub100_run(tmp_path_factory):
     """A short honest cub100_easy run (about 20 s) on a store built here from the shared features."""
     if not (SHARED / "cub100" / "images").is_dir():
         pytest.skip("../shared/data/cub100 not found: real-photograph test skipped")
-    from gazsl.images.build import build_store
+    from gazsl.datasets.build import build_store
     from gazsl.train import main as train
 
     root = tmp_path_factory.mktemp("cub100")
@@ -173,7 +210,7 @@ def predict_cli(*args) -> list[dict]:
 @pytest.mark.slow
 def test_predict_from_raw_photos_and_articles_gives_the_runs_top1(cub100_run, tmp_path):
     from gazsl.protocols.protocol import images_of, zsl_figures
-    from gazsl.images.store import FeatureStore
+    from gazsl.store.feature_store import FeatureStore
 
     store = FeatureStore.open(cub100_run / "cub100.h5")
     split, text = store.split("cub100_easy"), store.text("tfidf").vectors
@@ -200,7 +237,8 @@ def test_predict_from_raw_photos_and_articles_gives_the_runs_top1(cub100_run, tm
     rows = predict_cli("--model", cub100_run / "run" / "model.gazsl", "--classes", articles, "--top-k", "1",
                        "--out", tmp_path / "p.csv", "--images", *[SHARED / "cub100" / "images" / paths[i] for i in subset])
     truth = [names[list(split.unseen).index(store.labels[i])] for i in subset]
-    from_photos = [row["class"] for row in rows]
+    assert len(rows) == len(subset) * len(names)  # every class's score, whatever --top-k shows
+    from_photos = [row["class"] for row in rows if row["rank"] == "1"]
     from_store = [names[j] for j in model.predict(text[split.unseen], store.features[subset])]
     top1_photos = 100 * np.mean(np.array(from_photos) == truth)
     top1_store = 100 * np.mean(np.array(from_store) == truth)

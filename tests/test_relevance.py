@@ -64,8 +64,8 @@ def test_the_honest_protocol_asks_text_made_from_images_only_of_classes_it_may_s
     """Text learned from images is made once per validation fold from that fold's fit classes (never its validation
     or unseen classes), then once from the seen classes for the final fit; the figures are those of fixed text
     when the function ignores its classes."""
-    from gazsl.images.class_folds import validation_folds
-    from gazsl.images.store import FeatureStore
+    from gazsl.store.splits import validation_folds
+    from gazsl.store.feature_store import FeatureStore
     from gazsl.protocols.protocol import honest_baseline
 
     store = FeatureStore.open(toy_store)

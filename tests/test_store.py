@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from gazsl.io import GazslError
-from gazsl.images.store import FeatureStore, TextVectors, make_split
+from gazsl.store.feature_store import FeatureStore, TextVectors
+from gazsl.store.splits import make_split
 
 
 def small_store():

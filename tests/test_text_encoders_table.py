@@ -43,3 +43,35 @@ def test_the_configs_own_text_is_the_reproduce_tables_run_and_the_others_run_bes
     assert text_encoders.text_runs(runs, "s_easy", "minilm", tmp_path) == runs / "texts" / "minilm"
     assert text_encoders.text_runs(runs, "s_hard", "tfidf", tmp_path) == runs / "texts" / "tfidf"
     assert text_encoders.text_runs(runs, "s_hard", "tfidf_gazsl", tmp_path) == runs
+
+
+def test_verdict_from_the_text_benchmark_opens_both_files(text_encoders, tmp_path):
+    import json
+    from pathlib import Path
+
+    def d(mean, low, high):
+        return {"versus_tfidf": {"mean": mean, "low": low, "high": high, "wins": 0, "losses": 0}}
+
+    design = {"candidate": "cand", "method": "prototype", "protocols": ["p_scs", "p_sce"],
+              "variants": {"cand": "the candidate", "oracle": "attributes, not text", "weak": "a weak text"}}
+    summary = {"p_scs": {"tfidf": {"versus_tfidf": None}, "cand": d(-0.5, -2.2, 1.1), "oracle": d(18, 1.3, 35),
+                         "weak": d(-9, -19, -0.8)},
+               "p_sce": {"tfidf": {"versus_tfidf": None}, "cand": d(1.0, 0.2, 1.8), "oracle": d(18, 10, 27),
+                         "weak": d(-9, -23, 4)}}
+    (tmp_path / "text_benchmark.json").write_text(json.dumps({"design": design, "summary": summary}))
+    lines = text_encoders.text_verdict(tmp_path / "text_benchmark.json").splitlines()
+    assert len(lines) == 3 and all(line.endswith("  ") for line in lines)  # three markdown lines, one paragraph
+    assert lines[0].endswith("`cand` minus TF-IDF, points of top-1: -0.5 [-2.2, +1.1] (p_scs); +1.0 [+0.2, +1.8] (p_sce).  ")
+    assert ("Shown above TF-IDF: oracle on p_scs and p_sce (attributes, not text); cand on p_sce (the candidate); "
+            "shown below it: weak on p_scs;") in lines[1]
+    # put atop a file as the experiment writes it, then replaced, never stacked
+    result = tmp_path / "text_encoders.md"
+    result.write_text("# Text encoders\n\nMade by: `x`\n\n| table |\n")
+    text_encoders.main(["verdict", "--files", str(result), "--text-benchmark", str(tmp_path / "text_benchmark.json")])
+    text_encoders.main(["verdict", "--files", str(result), "--text-benchmark", str(tmp_path / "text_benchmark.json")])
+    assert result.read_text() == "# Text encoders\n\n" + "\n".join(lines) + "\n\nMade by: `x`\n\n| table |\n"
+    # the committed files open with the verdict of the committed benchmark
+    results = Path(__file__).resolve().parents[1] / "experiments" / "results"
+    verdict = text_encoders.text_verdict(results / "text_benchmark.json")
+    for name in ("text_encoders.md", "text_encoders_proxy.md"):
+        assert (results / name).read_text().split("\n\n")[1] == verdict

@@ -9,7 +9,8 @@ from gazsl import text as text_module
 from gazsl.documents import text_noise as tn
 from gazsl.documents.corpus import Corpus, read_corpus, split_sentences
 from gazsl.io import GazslError
-from gazsl.images.store import FeatureStore, make_split
+from gazsl.store.feature_store import FeatureStore
+from gazsl.store.splits import make_split
 
 
 def test_convert_template_keeps_the_size_and_drops_the_conversion():

@@ -4,11 +4,16 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from gazsl.config import PRESETS
-from gazsl.images.store import FeatureStore
+from gazsl.store.feature_store import FeatureStore
 from gazsl.protocols.protocol import build_phases
+from gazsl.io import GazslError
+from gazsl.protocols.training import train
 from gazsl.train import main
+
+from conftest import cli_error_line
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 
@@ -18,10 +23,17 @@ def run_cli(*args, cwd=None):
                           env=ENV, cwd=cwd, timeout=600)
 
 
-def test_honest_run_writes_metrics(toy_store, tiny_config_file, tmp_path):
+def test_honest_run_writes_metrics(toy_store, tiny_config_file, tmp_path, capsys):
     out = tmp_path / "run"
     main(["--split", "toy_easy", "--store", str(toy_store), "--config", str(tiny_config_file), "--iters", "80", "--out", str(out)])
     metrics = json.loads((out / "metrics.json").read_text())
+    # the final line: every figure in percent, chance beside top-1, and what the iteration count is
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert f"top-1 {metrics['zsl_top1']:.1f}% (chance 16.7%;" in line
+    assert f"AUSUC {100 * metrics['ausuc']:.1f}%, H {metrics['gzsl_h']:.1f}%" in line
+    assert f"{metrics['iterations']} generator iterations, chosen on validation classes" in line
+    assert metrics["classifier"] == "knn" and metrics["gzsl_classifier"] == "pivot"
+    assert "too coarse to calibrate" in metrics["classifiers_note"]
     for key in ("split", "seed", "iterations", "n_unseen_classes", "zsl_top1", "zsl_top1_per_class", "ausuc",
                 "seconds", "config", "gzsl_seen", "gzsl_unseen", "gzsl_h", "protocol", "preset", "versions", "data"):
         assert key in metrics, key
@@ -32,7 +44,7 @@ def test_honest_run_writes_metrics(toy_store, tiny_config_file, tmp_path):
     assert len(metrics["data"]["store_sha256"]) == 64
 
 
-def test_paper_protocol_reports_oracle_best_and_last(toy_store, tiny_config_file, tmp_path):
+def test_paper_protocol_reports_oracle_best_and_last(toy_store, tiny_config_file, tmp_path, capsys):
     out = tmp_path / "run"
     main(["--split", "toy_easy", "--store", str(toy_store), "--config", str(tiny_config_file), "--iters", "30",
           "--out", str(out), "--protocol", "paper", "--preset", "paper"])
@@ -41,6 +53,9 @@ def test_paper_protocol_reports_oracle_best_and_last(toy_store, tiny_config_file
     assert metrics["zsl_top1_best"] >= metrics["zsl_top1"]
     assert metrics["ausuc_best"] >= metrics["ausuc"]
     assert "oracle" in metrics["best_selected_on"]
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert f"AUSUC {100 * metrics['ausuc']:.1f}%; best {metrics['zsl_top1_best']:.1f}% at iteration " in line
+    assert f"(oracle: chosen on the unseen test classes); {metrics['iterations']} generator iterations, the last" in line
 
 
 def test_honest_phases_never_train_on_heldout_or_validation_data(toy_store):
@@ -98,3 +113,31 @@ def test_every_classifier_scored_on_one_training_gives_what_a_run_of_its_own_giv
         for key in (*protocol.FINAL_KEYS, "iterations", "val_top1", "val_top1_per_class", "gzsl_classifier"):
             assert alone[key] == shared["by_classifier"][classifier][key], (classifier, key)
     assert {k: shared[k] for k in protocol.FINAL_KEYS} == {k: shared["by_classifier"]["knn"][k] for k in protocol.FINAL_KEYS}
+
+
+def folder_state(root) -> dict:
+    """Every path under ``root``: its bytes (None for a folder) and modification time, to see that nothing touched it."""
+    return {str(p.relative_to(root)): (None if p.is_dir() else p.read_bytes(), p.stat().st_mtime_ns)
+            for p in [root, *sorted(root.rglob("*"))]}
+
+
+@pytest.mark.parametrize("state", ["absent", "empty", "unrelated files"])
+def test_resume_with_nothing_to_resume_is_one_line_and_leaves_the_folder_as_it_was(toy_store, tmp_path, capsys, state):
+    out = tmp_path / "run"
+    if state != "absent":
+        out.mkdir()
+    if state == "unrelated files":
+        (out / "notes.txt").write_text("my notes")
+        (out / "tb").mkdir()
+        (out / "tb" / "events.bin").write_bytes(b"\x00\x01")
+    before = folder_state(tmp_path)
+    err = cli_error_line(capsys, main, ["--split", "toy_easy", "--store", str(toy_store), "--out", str(out), "--resume"])
+    assert err == f"error: {out}: nothing to resume (no checkpoint); drop --resume to start a new run"
+    assert folder_state(tmp_path) == before
+
+
+def test_the_library_refuses_to_resume_a_folder_without_checkpoints(toy_store, tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(GazslError, match="nothing to resume"):
+        train("toy_easy", PRESETS["cpu"], out, store_path=toy_store, resume=True)
+    assert not out.exists()

@@ -17,7 +17,7 @@ import torch
 
 from conftest import cli_error_line, make_toy_store
 from gazsl.io import GazslError
-from gazsl.images.store import FeatureStore
+from gazsl.store.feature_store import FeatureStore
 from gazsl.protocols.protocol import honest_sets
 from gazsl.generator.trainer import GazslTrainer
 

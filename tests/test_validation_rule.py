@@ -4,7 +4,8 @@ import json
 import numpy as np
 
 from conftest import load_experiment
-from gazsl.images.store import FeatureStore, make_split
+from gazsl.store.feature_store import FeatureStore
+from gazsl.store.splits import make_split
 from gazsl.leaderboard import main as leaderboard
 
 

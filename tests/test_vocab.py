@@ -72,7 +72,8 @@ def test_fixed_vocabulary_encoding(tmp_path):
 
 
 def test_encode_cli_with_gazsl_vocabulary(tmp_path, shared_data):
-    from gazsl.images.store import FeatureStore, make_split
+    from gazsl.store.feature_store import FeatureStore
+    from gazsl.store.splits import make_split
 
     terms = shared_data / "cub" / "gazsl_release" / "CUB_Porter_7551D_TFIDF_term.mat"
     labels = np.repeat(np.arange(3), 4)
@@ -100,7 +101,8 @@ def test_learned_vocabulary_matches_gazsl(shared_data, capsys, corpus, reference
 
 
 def test_the_store_records_the_whole_tfidf_recipe_and_new_articles_encode_alike(tmp_path):
-    from gazsl.images.store import FeatureStore, make_split
+    from gazsl.store.feature_store import FeatureStore
+    from gazsl.store.splits import make_split
     from gazsl.documents.encoders import recorded_encoder
 
     articles = tmp_path / "articles"

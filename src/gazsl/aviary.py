@@ -1,4 +1,4 @@
-"""The aviary, gazsl's synthetic default dataset: ``python -m gazsl.aviary`` (the world: gazsl.images.aviary_world).
+"""The aviary, gazsl's synthetic default dataset: ``python -m gazsl.aviary`` (the world: gazsl.datasets.aviary_world).
 
     python -m gazsl.aviary build [--out features/aviary.h5] [--corpus-root text_corpora] [--seed 0]
 """
@@ -9,8 +9,8 @@ import argparse
 import time
 from pathlib import Path
 
-from gazsl.images.aviary_world import ARTICLES, NOTES, build_aviary
-from gazsl.images.store import default_store_path
+from gazsl.datasets.aviary_world import ARTICLES, NOTES, build_aviary
+from gazsl.store.feature_store import default_store_path
 
 
 def main(argv=None) -> int:

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from gazsl.io import GazslError, write_json_atomic, write_text_atomic
+from gazsl.progress import Progress
 from gazsl.protocols import benchmark as bm
 
 RESULTS = Path("experiments/results")
@@ -51,13 +52,17 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run_cells(todo: list[bm.Cell], design: Path, runs: Path, jobs: int) -> None:
-    from tqdm import tqdm
+    with Progress("benchmark cells", len(todo), unit="cell") as progress:
+        if jobs <= 1:
+            for cell in todo:
+                print(f"+ {cell.command(design, runs)}", file=sys.stderr, flush=True)
+                bm.run_cell(cell, design, runs)
+                progress.update()
+            return
+        _run_in_parallel(todo, design, runs, jobs, progress)
 
-    if jobs <= 1:
-        for cell in tqdm(todo, desc="benchmark cells", disable=None):
-            print(f"+ {cell.command(design, runs)}", file=sys.stderr, flush=True)
-            bm.run_cell(cell, design, runs)
-        return
+
+def _run_in_parallel(todo: list[bm.Cell], design: Path, runs: Path, jobs: int, progress: Progress) -> None:
     import multiprocessing
     import os
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -65,9 +70,10 @@ def run_cells(todo: list[bm.Cell], design: Path, runs: Path, jobs: int) -> None:
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(bm.run_cell, cell, design, runs, threads): cell for cell in todo}
-        for done, future in enumerate(as_completed(futures), 1):
+        for future in as_completed(futures):
             future.result()
-            print(f"[{done}/{len(todo)}] done: {futures[future].command(design, runs)}", file=sys.stderr, flush=True)
+            print(f"done: {futures[future].command(design, runs)}", file=sys.stderr, flush=True)
+            progress.update()
 
 
 def write_table(design_path: Path, design: dict, runs: Path, protocols: list[str] | None, results: Path,

@@ -5,7 +5,7 @@ CLI::
     python -m gazsl.data build --dataset cub|nab --root DIR --articles DIR [--backbone efficientnet-lite0] [--crop none|bbox]
     python -m gazsl.data build --dataset folder --images DIR --articles DIR [--name NAME]
                                [--split-file splits.json | --unseen-fraction 0.2] [--families families.tsv]
-                               (your own classes: DIR/<class>/<photos>, <class>.txt articles; gazsl/images/folder.py)
+                               (your own classes: DIR/<class>/<photos>, <class>.txt articles; gazsl/datasets/folder.py)
     python -m gazsl.data build-cub100 --images CUB100_DIR --articles DIR [--features NPZ]   (build --name cub100)
     python -m gazsl.data import-release --dataset cub|nab --from DIR [--articles DIR] [--metadata FILE_OR_DIR]
     python -m gazsl.data download --dataset cub|nab [--cache DIR] [--sha256 HEX] (then as import-release)
@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from gazsl.io import GazslError, data_error, one_line, sha256_file
-from gazsl.images.store import FeatureStore, default_store_path, store_lock
+from gazsl.store.feature_store import FeatureStore, default_store_path, store_lock
+from gazsl.vision.backbone import BACKBONES
 
 # The GAZSL release as re-published with CIZSL (the authors' group): one archive, both datasets.
 # The original link in the GAZSL README is a Google Drive folder, which needs an interactive
@@ -43,39 +44,52 @@ RELEASE_SHA256: str | None = None
 # ------------------------------------------------------------------ download
 def download_file(url: str, dest, sha256: str | None = None, retries: int = 5, backoff: float = 2.0,
                   chunk: int = 1 << 20) -> Path:
-    """Fetch ``url`` to ``dest``, resuming from ``dest.part`` (HTTP Range) after a broken transfer."""
+    """Fetch ``url`` to ``dest``, resuming from ``dest.part`` (HTTP Range) after a broken transfer.
+
+    A broken transfer is retried ``retries`` times with a growing pause; a first connection that fails (no network,
+    an unknown host) stops at once, as waiting would not bring the network back."""
     from tqdm import tqdm
 
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     for attempt in range(retries + 1):
         have = part.stat().st_size if part.exists() else 0
         request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                if have and getattr(response, "status", 200) != 206:  # the server ignored the range
-                    have = 0
-                length = response.headers.get("Content-Length")
-                total = have + int(length) if length and length.isdigit() else None
-                with open(part, "ab" if have else "wb") as f, tqdm(total=total, initial=have, unit="B",
-                                                                   unit_scale=True, desc=dest.name) as bar:
-                    while block := response.read(chunk):
-                        f.write(block)
-                        bar.update(len(block))
-            if total is not None and part.stat().st_size < total:
-                raise http.client.IncompleteRead(b"", total - part.stat().st_size)
-            break
+            response = urllib.request.urlopen(request, timeout=60)
         except urllib.error.HTTPError as err:
             if err.code == 416 and have:  # nothing left to fetch: the part is complete
                 break
             raise GazslError(f"{url}: HTTP {err.code} {err.reason}") from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
-            if attempt == retries:
-                raise GazslError(f"{url}: download failed after {retries + 1} attempts ({one_line(err)}); "
-                                 f"run again to resume from {part}") from None
-            print(f"transfer broken ({type(err).__name__}); resuming from byte {part.stat().st_size if part.exists() else 0}")
-            time.sleep(backoff * 2 ** attempt)
+            if attempt == 0:
+                reason = err.reason if isinstance(err, urllib.error.URLError) else err
+                raise GazslError(f"{url}: cannot connect ({one_line(reason)}); is this machine online?"
+                                 + (f" Run again to resume from {part}" if have else "")) from None
+            broken = err
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with response:
+                    if have and getattr(response, "status", 200) != 206:  # the server ignored the range
+                        have = 0
+                    length = response.headers.get("Content-Length")
+                    total = have + int(length) if length and length.isdigit() else None
+                    with open(part, "ab" if have else "wb") as f, tqdm(total=total, initial=have, unit="B",
+                                                                       unit_scale=True, desc=dest.name) as bar:
+                        while block := response.read(chunk):
+                            f.write(block)
+                            bar.update(len(block))
+                if total is not None and part.stat().st_size < total:
+                    raise http.client.IncompleteRead(b"", total - part.stat().st_size)
+                break
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
+                broken = err
+        if attempt == retries:
+            raise GazslError(f"{url}: download failed after {retries + 1} attempts ({one_line(broken)}); "
+                             f"run again to resume from {part}") from None
+        print(f"transfer broken ({type(broken).__name__}); resuming from byte {part.stat().st_size if part.exists() else 0}")
+        time.sleep(backoff * 2 ** attempt)
     digest = sha256_file(part)
     if sha256 is not None and digest != sha256.lower():
         part.unlink()
@@ -123,7 +137,7 @@ CUB_ATTRIBUTES = Path("attributes") / "class_attribute_labels_continuous.txt"
 
 def _add_build_options(p) -> None:
     p.add_argument("--articles", required=True, help="folder of <class_id>.<Name>.txt articles (or a .jsonl corpus)")
-    p.add_argument("--backbone", default="efficientnet-lite0", choices=["efficientnet-lite0"])
+    p.add_argument("--backbone", default="efficientnet-lite0", choices=sorted(BACKBONES))
     p.add_argument("--crop", default="none", choices=["none", "bbox"],
                    help="bbox: crop each image to its bounding_boxes.txt box before the backbone (default: none)")
     p.add_argument("--features", help="precomputed .npz (extract-features; paths relative to the images/ folder) "
@@ -159,13 +173,13 @@ def main(argv=None) -> int:
     _add_import_options(dl)
     ext = sub.add_parser("extract-features", help="image folder (one sub-folder per class) -> features .npz")
     ext.add_argument("--images", required=True)
-    ext.add_argument("--backbone", default="efficientnet-lite0", choices=["efficientnet-lite0"])
+    ext.add_argument("--backbone", default="efficientnet-lite0", choices=sorted(BACKBONES))
     ext.add_argument("--out", required=True)
     ext.add_argument("--batch-size", type=int, default=32)
     ext.add_argument("--checkpoint-every", type=int, default=10, help="write the partial result every N batches")
     ext.add_argument("--limit", type=int, help="only the first N images (sorted by path)")
     build = sub.add_parser("build", help="a CUB_200_2011 or nabirds folder, or folders of your own classes "
-                           "-> features/<name>.h5 (gazsl/images/build.py, gazsl/images/folder.py)")
+                           "-> features/<name>.h5 (gazsl/datasets/build.py, gazsl/datasets/folder.py)")
     build.add_argument("--dataset", required=True, choices=["cub", "nab", "folder"])
     build.add_argument("--root", help="cub, nab: the dataset folder (images.txt, image_class_labels.txt, classes.txt, images/)")
     build.add_argument("--name", help="store and split name (default: the dataset; folder: the --images folder's name): "
@@ -183,7 +197,7 @@ def main(argv=None) -> int:
     _add_build_options(c100)
     args = parser.parse_args(argv)
 
-    from gazsl.images.release import import_release
+    from gazsl.datasets.release import import_release
 
     if args.command == "import-release":
         store = import_release(args.dataset, args.source, args.metadata, args.articles, args.seed,
@@ -197,7 +211,7 @@ def main(argv=None) -> int:
                                hard_features=not args.skip_hard_features)
         _write(store, args.out or default_store_path(args.dataset))
     elif args.command == "extract-features":
-        from gazsl.images.vision import extract_features
+        from gazsl.vision.backbone import extract_features
 
         started = time.time()
         out = extract_features(args.images, args.out, args.backbone, args.batch_size, args.checkpoint_every, args.limit)
@@ -205,8 +219,8 @@ def main(argv=None) -> int:
             print(f"{out}: {z['features'].shape[0]} images x {z['features'].shape[1]} dims, "
                   f"{len(z['class_names'])} classes ({time.time() - started:.0f} s)")
     elif args.command == "build" and args.dataset == "folder":
-        from gazsl.images.build import feature_cache
-        from gazsl.images.folder import build_folder_store
+        from gazsl.datasets.build import feature_cache
+        from gazsl.datasets.folder import build_folder_store
 
         started = time.time()
         for flag, value, default in (("--root", args.root, None), ("--crop", args.crop, "none"),
@@ -227,7 +241,7 @@ def main(argv=None) -> int:
             print(f"  {split}: {note}")
         print(f"built in {time.time() - started:.1f} s")
     elif args.command in ("build", "build-cub100"):
-        from gazsl.images.build import build_store, feature_cache
+        from gazsl.datasets.build import build_store, feature_cache
 
         started = time.time()
         if args.command == "build":

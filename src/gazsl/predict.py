@@ -8,11 +8,12 @@ of ``<class_id>.<Name>.txt`` articles, or a JSONL file); each article becomes a
 class vector with the text encoder the model was trained with, and each photo
 (JPEG, PNG ...; folders are searched recursively) a feature vector with its
 image backbone and preprocessing. For every photo the classes are ranked
-(``gazsl.scoring.ranking``, shared with gazsl serve) by the model's scores
-(``GAZSL.scores``: kNN votes, cosine to the class pivot, or log-probabilities,
-as its config says). ``--gzsl`` adds the model's own
-training classes to the candidates, with the calibration chosen on validation
-classes when it was trained (``GAZSL.generalised_scores``).
+(``gazsl.scoring.ranking``, shared with gazsl serve) by the model's scores (``GAZSL.scores``: kNN votes, cosine to the class pivot, or
+log-probabilities, as its config says; the table's header says which). ``--gzsl``
+adds the model's own training classes to the candidates, with the calibration
+chosen on validation classes when it was trained (``GAZSL.generalised_scores``:
+the classifier whose scores calibrate, so a kNN model's votes become its pivots'
+cosines). The terminal shows each photo's top-k; ``--out`` holds every class.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from gazsl.documents.corpus import read_corpus
-from gazsl.generator.gan import GAZSL
+from gazsl.generator.gan import GAZSL, generated_classifier, gzsl_classifier
 from gazsl.io import GazslError, atomic_path, data_error, readable_path, writable_file
-from gazsl.images.vision import IMAGE_SUFFIXES, list_images
-from gazsl.scoring.ranking import candidates, class_scores, rank
+from gazsl.documents.encoders import candidate_vectors
+from gazsl.scoring.ranking import class_scores, rank, refuse_training_classes
+from gazsl.vision.backbone import IMAGE_SUFFIXES, list_images
 
 
 def image_paths(arguments: list[str]) -> list[Path]:
@@ -46,13 +48,45 @@ def image_paths(arguments: list[str]) -> list[Path]:
 
 def predict(model: GAZSL, classes: Path, images: list[str], gzsl: bool) -> tuple[list[Path], list[str], np.ndarray]:
     """(photos, candidate class names, scores (M, C)) for the photos ``images`` and the articles in ``classes``."""
-    names, text = candidates(model, read_corpus(classes), gzsl)
+    names, text = candidate_vectors(read_corpus(classes), model.encode)
+    if gzsl:
+        refuse_training_classes(model, names, classes)
     paths = image_paths(images)
     names, scores = class_scores(model, names, text, model.embed(paths), gzsl)
     return paths, names, scores
 
 
+def score_meaning(model: GAZSL, gzsl: bool) -> str:
+    """What the score column holds for this model: it depends on the classifier, and ``--gzsl`` changes it (kNN votes
+    are too coarse to calibrate, so GZSL ranks by the pivots' cosine; the candidates get the calibration added)."""
+    config = model.config_
+    classifier = gzsl_classifier(config.classifier) if gzsl else config.classifier
+    generated = generated_classifier(classifier)
+    meaning = {"knn": f"share of the {config.knn_k} nearest generated features that are of the class",
+               "pivot": "cosine similarity to the mean of the class's generated features",
+               "softmax": "log-probability of a softmax classifier trained on generated features"}[generated]
+    if classifier != generated:
+        meaning = (f"{config.fusion_weight:g} x the standardised {meaning} + {1 - config.fusion_weight:g} x the "
+                   "standardised score of a text-to-class-mean regression")
+    if gzsl:
+        return (f"{meaning}, among the model's {len(model.seen_text_)} training classes and the candidates, "
+                f"{model.gzsl_calibration_:+g} (the calibration chosen on validation classes) added to the candidates'")
+    return f"{meaning}, among the candidates"
+
+
+def print_table(paths: list[Path], names: list[str], scores: np.ndarray, order: np.ndarray, meaning: str) -> None:
+    """The top-k of each photo as a table: photo (on its first row), rank, class, score."""
+    rows = [(str(path) if r == 1 else "", str(r), names[c], f"{scores[i, c]:.3f}")
+            for i, path in enumerate(paths) for r, c in enumerate(order[i], 1)]
+    header = ("photo", "rank", "class", "score")
+    widths = [max(len(row[j]) for row in [header, *rows]) for j in range(4)]
+    print(f"score: {meaning}; higher ranks first")
+    for row in [header, *rows]:
+        print("  ".join(cell.rjust(w) if j in (1, 3) else cell.ljust(w) for j, (cell, w) in enumerate(zip(row, widths))).rstrip())
+
+
 def write_csv(path: Path, paths: list[Path], names: list[str], scores: np.ndarray, order: np.ndarray) -> None:
+    """Every class's score and rank for every photo (``order`` ranks all the classes), one row each."""
     with atomic_path(path, suffix=".csv") as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
@@ -69,7 +103,8 @@ def main(argv=None) -> int:
                         help="articles of the candidate classes: a folder of <class_id>.<Name>.txt or a .jsonl file")
     parser.add_argument("--images", required=True, nargs="+", help=f"photos ({', '.join(IMAGE_SUFFIXES)}) or folders of them")
     parser.add_argument("--top-k", type=int, default=5, help="classes shown per photo (default 5)")
-    parser.add_argument("--out", type=Path, help="also write every ranking to this CSV file (image, rank, class, score)")
+    parser.add_argument("--out", type=Path, help="also write every class's score and rank for every photo to this CSV file "
+                        "(image, rank, class, score; not only the top-k)")
     parser.add_argument("--gzsl", action="store_true", help="add the model's training classes to the candidates")
     args = parser.parse_args(argv)
     if args.top_k < 1:
@@ -84,12 +119,12 @@ def main(argv=None) -> int:
 
     model = GAZSL.load(args.model)
     paths, names, scores = predict(model, args.classes, args.images, args.gzsl)
-    order = rank(scores, min(args.top_k, len(names)))
-    for path, row, best in zip(paths, scores, order):
-        print(f"{path}: " + ", ".join(f"{names[c]} {row[c]:.3f}" for c in best))
+    order = rank(scores, len(names))
+    print_table(paths, names, scores, order[:, :args.top_k], score_meaning(model, args.gzsl))
     if args.out:
         write_csv(args.out, paths, names, scores, order)
-        print(f"{len(paths)} photos x {len(names)} classes -> {args.out}")
+        print(f"every class's score and rank for each photo ({len(paths)} photo{'s' * (len(paths) != 1)} x "
+              f"{len(names)} classes = {scores.size} rows) -> {args.out}")
     return 0
 
 

@@ -4,12 +4,14 @@
 
 reads experiments/configs/<split>.json, trains each (split, protocol, seed)
 under runs/reproduce/ (finished runs are reused, interrupted ones resumed),
-and writes experiments/results/<split>.md and <split>_gzsl.png.
+and writes experiments/results/<split>.md and <split>_gzsl.png; the file opens with the leaderboard's verdict on the
+split where experiments/results/leaderboard.json holds it (``gazsl.leaderboard``, which refreshes it).
 """
 
 from __future__ import annotations
 
 from gazsl.io import write_text_atomic
+from gazsl.protocols.leaderboard import split_verdict
 from gazsl.protocols.protocol import PROTOCOLS
 from gazsl.protocols.cells import read_cell, run_cells
 from gazsl.protocols.tables import environments, parse_table_args, plot_curves, table, table_parser
@@ -28,8 +30,9 @@ def main(argv=None) -> int:
         plot_curves(split, results, args.runs, args.results / f"{split}_gzsl.png")
         preset = results[protocols[0]][0]["preset"]
         note = read_cell(split, args.configs).get("note")
+        verdict = split_verdict(args.results, split)
         write_text_atomic(args.results / f"{split}.md", (
-            f"# {split}\n\nMade by:\n\n```bash\n{command}\n```\n\n"
+            f"# {split}\n\n" + (f"{verdict}\n\n" if verdict else "") + f"Made by:\n\n```bash\n{command}\n```\n\n"
             + (f"Config note: {note}\n\n" if note else "") +
             f"Preset `{preset}` with `{args.configs / f'{split}.json'}`; mean ± std over seeds 0..{args.seeds - 1}. "
             "Top-1 is per sample over unseen classes (the paper's figure); AUSUC is the area under the "

@@ -12,7 +12,7 @@ import argparse
 from gazsl.documents import sentence_encoder, text_noise
 from gazsl.documents.corpus import read_corpus
 from gazsl.io import GazslError
-from gazsl.images.store import FeatureStore, store_lock
+from gazsl.store.feature_store import FeatureStore, store_lock
 from gazsl.documents.encoders import TfidfEncoder, encode, read_vocabulary, vocabulary_overlap
 
 

@@ -17,11 +17,12 @@ from pathlib import Path
 
 from gazsl import config as config_module
 from gazsl.config import Config
-from gazsl.images.datasets import dataset_of
-from gazsl.images.store import FeatureStore, default_store_path
+from gazsl.datasets.stores import dataset_of
+from gazsl.store.feature_store import FeatureStore, default_store_path
 from gazsl.interrupt import Interrupted
 from gazsl.io import readable_path, writable_dir
 from gazsl.protocols.protocol import PROTOCOLS
+from gazsl.protocols.runs import check_resumable
 from gazsl.protocols.training import train
 
 # Preset used when --preset is not given: the paper's sizes where the paper's features live.
@@ -81,6 +82,22 @@ def resume_command(argv: list[str], out: Path) -> str:
     return shlex.join(["python", "-m", "gazsl.train", *args])
 
 
+def summary_line(split: str, seed: int, protocol: str, metrics: dict, path: Path) -> str:
+    """A finished run in one line a person reads: every figure in percent, top-1 beside chance (a uniform guess among
+    the unseen classes), and what the iteration count is."""
+    chance = 100 / metrics["n_unseen_classes"]
+    figures = (f"top-1 {metrics['zsl_top1']:.1f}% (chance {chance:.1f}%; per class {metrics['zsl_top1_per_class']:.1f}%), "
+               f"AUSUC {100 * metrics['ausuc']:.1f}%")
+    if protocol == "paper":
+        figures += (f"; best {metrics['zsl_top1_best']:.1f}% at iteration {metrics['best_iteration']} (oracle: chosen on "
+                    f"the unseen test classes); {metrics['iterations']} generator iterations, the last reported")
+    else:
+        figures += (f", H {metrics['gzsl_h']:.1f}% (seen {metrics['gzsl_seen']:.1f}%, unseen {metrics['gzsl_unseen']:.1f}%); "
+                    f"{metrics['iterations']} generator iterations, chosen on validation classes")
+    return (f"{split} seed {seed}, {protocol} protocol: {figures}; bf16 {'on' if metrics['bf16'] else 'off'}, "
+            f"{metrics['seconds']:.0f} s -> {path}")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     # every path checked before any work, so that a bad one costs one line, not a run
@@ -89,19 +106,17 @@ def main(argv=None) -> int:
     if args.config is not None:
         readable_path(args.config, "config file (--config)")
     config, preset_name = config_from_args(args)
-    out = writable_dir(args.out or Path("runs") / f"{args.split}-{args.protocol}-seed{config.seed}", "run folder (--out)")
+    out = args.out or Path("runs") / f"{args.split}-{args.protocol}-seed{config.seed}"
+    if args.resume:  # before the write check, whose probe file would touch the folder
+        check_resumable(out)
+    out = writable_dir(out, "run folder (--out)")
     try:
         metrics = train(args.split, config, out, args.protocol, preset_name, args.store, args.resume)
     except Interrupted as stop:
         command = resume_command(sys.argv[1:] if argv is None else argv, out)
         print(f"{stop}; resume with: {command}", file=sys.stderr)
         return stop.exit_code
-    extra = (f" best(oracle)={metrics['zsl_top1_best']:.1f}%" if args.protocol == "paper"
-             else f" H={metrics['gzsl_h']:.1f}% (seen {metrics['gzsl_seen']:.1f}, unseen {metrics['gzsl_unseen']:.1f})")
-    print(f"{args.split} seed={config.seed} protocol={args.protocol} iters={metrics['iterations']} "
-          f"zsl_top1={metrics['zsl_top1']:.1f}% per_class={metrics['zsl_top1_per_class']:.1f}% "
-          f"ausuc={metrics['ausuc']:.3f}{extra} bf16={'on' if metrics['bf16'] else 'off'} ({metrics['seconds']:.0f}s) "
-          f"-> {out / 'metrics.json'}")
+    print(summary_line(args.split, config.seed, args.protocol, metrics, out / "metrics.json"))
     return 0
 
 

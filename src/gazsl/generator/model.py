@@ -61,6 +61,21 @@ class Generator(nn.Module):
         return self.text_layer.weight.pow(2).sum(dim=0).sqrt().sum()
 
 
+@torch.no_grad()
+def generate(netG: Generator, text: torch.Tensor, per_class: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``per_class`` synthetic features for every row of ``text`` (C, T).
+
+    Returns features (C * per_class, D) and labels (C * per_class,) in [0, C).
+    The text layer runs once per class; the rest in one batch.
+    """
+    n_classes = text.shape[0]
+    with torch.autocast(text.device.type, enabled=False):  # float32 whatever training used (gazsl.scoring.evaluate)
+        reduced = netG.reduce_text(text)  # (C, R)
+        labels = torch.arange(n_classes, device=text.device).repeat_interleave(per_class)  # (C * n,)
+        z = torch.randn(len(labels), netG.noise_dim, generator=generator).to(text.device)
+        return netG.from_reduced(reduced[labels], z), labels
+
+
 class Critic(nn.Module):
     def __init__(self, feature_dim: int, n_seen: int, config: Config):
         super().__init__()

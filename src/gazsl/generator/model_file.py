@@ -17,7 +17,7 @@ never runs code). Schema version 1 holds:
                                             files written before it read as None)
     text_encoder                            the text encoder's recipe (gazsl.documents.encoders.encoder_from_recipe), or
                                             {"unavailable": why}
-    image_backbone                          the image backbone and its preprocessing (gazsl.images.vision), or
+    image_backbone                          the image backbone and its preprocessing (gazsl.vision.backbone), or
                                             {"unavailable": why}
 
 A file of another schema version, a damaged file or a missing field is one

@@ -25,6 +25,7 @@ from gazsl.interrupt import Interrupted, StopRequest
 from gazsl.io import GazslError, one_line
 from gazsl.generator.model import Critic, Generator
 from gazsl.generator.step import EpochSampler, TrainingData, draw_inputs, reference_step
+from gazsl.progress import Silent
 
 
 @dataclass
@@ -151,11 +152,13 @@ def evaluation_due(config: Config, it: int) -> bool:
 
 
 def run_phase(phase: Phase, model, out: Path | None = None, writer=None, resume: bool = False,
-              stop: StopRequest | None = None) -> None:
+              stop: StopRequest | None = None, progress=None) -> None:
     """Train ``model`` (a ``gazsl.generator.gan.GAZSL`` set up by ``initialise``) for ``phase.iterations``.
 
     Checkpoints go to ``out`` (none when it is None); ``resume`` continues from the last one. When ``stop``
     fires, the iteration in progress is finished and checkpointed, then Interrupted is raised.
+    ``progress``: (iterations done, iterations in all) -> a ``gazsl.progress.Progress`` that the loop reports to;
+    None: silent.
     """
     config = model.config_
     checkpoint = out / f"checkpoint_{phase.name}.pt" if out is not None else None
@@ -171,13 +174,10 @@ def run_phase(phase: Phase, model, out: Path | None = None, writer=None, resume:
                              "options it was made with, or delete it to start over") from None
         if done:
             return
-    from tqdm import tqdm
-
-    bar = tqdm(range(start + 1, phase.iterations + 1), desc=phase.name, initial=start, total=phase.iterations,
-               dynamic_ncols=True, leave=False, disable=None)
+    bar = progress(start, phase.iterations) if progress is not None else Silent()
     scored = phase.evaluate is not None
     stopped = False
-    for it in bar:
+    for it in range(start + 1, phase.iterations + 1):
         # checked before every checkpoint and evaluation, so neither ever sees a diverged model
         evaluate_now = scored and (it in phase.evaluate_at if not phase.periodic
                                    else it == phase.iterations or evaluation_due(config, it))
@@ -190,7 +190,7 @@ def run_phase(phase: Phase, model, out: Path | None = None, writer=None, resume:
                 kept = "" if checkpoint is None else "; last good checkpoint kept: " + (
                     f"{checkpoint} (iteration {saved})" if saved is not None else "none yet")
                 raise GazslError(f"training diverged at iteration {it} of phase '{phase.name}' ({bad} not finite){kept}")
-            bar.set_postfix(W=f"{values['wasserstein']:.3f}", pivot=f"{values['pivot']:.3f}", refresh=False)
+            bar.set_postfix(W=f"{values['wasserstein']:.3f}", pivot=f"{values['pivot']:.3f}")
             if writer is not None:
                 for key, value in values.items():
                     writer.add_scalar(f"{phase.name}/{key}", value, it)
@@ -210,6 +210,7 @@ def run_phase(phase: Phase, model, out: Path | None = None, writer=None, resume:
             save_checkpoint(checkpoint, {"trainer": model.state_dict(), "iteration": it, "history": phase.history,
                                          "stopped": stopped or it == phase.iterations})
             saved = it
+        bar.update()
         if stopped:
             break
         if interrupted:

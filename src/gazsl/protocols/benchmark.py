@@ -3,7 +3,7 @@
 Its design is a JSON file (``experiments/benchmark.json``, pre-registered): per protocol the store, text, fold rule,
 folds and repeats; the number of validation folds; the baselines; the GAZSL trainings (config overrides on the
 ``cpu`` preset), each scored by every classifier; and the one recommended method. Every fold is an ordinary split
-under the honest protocol (``gazsl.images.class_folds``), with its settings chosen on the mean over its validation
+under the honest protocol (``gazsl.store.splits``), with its settings chosen on the mean over its validation
 folds and, beside it, on its first validation fold alone (the single-fold rule, for comparison).
 
 A cell leaves ``<runs>/<protocol>/r<R>f<K>/<method>/seed<S>/cell.json`` (written last and atomically; a GAZSL
@@ -23,8 +23,8 @@ import numpy as np
 
 from gazsl import config as config_module
 from gazsl.io import GazslError, data_error, exclusive_lock, one_line, write_json_atomic
-from gazsl.images.class_folds import FOLD_RULES, cv_split_name, cv_splits
-from gazsl.images.store import FeatureStore, default_store_path
+from gazsl.store.splits import FOLD_RULES, cv_split_name, cv_splits
+from gazsl.store.feature_store import FeatureStore, default_store_path
 from gazsl.scoring import baselines
 
 DESIGN = Path("experiments/benchmark.json")
@@ -114,7 +114,7 @@ def protocol_store(design: dict, protocol: str) -> tuple[FeatureStore, dict[str,
     spec = design["protocols"][protocol]
     path = default_store_path(spec["store"])
     if spec["store"] == "aviary":
-        from gazsl.images.aviary_world import ensure_aviary
+        from gazsl.datasets.aviary_world import ensure_aviary
 
         ensure_aviary(path)
     if not path.exists():

@@ -29,7 +29,7 @@ from gazsl.scoring import baselines
 from gazsl.scoring import evaluate as ev
 from gazsl.config import KNOWN_CLASSIFIERS, Config
 from gazsl.io import GazslError
-from gazsl.images.store import FeatureStore, Split
+from gazsl.store.feature_store import FeatureStore, Split
 from gazsl.generator.gan import gzsl_classifier
 from gazsl.generator.trainer import Phase, early_stops
 

@@ -20,7 +20,7 @@ import torch
 
 from gazsl.config import Config
 from gazsl.io import GazslError, one_line, sha256_file
-from gazsl.images.store import FeatureStore
+from gazsl.store.feature_store import FeatureStore
 from gazsl.version import __version__
 
 # Config fields that may differ between a run and the one asked for without changing its results.
@@ -60,7 +60,7 @@ def finished_run(out: Path, split: str, protocol: str, preset: str, config: Conf
     Refused rather than rerun: the run may come from another device (a table says which device made its runs) or
     be quoted by another table, so only its owner should discard it.
     """
-    from gazsl.images.datasets import open_store
+    from gazsl.datasets.stores import open_store
 
     path = out / "metrics.json"
     if not path.exists():
@@ -75,6 +75,13 @@ def finished_run(out: Path, split: str, protocol: str, preset: str, config: Conf
     if change:  # a stale run must not stand in for the one asked for
         raise GazslError(f"{path}: a finished run of other settings or data ({change}); delete {out} to rerun it")
     return metrics
+
+
+def check_resumable(out: Path) -> None:
+    """Refuse to resume a folder that holds no checkpoint: training it from scratch instead would hide a mistyped
+    ``--out`` behind a run that starts over. Reads the folder only, so a refused one is left as it was."""
+    if not any(Path(out).glob("checkpoint_*.pt")):
+        raise GazslError(f"{out}: nothing to resume (no checkpoint); drop --resume to start a new run")
 
 
 def check_same_run(path: Path, wanted: dict) -> dict:

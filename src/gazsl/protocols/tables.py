@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl.io import GazslError, atomic_path
+from gazsl.io import GazslError, atomic_path, data_error, write_text_atomic
 from gazsl.protocols.cells import CONFIG_DIR, PAPER_FIGURES, RESULTS_DIR, RUNS_DIR, load_cell
 
 COLUMNS = [  # (metrics key, header, scale)
@@ -79,10 +79,23 @@ def plot_curves(split: str, results: dict[str, list[dict]], runs_dir: Path, path
     plt.close(fig)
 
 
-def table_parser(module: str, description: str) -> argparse.ArgumentParser:
-    """The options every table command (this one, gazsl.leaderboard) shares; add its own, then ``parse_table_args``."""
+def put_verdict(path: Path, verdict: str) -> None:
+    """Put ``verdict`` atop a result file, between its title line and its "Made by:" (replacing what stood there), so
+    that a file whose figures cannot be remade without runs still opens with a verdict kept up to date."""
+    text = path.read_text(encoding="utf-8")
+    title, _, rest = text.partition("\n\n")
+    if not title.startswith("# ") or "Made by:" not in rest:
+        raise data_error(path, "not a result file (a '# ' title, then a paragraph starting 'Made by:')")
+    fresh = f"{title}\n\n{verdict}\n\n{rest[rest.index('Made by:'):]}"
+    if fresh != text:
+        write_text_atomic(path, fresh)
+
+
+def table_parser(module: str, description: str, splits_required: bool = True) -> argparse.ArgumentParser:
+    """The options every table command (this one, gazsl.leaderboard) shares; add its own, then ``parse_table_args``.
+    ``splits_required=False``: a command that can also render stored figures checks --splits itself."""
     parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description)
-    parser.add_argument("--splits", nargs="+", required=True)
+    parser.add_argument("--splits", nargs="+", required=splits_required, default=[])
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR)
     parser.add_argument("--runs", type=Path, default=RUNS_DIR)

@@ -6,6 +6,7 @@ A finished run leaves ``DIR/metrics.json`` and the trained model, ``DIR/model.ga
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -14,16 +15,17 @@ import torch
 
 from gazsl.config import Config
 from gazsl.documents.encoders import recorded_encoder
-from gazsl.generator.gan import GAZSL, Unavailable, gzsl_classifier
+from gazsl.generator.gan import GAZSL, Unavailable, classifiers_note, gzsl_classifier
 from gazsl.generator.precision import Precision, resolve as resolve_precision
 from gazsl.generator.trainer import resolve_device, run_phase
-from gazsl.images.datasets import open_store
-from gazsl.images.store import FeatureStore
-from gazsl.images.vision import recorded_backbone
+from gazsl.datasets.stores import open_store
+from gazsl.store.feature_store import FeatureStore
+from gazsl.vision.backbone import recorded_backbone
 from gazsl.interrupt import StopRequest, stop_on_signals
 from gazsl.io import GazslError, exclusive_lock, write_json_atomic
+from gazsl.progress import Progress
 from gazsl.protocols.protocol import PROTOCOLS, build_phases, fit_inputs
-from gazsl.protocols.runs import RUN_KEYS, check_same_run, provenance, run_record, tensorboard_writer
+from gazsl.protocols.runs import RUN_KEYS, check_resumable, check_same_run, provenance, run_record, tensorboard_writer
 
 MODEL_FILE = "model.gazsl"
 
@@ -39,6 +41,8 @@ def train(split: str, config: Config, out: Path, protocol: str = "honest", prese
     if protocol not in PROTOCOLS:
         raise GazslError(f"unknown protocol '{protocol}' (available: {', '.join(PROTOCOLS)})")
     started = time.time()
+    if resume:
+        check_resumable(out)
     store = store or open_store(split, store_path)  # bad input stops here, before a run folder exists
     text = store.text(config.text).vectors
     out = Path(out)
@@ -66,15 +70,18 @@ def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: 
 
     phases, summarise = build_phases(store, split, config, protocol, val_folds)
     text_encoder, image_backbone = _recorded(recorded_encoder, store, config.text), _recorded(recorded_backbone, store)
+    print(f"{out}: {phase_plan(protocol, phases)}", file=sys.stderr, flush=True)
     try:
-        for phase in phases:
+        for k, phase in enumerate(phases, 1):
             if phase.plan is not None:
                 phase.evaluate_at = tuple(phase.plan(phases))
                 phase.iterations = max(phase.evaluate_at)
             model = GAZSL(config.replace(bf16=precision.setting), text_encoder=text_encoder, image_backbone=image_backbone).initialise(
                 *fit_inputs(text, store, phase.train_classes, phase.train_images),
                 [store.class_names[c] for c in phase.train_classes])
-            run_phase(phase, model, out, writer, resume, stop)
+            label = f"{phase.name} (phase {k} of {len(phases)})"  # a new bar says which phase it counts, not a restart
+            run_phase(phase, model, out, writer, resume, stop,
+                      progress=lambda done, total: Progress(label, total, done))
     finally:
         if writer is not None:
             writer.close()
@@ -89,7 +96,8 @@ def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: 
     split_info = store.split(split)
     metrics = {
         **{k: record[k] for k in RUN_KEYS}, "seed": config.seed,
-        "classifier": config.classifier, "gzsl_classifier": gzsl_classifier(config.classifier), "text": config.text,
+        "classifier": config.classifier, "gzsl_classifier": gzsl_classifier(config.classifier),
+        "classifiers_note": classifiers_note(config.classifier), "text": config.text,
         "n_seen_classes": len(split_info.seen), "n_unseen_classes": len(split_info.unseen),
         **summary, "seconds": round(time.time() - started, 1), "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None, "threads": threads,
@@ -100,6 +108,19 @@ def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: 
     model.save(out / MODEL_FILE)
     write_json_atomic(out / "metrics.json", metrics)  # last: a run is finished when its metrics exist
     return metrics
+
+
+def phase_plan(protocol: str, phases: list) -> str:
+    """The runs ahead, said before the first: the honest protocol trains twice, and only the first run's length is
+    known in advance (the final run's is chosen by it, and is at most as long)."""
+    if protocol == "paper":
+        (run,) = phases
+        return f"paper protocol: one run on {len(run.train_classes)} classes ({run.iterations} iterations)"
+    *selections, final = phases
+    sizes = "/".join(str(n) for n in sorted({len(p.train_classes) for p in selections}))
+    runs = "selection run" if len(selections) == 1 else f"{len(selections)} selection runs (one per validation fold)"
+    return (f"honest protocol: {runs} on {sizes} classes (up to {selections[0].iterations} iterations), then final "
+            f"run on {len(final.train_classes)} classes to the iteration count the selection chooses (at most as many)")
 
 
 def _recorded(rebuild, store: FeatureStore, *args):

@@ -29,27 +29,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gazsl.generator.model import Generator
-
 
 def _float32(device: torch.device):
     """Autocast off: evaluation figures change in bf16 (module docstring)."""
     return torch.autocast(device.type, enabled=False)
-
-
-@torch.no_grad()
-def generate(netG: Generator, text: torch.Tensor, per_class: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """``per_class`` synthetic features for every row of ``text`` (C, T).
-
-    Returns features (C * per_class, D) and labels (C * per_class,) in [0, C).
-    The text layer runs once per class; the rest in one batch.
-    """
-    n_classes = text.shape[0]
-    with _float32(text.device):
-        reduced = netG.reduce_text(text)  # (C, R)
-        labels = torch.arange(n_classes, device=text.device).repeat_interleave(per_class)  # (C * n,)
-        z = torch.randn(len(labels), netG.noise_dim, generator=generator).to(text.device)
-        return netG.from_reduced(reduced[labels], z), labels
 
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -1,34 +1,25 @@
-"""Candidate classes of photographs ranked from their articles: the one implementation of gazsl predict and gazsl serve.
+"""Candidate classes of photographs ranked by a model's scores: the one implementation of gazsl predict and gazsl serve.
 
-Candidates are taken in the order of their class ids, so that the model generates for each class the
-same features as its own evaluation did; with GZSL the model's own training classes come first and compete
-with the calibration chosen on validation classes (``GAZSL.generalised_scores``).
+The candidates' text vectors come from ``gazsl.documents.encoders.candidate_vectors`` (in class-id order, so that
+the model generates for each class the same features as its own evaluation did); with GZSL the model's own
+training classes come first and compete, with the calibration chosen on validation classes
+(``GAZSL.generalised_scores``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from gazsl.documents.corpus import Corpus
-from gazsl.documents.encoders import check_terms
 from gazsl.io import data_error
 
 
-def candidates(model, corpus: Corpus, gzsl: bool) -> tuple[list[str], np.ndarray]:
-    """(names, (C, T) text vectors) of the corpus's classes in id order, encoded as the model's training classes were.
-
-    Refused, naming the article: one with no term of the model's vocabulary; under ``gzsl``, a class that is one of
-    the model's training classes (it competes already, as the model learned it).
-    """
-    ids = sorted(corpus.texts)
-    names = [corpus.names.get(c) or f"class {c}" for c in ids]
-    text = model.encode(corpus.documents(ids), names)
-    check_terms(text, corpus, ids)
-    repeated = [n for n in names if n in set(model.class_names_ or [])] if gzsl else []
+def refuse_training_classes(model, names: list[str], source) -> None:
+    """Under GZSL a candidate may not be one of the model's training classes: it competes already, as it was learned.
+    ``source`` (the candidates' articles) is named in the message."""
+    repeated = [n for n in names if n in set(model.class_names_ or [])]
     if repeated:
-        raise data_error(corpus.source, f"class '{repeated[0]}' is one of the model's training classes, which --gzsl "
-                         "adds itself: leave it out of --classes")
-    return names, text
+        raise data_error(source, f"class '{repeated[0]}' is one of the model's training classes, which --gzsl adds "
+                         "itself: leave it out of --classes")
 
 
 def class_scores(model, names: list[str], text: np.ndarray, features: np.ndarray,

@@ -29,8 +29,9 @@ from fastapi.staticfiles import StaticFiles
 
 from gazsl.documents.corpus import Corpus, clean_document, read_corpus
 from gazsl.io import GazslError
-from gazsl.images.vision import unreadable
-from gazsl.scoring.ranking import candidates, class_scores, rank
+from gazsl.vision.backbone import unreadable
+from gazsl.documents.encoders import candidate_vectors
+from gazsl.scoring.ranking import class_scores, rank, refuse_training_classes
 
 STATIC = Path(__file__).with_name("static")
 MAX_ARTICLE_BYTES = 1 << 20
@@ -53,17 +54,17 @@ class Ranker:
         self.model, self.top_k = model, top_k
         self.corpus = read_corpus(classes)
         self.source = Path(classes)
-        # gzsl -> candidates(), until a class is added; the first made now, so that a bad --classes stops the start
-        self._encoded: dict[bool, tuple[list[str], np.ndarray]] = {False: candidates(model, self.corpus, gzsl=False)}
+        # the candidates' vectors until a class is added; made now, so that a bad --classes stops the start
+        self._encoded: tuple[list[str], np.ndarray] | None = candidate_vectors(self.corpus, model.encode)
 
     @property
     def gzsl_available(self) -> bool:
         return getattr(self.model, "gzsl_calibration_", None) is not None
 
-    def _candidates(self, gzsl: bool) -> tuple[list[str], np.ndarray]:
-        if gzsl not in self._encoded:
-            self._encoded[gzsl] = candidates(self.model, self.corpus, gzsl)
-        return self._encoded[gzsl]
+    def _candidates(self) -> tuple[list[str], np.ndarray]:
+        if self._encoded is None:
+            self._encoded = candidate_vectors(self.corpus, self.model.encode)
+        return self._encoded
 
     def rank_photo(self, path: Path, filename: str, gzsl: bool, top_k: int) -> dict:
         """The photo's ``top_k`` classes and scores, and the lowest score of all candidates (the bars' floor)."""
@@ -72,7 +73,9 @@ class Ranker:
             raise Rejected(415, f"'{filename}' is not an image this server can read ({why})")
         if gzsl and not self.gzsl_available:
             raise Rejected(400, "this model has no GZSL calibration (only a gazsl train run of the honest protocol has one)")
-        names, text = self._candidates(gzsl)  # a training class among them under GZSL: a GazslError, so a 400
+        names, text = self._candidates()
+        if gzsl:
+            refuse_training_classes(self.model, names, self.source)  # a GazslError: a 400
         names, scores = class_scores(self.model, names, text, self.model.embed([path]), gzsl)
         order = rank(scores, min(top_k, len(names)))[0]
         return {"classes": [{"class": names[c], "score": float(scores[0, c])} for c in order],
@@ -93,7 +96,7 @@ class Ranker:
         cid = max(self.corpus.texts) + 1  # last in id order: the classes already there keep their generated features
         self.corpus = Corpus(source=self.source, texts={**self.corpus.texts, cid: article},
                              names={**self.corpus.names, cid: name})
-        self._encoded.clear()
+        self._encoded = None
         return self.classes()
 
     def classes(self) -> dict:

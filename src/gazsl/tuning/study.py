@@ -16,8 +16,8 @@ import torch
 
 from gazsl import config as config_module
 from gazsl.config import Config
-from gazsl.images.datasets import open_store
-from gazsl.images.store import FeatureStore
+from gazsl.datasets.stores import open_store
+from gazsl.store.feature_store import FeatureStore
 from gazsl.io import GazslError, one_line, sha256_file
 from gazsl.protocols.cells import load_cell
 from gazsl.tuning.space import Param, load_space

@@ -12,7 +12,8 @@ from gazsl import config as config_module
 from gazsl.config import Config
 from gazsl.generator.gan import GAZSL
 from gazsl.generator.trainer import Phase, run_phase
-from gazsl.images.store import FeatureStore, Split, TextVectors
+from gazsl.progress import Progress
+from gazsl.store.feature_store import FeatureStore, Split, TextVectors
 from gazsl.io import GazslError
 from gazsl.protocols.protocol import SELECT_KEY, fit_inputs, fit_on, honest_sets, images_of, local_labels, zsl_figures
 from gazsl.scoring import baselines
@@ -81,7 +82,8 @@ def gazsl_trial(trial, view: FeatureStore, base: Config, space: dict[str, Param]
                   watch=lambda record: {SELECT_KEY: record[SELECT_KEY]})
     model = GAZSL(config).initialise(*fit_inputs(text, view, split.seen, fit_images))
     with tempfile.TemporaryDirectory(prefix="gazsl-tune-") as scratch:  # run_phase checkpoints; a trial never resumes
-        run_phase(phase, model, Path(scratch), resume=False)
+        run_phase(phase, model, Path(scratch), resume=False,
+                  progress=lambda done, total: Progress(f"trial {trial.number}", total, done))
     if not phase.history:
         raise GazslError(f"no evaluation ran: iterations {config.iterations} is below eval_start {config.eval_start}")
     best = max(phase.history, key=lambda h: h[SELECT_KEY])

@@ -13,7 +13,7 @@ the splits ``<name>_own`` (from splits.json) or ``<name>_random`` (about
 ``--unseen-fraction`` of the classes unseen, drawn from ``--seed``), and with a
 families table ``<name>_family`` as well (whole families unseen, as CUB's SCE
 split); each with validation classes and held-out images drawn as for CUB
-(``gazsl.images.store.make_split``). Text: TF-IDF of the articles.
+(``gazsl.store.splits.make_split``). Text: TF-IDF of the articles.
 
 Every problem of the tree is found before anything is written or extracted,
 and reported one line each: a class without an article, an article without
@@ -31,8 +31,9 @@ import numpy as np
 
 from gazsl.documents.corpus import Corpus, read_corpus
 from gazsl.io import GazslError, data_error, read_utf8
-from gazsl.images.store import FeatureStore, Split, make_split, whole_families
-from gazsl.images.vision import unreadable
+from gazsl.store.feature_store import FeatureStore, Split
+from gazsl.store.splits import make_split, whole_families
+from gazsl.vision.backbone import unreadable
 
 
 @dataclass
@@ -181,7 +182,7 @@ def build_folder_store(images, articles, name: str, split_file=None, unseen_frac
                        cache=None) -> FeatureStore:
     """The store of a folder tree (module docstring); ``cache``: where the extracted features go (resumable)."""
     from gazsl.documents.encoders import encode_tfidf
-    from gazsl.images.vision import BACKBONES, extract
+    from gazsl.vision.backbone import BACKBONES, extract
 
     if "/" in name or not name or name.startswith("."):
         raise GazslError(f"--name '{name}' must be a plain name: it names the store file and its splits")

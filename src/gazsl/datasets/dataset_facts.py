@@ -1,6 +1,6 @@
 """What gazsl knows about CUB-200-2011 and NABirds without any download: classes, GAZSL's splits, the NABirds merge.
 
-The facts are small text files shipped inside the package (``gazsl/images/facts/``,
+The facts are small text files shipped inside the package (``gazsl/datasets/facts/``,
 sources in its README.md), so that no step needs the GAZSL release or the
 datasets' metadata to name the classes or to split them:
 
@@ -54,7 +54,7 @@ def cub_family(name: str) -> str:
 
 def _rows(file: str) -> list[list[str]]:
     """The data rows of a shipped TSV file: '#' comment lines and the header row skipped."""
-    lines = [line for line in resources.files("gazsl.images").joinpath("facts", file).read_text(encoding="utf-8").splitlines()
+    lines = [line for line in resources.files("gazsl.datasets").joinpath("facts", file).read_text(encoding="utf-8").splitlines()
              if line.strip() and not line.startswith("#")]
     return [line.split("\t") for line in lines[1:]]
 
@@ -78,7 +78,7 @@ def dataset_classes(dataset: str) -> ClassInfo:
 
 @functools.lru_cache(maxsize=None)
 def _splits() -> dict:
-    return json.loads(resources.files("gazsl.images").joinpath("facts", "splits.json").read_text(encoding="utf-8"))["splits"]
+    return json.loads(resources.files("gazsl.datasets").joinpath("facts", "splits.json").read_text(encoding="utf-8"))["splits"]
 
 
 def gazsl_split(dataset: str, mode: str) -> tuple[np.ndarray, np.ndarray, str]:
@@ -86,7 +86,7 @@ def gazsl_split(dataset: str, mode: str) -> tuple[np.ndarray, np.ndarray, str]:
     if dataset not in DATASETS or mode not in MODES:
         raise GazslError(f"no GAZSL split '{dataset}_{mode}' (available: cub_easy, cub_hard, nab_easy, nab_hard)")
     split = _splits()[f"{dataset}_{mode}"]
-    source = f"GAZSL {split['protocol']} ({split['file']} of the GAZSL release, shipped in gazsl/images/facts/splits.json)"
+    source = f"GAZSL {split['protocol']} ({split['file']} of the GAZSL release, shipped in gazsl/datasets/facts/splits.json)"
     return np.array(split["seen"], dtype=np.int64), np.array(split["unseen"], dtype=np.int64), source
 
 

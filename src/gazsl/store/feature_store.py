@@ -17,8 +17,6 @@ import numpy as np
 from gazsl.io import GazslError, atomic_path, data_error, exclusive_lock, one_line
 
 SCHEMA_VERSION = 1
-VAL_CLASS_FRACTION = 0.2
-HELDOUT_IMAGE_FRACTION = 0.2
 # How a split's validation classes were drawn from its seen classes: "random" classes, or whole "family" groups.
 VAL_RULES = ("random", "family")
 
@@ -28,7 +26,7 @@ class Split:
     """Which classes are seen (trainable) and unseen (zero-shot test).
 
     ``val`` are seen classes held out for model selection under the honest
-    protocol, drawn by ``val_rule`` (see ``make_split``); ``heldout_images`` are
+    protocol, drawn by ``val_rule`` (see ``gazsl.store.splits.make_split``); ``heldout_images`` are
     images of seen classes that training never touches (the GZSL seen test set
     under the honest protocol).
     """
@@ -285,76 +283,6 @@ def _utf8(strings) -> np.ndarray:
     """(n,) fixed-length UTF-8 bytes: checksummable, unlike HDF5's variable-length strings."""
     encoded = [str(s).encode("utf-8") for s in strings]
     return np.array(encoded, dtype=f"S{max([1, *map(len, encoded)])}")
-
-
-def val_rule_for(split_name: str) -> str:
-    """The validation rule that mirrors a split: hard splits (``*_hard``, CUB's SCE) hold out whole families, and
-    so does their validation; easy splits (SCS) hold out species of every family, and their validation random ones."""
-    return "family" if split_name.endswith("_hard") else "random"
-
-
-def whole_families(classes, families: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """Whole families of ``classes``, in random order, until about ``fraction`` of the classes are taken.
-
-    ``families`` (C,) is the family id of every class. A family that would move the
-    count further from the target than leaving it out is skipped; the first one never is.
-    """
-    classes = np.asarray(classes)
-    family_of = np.asarray(families)[classes]
-    present = np.unique(family_of)
-    target = fraction * len(classes)
-    taken: list[int] = []
-    for f in present[rng.permutation(len(present))]:
-        members = classes[family_of == f].tolist()
-        if taken and abs(len(taken) + len(members) - target) >= abs(len(taken) - target):
-            continue
-        taken += members
-        if len(taken) >= target:
-            break
-    return np.sort(np.array(taken, dtype=np.int64))
-
-
-def make_split(name: str, seen, unseen, labels, seed: int = 0, val_rule: str = "random", families=None,
-               val_fraction: float = VAL_CLASS_FRACTION,
-               heldout_fraction: float = HELDOUT_IMAGE_FRACTION) -> Split:
-    """A split with a fixed validation subset of seen classes and held-out seen images.
-
-    Both are drawn from ``seed`` alone, so every run and every method sees the
-    same held-out data. ``val_rule`` makes validation mirror the split (``val_rule_for``):
-    "random" draws about ``val_fraction`` of the seen classes; "family" takes whole
-    families of them (``families``: (C,) family id of every class), about as many
-    classes, so that no validation class shares a family with the classes a
-    selection run trains on, as no unseen class does in a split of whole families.
-    """
-    if val_rule not in VAL_RULES:
-        raise GazslError(f"split '{name}': unknown validation rule {val_rule!r} (known: {', '.join(VAL_RULES)})")
-    rng = np.random.default_rng(seed)
-    seen = np.sort(np.asarray(seen, dtype=np.int64))
-    unseen = np.sort(np.asarray(unseen, dtype=np.int64))
-    n_val = max(1, int(round(val_fraction * len(seen)))) if len(seen) > 1 else 0
-    # Drawn under either rule: the held-out images below come next from the same stream, so they do not depend on
-    # the rule (and an easy split keeps the draws it always had).
-    val = np.sort(rng.choice(seen, size=n_val, replace=False)) if n_val else np.zeros(0, np.int64)
-    if val_rule == "family":
-        if families is None:
-            raise GazslError(f"split '{name}': the 'family' validation rule needs the family of every class")
-        n_families = len(np.unique(np.asarray(families)[seen]))
-        if n_families < 2:
-            raise GazslError(f"split '{name}': the 'family' validation rule needs seen classes of at least 2 families, "
-                             f"got {n_families}")
-        val = whole_families(seen, families, val_fraction, np.random.default_rng([seed, 1]))
-    heldout = []
-    labels = np.asarray(labels)
-    for c in seen:
-        idx = np.flatnonzero(labels == c)
-        n_hold = int(round(heldout_fraction * len(idx)))
-        if len(idx) - n_hold < 1:
-            n_hold = len(idx) - 1
-        if n_hold > 0:
-            heldout.append(rng.choice(idx, size=n_hold, replace=False))
-    heldout_images = np.sort(np.concatenate(heldout)) if heldout else np.zeros(0, np.int64)
-    return Split(name=name, seen=seen, unseen=unseen, val=val, heldout_images=heldout_images.astype(np.int64),
-                 val_rule=val_rule)
 
 
 def store_lock(path, wait: bool = False):

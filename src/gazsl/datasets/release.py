@@ -19,16 +19,16 @@ gives one GazslError naming it.
 from __future__ import annotations
 
 import hashlib
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from gazsl.images.dataset_facts import ClassInfo, dataset_classes
+from gazsl.datasets.dataset_facts import ClassInfo, dataset_classes
 from gazsl.io import GazslError, data_error, one_line, read_utf8, sha256_file
-from gazsl.images.matlab import load_mat
-from gazsl.images.store import FeatureStore, TextVectors, make_split, val_rule_for
+from gazsl.store.readers import load_labels, load_mat
+from gazsl.store.feature_store import FeatureStore, TextVectors
+from gazsl.store.splits import make_split, val_rule_for
 
 
 @dataclass(frozen=True)
@@ -70,47 +70,6 @@ LAYOUTS = {
 
 
 # ------------------------------------------------------------------ readers
-class _LabelUnpickler(pickle.Unpickler):
-    """Only numpy arrays and scalars: a label file must not run code."""
-
-    def find_class(self, module, name):
-        import codecs
-
-        try:
-            from numpy._core.multiarray import _reconstruct, scalar
-            from numpy._core.numeric import _frombuffer
-        except ImportError:  # numpy < 2
-            from numpy.core.multiarray import _reconstruct, scalar
-            from numpy.core.numeric import _frombuffer
-        allowed = {("numpy", "dtype"): np.dtype, ("numpy", "ndarray"): np.ndarray,
-                   ("multiarray", "_reconstruct"): _reconstruct, ("multiarray", "scalar"): scalar,
-                   ("numeric", "_frombuffer"): _frombuffer,  # pickle protocol 5
-                   ("_codecs", "encode"): codecs.encode}  # Python 3 writing bytes at protocol 2
-        short = module.rsplit(".", 1)[-1] if module.startswith(("numpy.core.", "numpy._core.")) else module
-        if (short, name) in allowed:
-            return allowed[short, name]
-        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a label pickle")
-
-
-def load_labels(path) -> np.ndarray:
-    """A Python-2 label pickle (a list or array of small integers) -> (N,) int64."""
-    path = Path(path)
-    if not path.exists():
-        raise data_error(path, "file not found")
-    try:
-        with open(path, "rb") as f:
-            labels = _LabelUnpickler(f, encoding="latin1").load()
-    except Exception as err:
-        raise data_error(path, f"not a readable label pickle ({one_line(err)})") from None
-    try:
-        labels = np.asarray(labels)
-    except ValueError:  # ragged nesting, e.g. [None, []]
-        raise data_error(path, "expected a non-empty 1-d list of integer labels, got a ragged nested list") from None
-    if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
-        raise data_error(path, f"expected a non-empty 1-d list of integer labels, got shape {labels.shape} dtype {labels.dtype}")
-    return labels.astype(np.int64)
-
-
 def load_split(path, n_classes: int, n_seen: int, n_unseen: int) -> tuple[np.ndarray, np.ndarray]:
     """(train_cid, test_cid), 1-based, checked: sizes, range, disjoint, covering all classes."""
     cids = {}
@@ -177,7 +136,7 @@ def class_info(dataset: str, metadata=None) -> ClassInfo:
     path = Path(metadata)
     ours = [(int(i), n, info.super_names[s]) for i, n, s in zip(info.ids, info.names, info.super_ids)]
     if dataset == "nab":
-        from gazsl.images.nabirds import read_nabirds_classes
+        from gazsl.datasets.nabirds import read_nabirds_classes
 
         where, nab = path, read_nabirds_classes(path)
         theirs = [(int(i), n, nab.super_names[s]) for i, n, s in zip(nab.ids, nab.names, nab.super_ids)]

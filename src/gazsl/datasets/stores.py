@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gazsl.io import GazslError
-from gazsl.images.store import FeatureStore, default_store_path
+from gazsl.store.feature_store import FeatureStore, default_store_path
 
 
 def dataset_of(split: str) -> str:
@@ -18,7 +18,7 @@ def open_store(split: str, store_path=None) -> FeatureStore:
     dataset = dataset_of(split)
     path = Path(store_path) if store_path else default_store_path(dataset)
     if dataset == "aviary" and not store_path:
-        from gazsl.images.aviary_world import ensure_aviary
+        from gazsl.datasets.aviary_world import ensure_aviary
 
         ensure_aviary(path)  # builds it when missing or made by another version of the generator
     if not path.exists():

