@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 import scipy.io
 
-from gazsl.io import GazslError
-from gazsl.store.readers import load_mat
+from gazsl.datasets import download
 from gazsl.datasets.release import LAYOUTS
-from gazsl.store.readers import load_labels
+from gazsl.io import GazslError
 from gazsl.store.feature_store import FeatureStore
+from gazsl.store.readers import load_labels, load_mat
 
 DIM = 12
 
@@ -261,8 +261,8 @@ def test_download_resumes_checks_and_imports(cub_release, tmp_path, monkeypatch,
     archive = _zip_release(cub_release["folder"])
     digest = hashlib.sha256(archive).hexdigest()
     server = FakeServer(archive, break_after=len(archive) // 3)
-    monkeypatch.setattr(data.urllib.request, "urlopen", server.urlopen)
-    monkeypatch.setattr(data.time, "sleep", lambda s: None)
+    monkeypatch.setattr(download.urllib.request, "urlopen", server.urlopen)
+    monkeypatch.setattr(download.time, "sleep", lambda s: None)
     data.main(["download", "--dataset", "cub", "--cache", str(tmp_path / "cache"), "--sha256", digest,
                "--out", str(tmp_path / "cub.h5")])  # the class names come with gazsl: no --metadata needed
     assert server.ranges[0] is None and server.ranges[1].startswith("bytes=") and int(server.ranges[1][6:-1]) > 0
@@ -272,17 +272,15 @@ def test_download_resumes_checks_and_imports(cub_release, tmp_path, monkeypatch,
 
 
 def test_download_checksum_mismatch_and_unknown_checksum(tmp_path, monkeypatch, capsys):
-    from gazsl import data
-
     payload = b"not the release" * 1000
-    monkeypatch.setattr(data.urllib.request, "urlopen", FakeServer(payload, break_after=None).urlopen)
+    monkeypatch.setattr(download.urllib.request, "urlopen", FakeServer(payload, break_after=None).urlopen)
     with pytest.raises(GazslError, match="SHA-256 mismatch"):
-        data.download_file("https://example.invalid/x.zip", tmp_path / "x.zip", sha256="0" * 64)
+        download.download_file("https://example.invalid/x.zip", tmp_path / "x.zip", sha256="0" * 64)
     assert not (tmp_path / "x.zip").exists() and not (tmp_path / "x.zip.part").exists()
-    data.download_file("https://example.invalid/x.zip", tmp_path / "x.zip", sha256=None)
+    download.download_file("https://example.invalid/x.zip", tmp_path / "x.zip", sha256=None)
     assert "please compare it with a trusted copy" in capsys.readouterr().out
     with pytest.raises(GazslError, match="not a readable zip"):
-        data.extract_zip(tmp_path / "x.zip", tmp_path / "unpacked")
+        download.extract_zip(tmp_path / "x.zip", tmp_path / "unpacked")
 
 
 def test_download_with_no_connection_stops_at_once_in_one_line(tmp_path, monkeypatch, capsys):
@@ -293,7 +291,7 @@ def test_download_with_no_connection_stops_at_once_in_one_line(tmp_path, monkeyp
     from gazsl import data
 
     pauses = []
-    monkeypatch.setattr(data.time, "sleep", pauses.append)
+    monkeypatch.setattr(download.time, "sleep", pauses.append)
     started = time.monotonic()
     line = cli_error_line(capsys, data.main, ["download", "--dataset", "cub", "--url", "http://127.0.0.1:9/x.zip",
                                               "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "cub.h5")])

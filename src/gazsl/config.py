@@ -110,9 +110,7 @@ def upgrade(values: dict) -> dict:
     return values
 
 
-def load(path, base: Config) -> Config:
-    """``base`` overlaid with a config file: Config fields, or an experiment config whose "overrides" are taken."""
-    path = Path(path)
+def _json_object(path: Path) -> dict:
     text = read_utf8(path, "config")
     try:
         values = json.loads(text)
@@ -120,13 +118,30 @@ def load(path, base: Config) -> Config:
         raise data_error(path, f"invalid JSON ({err.msg})", f"line {err.lineno}") from None
     if not isinstance(values, dict):
         raise data_error(path, "a config file holds one JSON object")
+    return values
+
+
+def _checked_experiment(path: Path, values: dict) -> dict:
+    unknown = sorted(set(values) - set(EXPERIMENT_KEYS))
+    if unknown:
+        raise data_error(path, f"unknown key(s) {unknown} in an experiment config")
+    if not isinstance(values.get("overrides", {}), dict):
+        raise data_error(path, "'overrides' must be a JSON object of config fields", "overrides")
+    return values
+
+
+def read_experiment(path) -> dict:
+    """An experiment config (``EXPERIMENT_KEYS``) as written, checked: the one reader of these files."""
+    path = Path(path)
+    return _checked_experiment(path, _json_object(path))
+
+
+def load(path, base: Config) -> Config:
+    """``base`` overlaid with a config file: Config fields, or an experiment config whose "overrides" are taken."""
+    path = Path(path)
+    values = _json_object(path)
     if "overrides" in values:
-        unknown = sorted(set(values) - set(EXPERIMENT_KEYS))
-        if unknown:
-            raise data_error(path, f"unknown key(s) {unknown} in an experiment config")
-        values = values["overrides"]
-        if not isinstance(values, dict):
-            raise data_error(path, "'overrides' must be a JSON object of config fields", "overrides")
+        values = _checked_experiment(path, values)["overrides"]
     return from_mapping(base, values, str(path))
 
 

@@ -6,7 +6,6 @@ interrupted one resumed (gazsl.protocols.runs.finished_run).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from gazsl import config as config_module
@@ -32,14 +31,7 @@ def read_cell(split: str, config_dir: Path = CONFIG_DIR) -> dict:
     if not path.exists():
         known = sorted(p.stem for p in config_dir.glob("*.json"))
         raise data_error(path, f"no experiment config for split '{split}' (available: {', '.join(known)})")
-    try:
-        cell = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise data_error(path, f"invalid JSON ({err.msg})", f"line {err.lineno}") from None
-    unknown = set(cell) - set(config_module.EXPERIMENT_KEYS)
-    if unknown:
-        raise data_error(path, f"unknown key(s) {sorted(unknown)}")
-    return cell
+    return config_module.read_experiment(path)
 
 
 def load_cell(split: str, config_dir: Path = CONFIG_DIR) -> tuple[str, config_module.Config, str | None]:
