@@ -31,7 +31,7 @@ import numpy as np
 
 from gazsl.documents.corpus import Corpus, read_corpus
 from gazsl.io import GazslError, data_error, read_utf8
-from gazsl.store.feature_store import FeatureStore, Split
+from gazsl.store.feature_store import FeatureStore, Split, default_store_path
 from gazsl.store.splits import make_split, whole_families
 from gazsl.vision.backbone import unreadable
 
@@ -177,10 +177,18 @@ def folder_splits(name: str, labels, n_classes: int, seed: int, own=None, unseen
     return splits
 
 
+def _named(class_names: list[str], classes) -> str:
+    """The classes by name (ten at most): the unseen ones' articles are what gazsl predict is given."""
+    shown = [class_names[c] for c in classes[:10]]
+    return ", ".join(shown) + (f", ... ({len(classes) - 10} more)" if len(classes) > 10 else "")
+
+
 def build_folder_store(images, articles, name: str, split_file=None, unseen_fraction: float = 0.2, families=None,
                        seed: int = 0, backbone: str = "efficientnet-lite0", batch_size: int = 32,
                        cache=None) -> FeatureStore:
-    """The store of a folder tree (module docstring); ``cache``: where the extracted features go (resumable)."""
+    """The store of a folder tree (module docstring); ``cache``: where the extracted features go (resumable; default
+    beside features/<name>.h5)."""
+    from gazsl.datasets.build import feature_cache
     from gazsl.documents.encoders import encode_tfidf
     from gazsl.vision.backbone import BACKBONES, extract
 
@@ -197,14 +205,11 @@ def build_folder_store(images, articles, name: str, split_file=None, unseen_frac
                            super_ids if families is not None else None)
     ids = np.arange(1, n_classes + 1)
     texts = {"tfidf": encode_tfidf(tree.corpus, ids)}  # before extraction: an article with no term stops it early
+    cache = Path(cache) if cache else feature_cache(default_store_path(name), backbone, "none")
     x = extract(tree.images, tree.paths, cache, backbone, batch_size=batch_size)
     size = BACKBONES[backbone].image_size
-    def named(classes) -> str:  # the unseen classes by name: their articles are what gazsl predict is given
-        shown = [tree.class_names[c] for c in classes[:10]]
-        return ", ".join(shown) + (f", ... ({len(classes) - 10} more)" if len(classes) > 10 else "")
-
-    notes = {n: f"{len(s.seen)} seen, {len(s.unseen)} unseen ({named(s.unseen)}), {len(s.val)} validation classes "
-                f"({s.val_rule} rule)" for n, s in splits.items()}
+    notes = {n: f"{len(s.seen)} seen, {len(s.unseen)} unseen ({_named(tree.class_names, s.unseen)}), {len(s.val)} "
+                f"validation classes ({s.val_rule} rule)" for n, s in splits.items()}
     store = FeatureStore(
         dataset=name, features=x, labels=tree.labels, class_ids=ids, class_names=tree.class_names,
         super_ids=super_ids, super_names=super_names, splits=splits, texts=texts,
