@@ -7,9 +7,10 @@
 of ``<class_id>.<Name>.txt`` articles, or a JSONL file); each article becomes a
 class vector with the text encoder the model was trained with, and each photo
 (JPEG, PNG ...; folders are searched recursively) a feature vector with its
-image backbone and preprocessing. For every photo the classes are ranked
-(``gazsl.scoring.ranking``, shared with gazsl serve) by the model's scores (``GAZSL.scores``: kNN votes, cosine to the class pivot, or
-log-probabilities, as its config says; the table's header says which). ``--gzsl``
+image backbone and preprocessing. For every photo the classes are ranked by the
+model's scores (``GAZSL.scores``: kNN votes, cosine to the class pivot, or
+log-probabilities, as its config says; the table's header says which; the ranking
+is ``gazsl.scoring.ranking``'s, which gazsl serve shares). ``--gzsl``
 adds the model's own training classes to the candidates, with the calibration
 chosen on validation classes when it was trained (``GAZSL.generalised_scores``:
 the classifier whose scores calibrate, so a kNN model's votes become its pivots'
