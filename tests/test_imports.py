@@ -81,7 +81,7 @@ def test_no_import_cycle_among_gazsl_modules():
 
 # The commands: gazsl.<command> modules with a main (gazsl.__main__ lists them), the top floor.
 COMMANDS = {"gazsl.__main__", "gazsl.aviary", "gazsl.data", "gazsl.leaderboard", "gazsl.predict", "gazsl.reproduce",
-            "gazsl.text", "gazsl.train", "gazsl.tune"}
+            "gazsl.serve", "gazsl.text", "gazsl.train", "gazsl.tune"}
 
 
 def reachable(graph: dict[str, set[str]], start: str) -> set[str]:

@@ -15,7 +15,8 @@ import sys
 COMMANDS = {
     "train": "train GAZSL on one split under a protocol; metrics and model in a run folder",
     "predict": "rank the classes of new photographs from the classes' articles",
-    "data": "build feature stores from CUB / NABirds folders or the GAZSL release; extract image features",
+    "serve": "a page on localhost to try a model: drop photographs, add classes from articles",
+    "data": "build feature stores from CUB / NABirds folders, your own class folders or the GAZSL release; extract image features",
     "text": "encode class documents into text vectors of a store",
     "aviary": "build the embedded synthetic aviary",
     "reproduce": "multi-seed result tables under both protocols",

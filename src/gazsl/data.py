@@ -3,6 +3,9 @@
 CLI::
 
     python -m gazsl.data build --dataset cub|nab --root DIR --articles DIR [--backbone efficientnet-lite0] [--crop none|bbox]
+    python -m gazsl.data build --dataset folder --images DIR --articles DIR [--name NAME]
+                               [--split-file splits.json | --unseen-fraction 0.2] [--families families.tsv]
+                               (your own classes: DIR/<class>/<photos>, <class>.txt articles; gazsl/datasets/folder.py)
     python -m gazsl.data build-cub100 --images CUB100_DIR --articles DIR [--features NPZ]   (build --name cub100)
     python -m gazsl.data import-release --dataset cub|nab --from DIR [--articles DIR] [--metadata FILE_OR_DIR]
     python -m gazsl.data download --dataset cub|nab [--cache DIR] [--sha256 HEX] (then as import-release; gazsl.datasets.download)
@@ -20,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from gazsl.datasets.download import RELEASE_ARCHIVE, RELEASE_SHA256, RELEASE_URL, download_file, extract_zip
+from gazsl.io import GazslError
 from gazsl.store.feature_store import FeatureStore, default_store_path, store_lock
 from gazsl.vision.backbone import BACKBONES
 
@@ -80,10 +84,18 @@ def main(argv=None) -> int:
     ext.add_argument("--batch-size", type=int, default=32)
     ext.add_argument("--checkpoint-every", type=int, default=10, help="write the partial result every N batches")
     ext.add_argument("--limit", type=int, help="only the first N images (sorted by path)")
-    build = sub.add_parser("build", help="a CUB_200_2011 or nabirds folder -> features/<dataset>.h5 (gazsl/datasets/build.py)")
-    build.add_argument("--dataset", required=True, choices=["cub", "nab"])
-    build.add_argument("--root", required=True, help="the dataset folder (images.txt, image_class_labels.txt, classes.txt, images/)")
-    build.add_argument("--name", help="store and split name (default: the dataset): <name>.h5, <name>_easy, <name>_hard")
+    build = sub.add_parser("build", help="a CUB_200_2011 or nabirds folder, or folders of your own classes "
+                           "-> features/<name>.h5 (gazsl/datasets/build.py, gazsl/datasets/folder.py)")
+    build.add_argument("--dataset", required=True, choices=["cub", "nab", "folder"])
+    build.add_argument("--root", help="cub, nab: the dataset folder (images.txt, image_class_labels.txt, classes.txt, images/)")
+    build.add_argument("--name", help="store and split name (default: the dataset; folder: the --images folder's name): "
+                       "<name>.h5, <name>_easy, <name>_hard (folder: <name>_own or <name>_random, <name>_family)")
+    build.add_argument("--images", help="folder: one sub-folder of photographs per class, named as the class")
+    build.add_argument("--split-file", help='folder: your own split, {"seen": [class, ...], "unseen": [class, ...]} '
+                       "(split <name>_own; without it, a random split <name>_random)")
+    build.add_argument("--unseen-fraction", type=float, default=0.2,
+                       help="folder: share of unseen classes in the random and family splits (default 0.2)")
+    build.add_argument("--families", help="folder: <class><TAB><family> lines; adds <name>_family (whole families unseen)")
     _add_build_options(build)
     c100 = sub.add_parser("build-cub100", help="the cub100 subset (100 CUB classes) -> features/cub100.h5: "
                           "build --dataset cub --name cub100")
@@ -112,10 +124,38 @@ def main(argv=None) -> int:
         with np.load(out) as z:
             print(f"{out}: {z['features'].shape[0]} images x {z['features'].shape[1]} dims, "
                   f"{len(z['class_names'])} classes ({time.time() - started:.0f} s)")
+    elif args.command == "build" and args.dataset == "folder":
+        from gazsl.datasets.build import feature_cache
+        from gazsl.datasets.folder import build_folder_store
+
+        started = time.time()
+        for flag, value, default in (("--root", args.root, None), ("--crop", args.crop, "none"),
+                                     ("--features", args.features, None), ("--vocabulary", args.vocabulary, None),
+                                     ("--attributes", args.attributes, None)):
+            if value != default:
+                raise GazslError(f"{flag} does not apply to --dataset folder (its photographs are read with --images)")
+        if args.images is None:
+            raise GazslError("--dataset folder needs --images DIR (one sub-folder of photographs per class)")
+        name = args.name or Path(args.images).resolve().name
+        out = Path(args.out or default_store_path(name))
+        store = build_folder_store(args.images, args.articles, name, split_file=args.split_file,
+                                   unseen_fraction=args.unseen_fraction, families=args.families, seed=args.seed,
+                                   backbone=args.backbone, batch_size=args.batch_size,
+                                   cache=feature_cache(out, args.backbone, "none"))
+        _write(store, out)
+        for split, note in store.info["splits"].items():
+            print(f"  {split}: {note}")
+        print(f"built in {time.time() - started:.1f} s")
     elif args.command in ("build", "build-cub100"):
         from gazsl.datasets.build import build_store, feature_cache
 
         started = time.time()
+        if args.command == "build":
+            for flag, value in (("--images", args.images), ("--split-file", args.split_file), ("--families", args.families)):
+                if value is not None:
+                    raise GazslError(f"{flag} applies to --dataset folder only")
+            if args.root is None:
+                raise GazslError(f"--dataset {args.dataset} needs --root DIR (the dataset folder)")
         if args.command == "build-cub100":
             dataset, name, root = "cub", "cub100", args.images
         else:

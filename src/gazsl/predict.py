@@ -9,14 +9,12 @@ class vector with the text encoder the model was trained with, and each photo
 (JPEG, PNG ...; folders are searched recursively) a feature vector with its
 image backbone and preprocessing. For every photo the classes are ranked by the
 model's scores (``GAZSL.scores``: kNN votes, cosine to the class pivot, or
-log-probabilities, as its config says; the table's header says which). ``--gzsl``
+log-probabilities, as its config says; the table's header says which; the ranking
+is ``gazsl.scoring.ranking``'s, which gazsl serve shares). ``--gzsl``
 adds the model's own training classes to the candidates, with the calibration
 chosen on validation classes when it was trained (``GAZSL.generalised_scores``:
 the classifier whose scores calibrate, so a kNN model's votes become its pivots'
 cosines). The terminal shows each photo's top-k; ``--out`` holds every class.
-
-Candidate classes are taken in the order of their class ids, so the model
-generates for each class the same features as its own evaluation did.
 """
 
 from __future__ import annotations
@@ -30,7 +28,8 @@ import numpy as np
 from gazsl.documents.corpus import read_corpus
 from gazsl.generator.gan import GAZSL, generated_classifier, gzsl_classifier
 from gazsl.io import GazslError, atomic_path, data_error, readable_path, writable_file
-from gazsl.documents.encoders import check_terms
+from gazsl.documents.encoders import candidate_vectors
+from gazsl.scoring.ranking import class_scores, rank, refuse_training_classes
 from gazsl.vision.backbone import IMAGE_SUFFIXES, list_images
 
 
@@ -48,30 +47,14 @@ def image_paths(arguments: list[str]) -> list[Path]:
     return paths
 
 
-def rank(scores: np.ndarray, top_k: int) -> np.ndarray:
-    """(M, k) column indices of the k best scores of each row, best first; ties keep the classes' order."""
-    return np.argsort(-scores, axis=1, kind="stable")[:, :top_k]
-
-
 def predict(model: GAZSL, classes: Path, images: list[str], gzsl: bool) -> tuple[list[Path], list[str], np.ndarray]:
     """(photos, candidate class names, scores (M, C)) for the photos ``images`` and the articles in ``classes``."""
-    corpus = read_corpus(classes)
-    ids = sorted(corpus.texts)
-    names = [corpus.names.get(c) or f"class {c}" for c in ids]
-    text = model.encode(corpus.documents(ids), names)
-    check_terms(text, corpus, ids)
+    names, text = candidate_vectors(read_corpus(classes), model.encode)
     if gzsl:
-        known = set(model.class_names_ or [])
-        repeated = [n for n in names if n in known]
-        if repeated:
-            raise data_error(classes, f"class '{repeated[0]}' is one of the model's training classes, which --gzsl "
-                             "adds itself: leave it out of --classes")
+        refuse_training_classes(model, names, classes)
     paths = image_paths(images)
-    features = model.embed(paths)
-    if gzsl:
-        seen_names = model.class_names_ or [f"training class {i}" for i in range(len(model.seen_text_))]
-        return paths, seen_names + names, model.generalised_scores(text, features)
-    return paths, names, model.scores(text, features)
+    names, scores = class_scores(model, names, text, model.embed(paths), gzsl)
+    return paths, names, scores
 
 
 def score_meaning(model: GAZSL, gzsl: bool) -> str:

@@ -3,7 +3,10 @@
 Two layouts are accepted:
 
 * a folder with one UTF-8 file per class named ``<class_id>.<Name>.txt``
-  (the layout of the GAZSL article release);
+  (the layout of the GAZSL article release), or named ``<Name>.txt`` alone
+  (the layout of a folder dataset, ``gazsl.datasets.folder``): then the class ids
+  are 1, 2, ... in the order of the names, so that any subset of a dataset's
+  articles lists its classes in the order of the dataset's own ids;
 * a JSONL file with one ``{"class_id": int, "text": str}`` object per line
   (several lines for one class are joined).
 """
@@ -64,20 +67,25 @@ def _read_folder(path: Path) -> Corpus:
 
 def corpus_of(source: Path, documents) -> Corpus:
     """The corpus of ``(file_name, text)`` pairs, as a folder of those files reads (``text``: a string, or a callable
-    that reads it, so that a bad file name is refused before its file is read)."""
+    that reads it, so that a bad file name is refused before its file is read). Names all ``<Name>.txt``: the ids are
+    1, 2, ... in the order of the names, as gazsl.datasets.folder numbers its classes."""
+    documents = list(documents)
+    numbered = [_FILE_NAME.match(name) for name, _ in documents]
+    if not any(numbered):
+        documents = sorted(documents, key=lambda document: Path(document[0]).stem)
     texts, names = {}, {}
-    for name, text in documents:
+    for index, (name, text) in enumerate(documents, 1):
         file = Path(source) / name
         match = _FILE_NAME.match(name)
-        if not match:
-            raise data_error(file, "corpus file name must be <class_id>.<Name>.txt")
-        cid = int(match.group(1))
+        if match is None and any(numbered):
+            raise data_error(file, "corpus file name must be <class_id>.<Name>.txt, as the others in this folder are")
+        cid, class_name = (int(match.group(1)), match.group(2)) if match else (index, Path(name).stem)
         if cid in texts:
             raise data_error(file, f"second document for class id {cid}")
-        texts[cid] = _clean_document(text() if callable(text) else text, file)
-        names[cid] = match.group(2)
+        texts[cid] = clean_document(text() if callable(text) else text, file)
+        names[cid] = class_name
     if not texts:
-        raise data_error(source, "no <class_id>.<Name>.txt files in corpus folder")
+        raise data_error(source, "no <class_id>.<Name>.txt (or <Name>.txt) files in corpus folder")
     return Corpus(source=Path(source), texts=texts, names=names)
 
 
@@ -98,11 +106,11 @@ def _read_jsonl(path: Path) -> Corpus:
         parts.setdefault(cid, []).append(text)
     if not parts:
         raise data_error(path, "empty corpus")
-    texts = {cid: _clean_document("\n".join(chunks), path, f"class_id {cid}") for cid, chunks in parts.items()}
+    texts = {cid: clean_document("\n".join(chunks), path, f"class_id {cid}") for cid, chunks in parts.items()}
     return Corpus(source=path, texts=texts, names={cid: "" for cid in texts})
 
 
-def _clean_document(text: str, file: Path, key: str | None = None) -> str:
+def clean_document(text: str, file, key: str | None = None) -> str:
     """Drop the '<n> ' sentence index that starts each line of the GAZSL release."""
     lines = [_LINE_INDEX.sub("", line, count=1).strip() for line in text.splitlines()]
     document = "\n".join(line for line in lines if line)

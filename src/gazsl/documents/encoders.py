@@ -139,10 +139,21 @@ def check_terms(vectors: np.ndarray, corpus: Corpus, class_ids) -> None:
     empty = np.flatnonzero(~vectors.any(axis=1))
     if empty.size:
         cid = int(class_ids[empty[0]])
-        file = corpus.source / f"{cid}.{corpus.names.get(cid)}.txt"
-        raise data_error(file if file.is_file() else corpus.source,
+        named = [corpus.source / f"{cid}.{corpus.names.get(cid)}.txt", corpus.source / f"{corpus.names.get(cid)}.txt"]
+        file = next((f for f in named if f.is_file()), corpus.source)
+        raise data_error(file,
                          f"no term of the vocabulary in this document (only stop words or numbers?); "
                          f"{empty.size} class(es) like this", None if file.is_file() else f"class_id {cid}")
+
+
+def candidate_vectors(corpus: Corpus, encode) -> tuple[list[str], np.ndarray]:
+    """(names, (C, T) vectors) of the corpus's classes in class-id order, by ``encode(documents, names)`` (a model's
+    ``GAZSL.encode``); an article with no term of the vocabulary is refused, naming it."""
+    ids = sorted(corpus.texts)
+    names = [corpus.names.get(c) or f"class {c}" for c in ids]
+    vectors = encode(corpus.documents(ids), names)
+    check_terms(vectors, corpus, ids)
+    return names, vectors
 
 
 def recipe_of(vectors: TextVectors) -> dict:

@@ -121,6 +121,19 @@ def list_images(root) -> list[str]:
     return paths
 
 
+def unreadable(path) -> str | None:
+    """Why PIL cannot decode the image file ``path``, in one line, or None. ``verify`` alone passes a truncated JPEG;
+    ``load`` decodes it whole."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+    except Exception as err:  # PIL raises OSError, SyntaxError, ValueError, DecompressionBombError ... for bad files
+        return " ".join(str(err).split()) or type(err).__name__
+    return None
+
+
 def load_image(path, size: int, box=None) -> np.ndarray:
     """(3, size, size) float32, ImageNet-normalised; first cropped to ``box`` (x, y, width, height in pixels) if given."""
     from PIL import Image, UnidentifiedImageError
