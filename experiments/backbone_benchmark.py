@@ -38,6 +38,17 @@ def fold_classes(results: dict, protocol: str) -> dict[int, tuple]:
     return {fold: next(iter(v)) for fold, v in out.items()}
 
 
+def machines(results: dict, protocol: str) -> list[str]:
+    """What made the protocol's GAZSL cells: the CPU they record (older cells record none) and the bf16 decision."""
+    made = set()
+    for cell in results["cells"]:
+        if cell["cell"]["protocol"] == protocol and "bf16" in cell:
+            instructions = cell.get("bf16_reason", "").removeprefix("auto: ").split(",")[0]
+            made.add(f"{cell.get('cpu', 'CPU name not recorded')}, bf16 {'on' if cell['bf16'] else 'off'} "
+                     f"({instructions}), {cell['threads']} thread(s) per cell")
+    return sorted(made)
+
+
 def compare(design: dict, lite0: dict, lite2: dict) -> dict:
     (protocol2,) = design["protocols"]
     protocol0 = design["compare_with"]["protocol"]
@@ -53,8 +64,13 @@ def compare(design: dict, lite0: dict, lite2: dict) -> dict:
                         "lite2_validation": s2["methods"][method]["val_mean"],
                         "lite2_minus_lite0": paired(a, b, ratio).to_dict()}
     return {"protocols": [protocol0, protocol2], "folds": s2["folds"], "test_to_train": ratio, "rows": rows,
-            "made_on": {"lite0": s0["made_on"], "lite2": s2["made_on"]},
-            "cpu_seconds": {"lite0": s0["cpu_seconds"], "lite2": s2["cpu_seconds"]}}
+            "made_on": {"lite0": machines(lite0, protocol0), "lite2": machines(lite2, protocol2)},
+            "cpu_minutes": {"lite0": {m: round(t / 60) for m, t in s0["cpu_seconds"].items()},
+                            "lite2": {m: round(t / 60) for m, t in s2["cpu_seconds"].items()}}}
+
+
+def minutes(by_method: dict) -> str:
+    return ", ".join(f"{m} {t}" for m, t in by_method.items())
 
 
 def word(d: dict) -> str:
@@ -71,12 +87,13 @@ def render(design: dict, result: dict, design_path: Path) -> str:
               "run --results experiments/results/benchmark_lite2 --jobs 2",
               "python experiments/backbone_benchmark.py", "```", "",
               f"Pre-registered in `{design_path}` before its first cell. {design['note']} {design['backbone_claim']} "
-              f"Intervals: {design['interval']}. Lite0 cells: {', '.join(result['made_on']['lite0'])}; Lite2 cells: "
-              f"{', '.join(result['made_on']['lite2'])}. CPU seconds (cell seconds x threads), Lite0: "
-              f"{result['cpu_seconds']['lite0']}; Lite2: {result['cpu_seconds']['lite2']}.", "",
+              f"Intervals: {design['interval']}. GAZSL cells, Lite0: {'; '.join(result['made_on']['lite0'])}; Lite2: "
+              f"{'; '.join(result['made_on']['lite2'])}; torch 2.13.0+cpu. CPU minutes (cell seconds x threads), "
+              f"Lite0: {minutes(result['cpu_minutes']['lite0'])}; Lite2: {minutes(result['cpu_minutes']['lite2'])}.",
+              "",
               f"| method | validation top-1 per class, Lite0 / Lite2 | test top-1, Lite0 | test top-1, Lite2 | "
               f"Lite2 minus Lite0 [95 % CI] | wins / losses |", "|---|---|---|---|---|---|"]
-    for method, row in result["rows"].items():
+    for method, row in sorted(result["rows"].items(), key=lambda kv: (kv[0] not in CLAIMED, kv[0].startswith("gazsl"))):
         d = row["lite2_minus_lite0"]
         mark = " (claimed)" if method in CLAIMED else ""
         lines.append(f"| {method}{mark} | {row['lite0_validation']:.1f} / {row['lite2_validation']:.1f} | "
