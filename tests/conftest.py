@@ -75,8 +75,9 @@ def toy_configs(toy_store, tiny_config_file, tmp_path) -> Path:
     return configs
 
 
-# What a training prints on stderr before an error that stops it mid-run: its phases, then its progress lines.
-PROGRESS_LINE = re.compile(r".*: (honest|paper) protocol: .*|.*\(phase \d+ of \d+\): iteration \d+/\d+ .*")
+# What a training prints on stderr before an error that stops it mid-run: the protocol's plan, then gazsl.progress's
+# lines off a terminal ("select (phase 1 of 2): iteration 60/600 (10%), 0:12 elapsed, ...").
+PROGRESS_LINE = re.compile(r".*: (honest|paper) protocol: .*|.*: \w+ \d+/\d+ \(\d+%\), [\d:]+ elapsed.*")
 
 
 def cli_error_line(capsys, main, argv, after_progress: bool = False) -> str:

@@ -188,7 +188,7 @@ def test_running_cells_reports_cells_done_of_all_off_a_terminal(monkeypatch, cap
     from gazsl.protocols import benchmark as bm
 
     ran = []
-    monkeypatch.setattr(bm, "run_cell", lambda cell, design, runs: ran.append(cell))
+    monkeypatch.setattr(bm, "run_cell", lambda cell, design, runs, threads=None: ran.append(cell))
     todo = [bm.Cell("aviary_scs", 0, fold, "prototype", 0) for fold in range(3)]
     command.run_cells(todo, bm.DESIGN, bm.RUNS, jobs=1)
     reported = [line for line in capsys.readouterr().err.splitlines() if line.startswith("benchmark cells: ")]

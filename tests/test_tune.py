@@ -169,7 +169,7 @@ def run_in_memory(optuna, toy, pruner, n_trials=1, objective=None):
     config = config_module.from_mapping(config_module.preset("cpu"), TINY)
     space, _ = load_space("gazsl", toy["space"])
     study = optuna.create_study(direction="maximize", pruner=pruner)
-    run_trials(study, objective or (lambda trial: gazsl_trial(trial, view, config, space)), n_trials, seed=7)
+    run_trials(study, objective or (lambda trial, stop: gazsl_trial(trial, view, config, space, stop)), n_trials, seed=7)
     return study
 
 
@@ -207,7 +207,7 @@ def test_a_diverged_trial_fails_with_its_reason_and_the_study_goes_on(optuna, to
     study = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
     for lr in (4.5e-3, 2e-3, 3e-3):
         study.enqueue_trial({"lr": lr, "classifier": "pivot", "knn_k": 3})
-    assert run_trials(study, lambda trial: gazsl_trial(trial, view, config, space), 3, seed=0) == 3
+    assert run_trials(study, lambda trial, stop: gazsl_trial(trial, view, config, space, stop), 3, seed=0) == 3
     failed, *rest = study.trials
     assert failed.state.name == "FAIL" and [t.state.name for t in rest] == ["COMPLETE", "COMPLETE"]
     assert failed.user_attrs["fail_reason"].startswith("training diverged at iteration 5 of phase 'select'")

@@ -21,6 +21,7 @@ from pathlib import Path
 from gazsl.io import GazslError, write_json_atomic, write_text_atomic
 from gazsl.progress import Progress
 from gazsl.protocols import benchmark as bm
+from gazsl.protocols.cells import run_cells as run_cells_of_table
 
 RESULTS = Path("experiments/results")
 
@@ -52,28 +53,20 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run_cells(todo: list[bm.Cell], design: Path, runs: Path, jobs: int) -> None:
+    """Every cell of ``todo``, ``jobs`` at a time; SIGTERM or Ctrl-C stops them as it stops every table command."""
     with Progress("benchmark cells", len(todo), unit="cell") as progress:
-        if jobs <= 1:
-            for cell in todo:
-                print(f"+ {cell.command(design, runs)}", file=sys.stderr, flush=True)
-                bm.run_cell(cell, design, runs)
-                progress.update()
-            return
-        _run_in_parallel(todo, design, runs, jobs, progress)
-
-
-def _run_in_parallel(todo: list[bm.Cell], design: Path, runs: Path, jobs: int, progress: Progress) -> None:
-    import multiprocessing
-    import os
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(bm.run_cell, cell, design, runs, threads): cell for cell in todo}
-        for future in as_completed(futures):
-            future.result()
-            print(f"done: {futures[future].command(design, runs)}", file=sys.stderr, flush=True)
+        def done(task: tuple) -> None:
+            print(f"done: {task[0].command(design, runs)}", file=sys.stderr, flush=True)
             progress.update()
+
+        # no lock on the runs folder: each cell locks its own, so that machines sharing it can run cells at once
+        run_cells_of_table([(cell,) for cell in todo], runs, design, jobs, run=run_one, lock=False, on_done=done)
+
+
+def run_one(cell: bm.Cell, runs: Path, design: Path, threads: int | None = None) -> dict:
+    """One cell, as ``gazsl.protocols.cells.run_cells`` calls it (module-level: worker processes import it)."""
+    print(f"+ {cell.command(design, runs)}", file=sys.stderr, flush=True)
+    return bm.run_cell(cell, design, runs, threads)
 
 
 def write_table(design_path: Path, design: dict, runs: Path, protocols: list[str] | None, results: Path,

@@ -63,3 +63,49 @@ def stop_on_signals() -> Iterator[StopRequest]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def run_in_processes(tasks: list[tuple], jobs: int, run, stop: StopRequest, on_done=None) -> list:
+    """``run(*task, threads)`` for every task, ``jobs`` worker processes at a time; their results in task order.
+
+    ``run`` must be a module-level function (the workers import it); ``on_done(task)`` is told of each finished one.
+    When ``stop`` fires (the caller holds ``stop_on_signals``), the tasks not started are cancelled, the signal is
+    forwarded once to the running ones (which checkpoint and raise ``Interrupted``), and ``Interrupted`` is raised.
+    """
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor, wait
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_leave_signals_to_the_parent) as pool:
+        futures = [pool.submit(run, *task, threads) for task in tasks]
+        task_of = dict(zip(futures, tasks))
+        pending, forwarded = set(futures), False
+        while pending:
+            finished, pending = wait(pending, timeout=0.2)  # the signal handler only sets a flag: look at it often
+            for future in finished:
+                if on_done is not None and not future.cancelled() and future.exception() is None:
+                    on_done(task_of[future])
+            if stop.signum is not None and not forwarded:
+                for future in pending:
+                    future.cancel()  # tasks not started yet
+                for child in multiprocessing.active_children():  # the running ones checkpoint and stop
+                    os.kill(child.pid, stop.signum)
+                forwarded = True
+    if stop.signum is not None:
+        stopped = [f.exception() for f in futures if not f.cancelled() and f.exception() is not None]
+        raise next((e for e in stopped if isinstance(e, Interrupted)), None) or Interrupted(stop.signum)
+    return [future.result() for future in futures]
+
+
+def _leave_signals_to_the_parent() -> None:
+    """A worker's start: out of the terminal's process group, so that Ctrl-C reaches the parent alone (which
+    forwards it once: twice would stop a run without its checkpoint), and deaf to signals between tasks, so that a
+    forwarded one stops only workers that are training (``train`` listens while it runs); an idle worker killed by
+    it would break the pool and the running tasks with it."""
+    import os
+
+    os.setpgrp()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.SIG_IGN)

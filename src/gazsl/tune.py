@@ -29,11 +29,11 @@ gazsl.leaderboard read.
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 from pathlib import Path
 
+from gazsl.interrupt import run_in_processes, stop_on_signals
 from gazsl.io import GazslError
 from gazsl.protocols.cells import CONFIG_DIR
 from gazsl.tuning.space import METHODS
@@ -80,14 +80,10 @@ def main(argv=None) -> int:
     study = tuning.study()  # made (or checked) here, before any worker starts
     if args.jobs == 1:
         ran = run_trials(study, tuning.objective, args.trials, tuning.config.seed, args.timeout, args.heartbeat)
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        threads = max(1, (os.cpu_count() or 1) // args.jobs)
-        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            ran = sum(f.result() for f in [pool.submit(work, request, args.trials, args.timeout, args.heartbeat, threads)
-                                           for _ in range(args.jobs)])
+    else:  # each worker fills the study until it is full; a signal is forwarded to them, and each stops its trial
+        with stop_on_signals() as stop:
+            ran = sum(run_in_processes([(request, args.trials, args.timeout, args.heartbeat)] * args.jobs, args.jobs,
+                                       work, stop))
     if ran:
         study.set_user_attr("command", command)
     counts = trial_counts(study)

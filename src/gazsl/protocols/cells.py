@@ -6,10 +6,11 @@ interrupted one resumed (gazsl.protocols.runs.finished_run).
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from gazsl import config as config_module
-from gazsl.interrupt import Interrupted, StopRequest, stop_on_signals
+from gazsl.interrupt import Interrupted, run_in_processes, stop_on_signals
 from gazsl.io import data_error, exclusive_lock
 from gazsl.protocols.runs import finished_run
 from gazsl.protocols.training import train
@@ -60,57 +61,28 @@ def run_cell(split: str, protocol: str, seed: int, runs_dir: Path = RUNS_DIR, co
     return train(split, config, out, protocol, preset, store, resume=resume)
 
 
-def run_cells(cells: list[tuple], runs_dir: Path, config_dir: Path, jobs: int, run=run_cell) -> dict[tuple, dict]:
+def run_cells(cells: list[tuple], runs_dir: Path, config_dir: Path, jobs: int, run=run_cell, lock: bool = True,
+              on_done=None) -> dict[tuple, dict]:
     """Metrics of every cell, ``jobs`` processes at a time: ``run(*cell, runs_dir, config_dir, threads)``.
 
     The default ``run_cell`` takes (split, protocol, seed) cells; ``run`` must be a module-level function
-    (the worker processes import it). On SIGTERM or SIGINT the cells running checkpoint and stop, the others do
-    not start, and ``Interrupted`` is raised (``gazsl.io.run_cli`` names the command that resumes).
+    (the worker processes import it). ``lock``: hold the runs folder's lock throughout (a table command's runs);
+    without it each cell locks its own. ``on_done(cell)`` is told of each finished cell. On SIGTERM or SIGINT the
+    cells running checkpoint and stop, the others do not start, and ``Interrupted`` is raised (``gazsl.io.run_cli``
+    names the command that resumes).
     """
-    with exclusive_lock(Path(runs_dir) / ".lock", f"runs folder {runs_dir}"), stop_on_signals() as stop:
+    held = exclusive_lock(Path(runs_dir) / ".lock", f"runs folder {runs_dir}") if lock else contextlib.nullcontext()
+    with held, stop_on_signals() as stop:
         if jobs <= 1:  # a cell's run (gazsl.protocols.training.train) takes the signals over while it trains
             made = {}
             for cell in cells:
                 if stop.signum is not None:
                     raise Interrupted(stop.signum)
                 made[cell] = run(*cell, runs_dir, config_dir)
+                if on_done is not None:
+                    on_done(cell)
             return made
-        return _run_in_processes(cells, runs_dir, config_dir, jobs, run, stop)
+        tasks = [(*cell, runs_dir, config_dir) for cell in cells]
+        made = run_in_processes(tasks, jobs, run, stop, on_done and (lambda task: on_done(task[:-2])))
+        return dict(zip(cells, made))
 
-
-def _run_in_processes(cells: list[tuple], runs_dir: Path, config_dir: Path, jobs: int, run,
-                      stop: StopRequest) -> dict[tuple, dict]:
-    import multiprocessing
-    import os
-    from concurrent.futures import ProcessPoolExecutor, wait
-
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_leave_signals_to_the_command) as pool:
-        futures = {cell: pool.submit(run, *cell, runs_dir, config_dir, threads) for cell in cells}
-        pending, forwarded = set(futures.values()), False
-        while pending:
-            _, pending = wait(pending, timeout=0.2)  # the signal handler only sets a flag: look at it often
-            if stop.signum is not None and not forwarded:
-                for future in pending:
-                    future.cancel()  # cells not started yet
-                for child in multiprocessing.active_children():  # the running ones checkpoint and stop
-                    os.kill(child.pid, stop.signum)
-                forwarded = True
-    if stop.signum is not None:
-        stopped = [f.exception() for f in futures.values() if not f.cancelled() and f.exception() is not None]
-        raise next((e for e in stopped if isinstance(e, Interrupted)), None) or Interrupted(stop.signum)
-    return {cell: future.result() for cell, future in futures.items()}
-
-
-def _leave_signals_to_the_command() -> None:
-    """A worker's start: out of the terminal's process group, so that Ctrl-C reaches the command alone (which
-    forwards it once: twice would stop a run without its checkpoint), and deaf to signals between cells, so that a
-    forwarded one stops only workers that are training (``train`` listens while it runs); an idle worker killed by
-    it would break the pool and the running cells with it."""
-    import os
-    import signal
-
-    os.setpgrp()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, signal.SIG_IGN)

@@ -18,6 +18,7 @@ from gazsl import config as config_module
 from gazsl.config import Config
 from gazsl.datasets.stores import open_store
 from gazsl.store.feature_store import FeatureStore
+from gazsl.interrupt import Interrupted, StopRequest, stop_on_signals
 from gazsl.io import GazslError, one_line, sha256_file
 from gazsl.protocols.cells import CONFIG_DIR, load_cell
 from gazsl.tuning.space import Param, load_space
@@ -126,15 +127,16 @@ class Heartbeat:
 TRIAL_FAILURES = (GazslError, MemoryError, torch.cuda.OutOfMemoryError)
 
 
-def run_trial(study, trial, objective, heartbeat: float) -> str:
-    """Run ``objective`` on ``trial`` and record its outcome in the study; returns a one-line account."""
+def run_trial(study, trial, objective, heartbeat: float, stop: StopRequest | None = None) -> str:
+    """Run ``objective(trial, stop)`` and record its outcome in the study; returns a one-line account. A trial that
+    ``stop`` interrupts is recorded as failed without a reason, which leaves its slot to a rerun."""
     import optuna
     from optuna.trial import TrialState
 
     value, reason, interrupted = None, None, None
     with Heartbeat(trial, heartbeat):
         try:
-            value = objective(trial)
+            value = objective(trial, stop)
             state = TrialState.COMPLETE
         except optuna.TrialPruned as err:
             state, reason = TrialState.PRUNED, str(err)
@@ -163,26 +165,32 @@ def short_value(v) -> str:
 
 def run_trials(study, objective, n_trials: int, seed: int, timeout: float | None = None,
                heartbeat: float = HEARTBEAT_SECONDS) -> int:
-    """Run trials until the study holds ``n_trials`` counted ones (or ``timeout`` s pass); returns how many ran here."""
+    """Run trials until the study holds ``n_trials`` counted ones (or ``timeout`` s pass); returns how many ran here.
+
+    SIGTERM or SIGINT stops the trial in progress at its next iteration and raises ``Interrupted``; running the
+    command again fills the study up from where it stopped."""
     from optuna.trial import TrialState
 
     started, ran = time.monotonic(), 0
-    while timeout is None or time.monotonic() - started < timeout:
-        release_abandoned(study)
-        if sum(map(counted, study.get_trials(deepcopy=False))) >= n_trials:
-            break
-        trial = study.ask()
-        trial.set_user_attr("worker", f"{HOST}:{os.getpid()}")
-        trial.set_user_attr("heartbeat", time.time())
-        # numbers are handed out by the storage one by one: the first N counted trials run, whoever asked
-        earlier = [t for t in study.get_trials(deepcopy=False) if t.number < trial.number and counted(t)]
-        if len(earlier) >= n_trials:  # another worker took the last slot between our count and our ask
-            trial.set_user_attr("surplus", True)
-            study.tell(trial, state=TrialState.FAIL)
-            break
-        trial.set_user_attr("seed", seed)
-        print(run_trial(study, trial, objective, heartbeat), flush=True)
-        ran += 1
+    with stop_on_signals() as stop:
+        while timeout is None or time.monotonic() - started < timeout:
+            if stop.signum is not None:
+                raise Interrupted(stop.signum)
+            release_abandoned(study)
+            if sum(map(counted, study.get_trials(deepcopy=False))) >= n_trials:
+                break
+            trial = study.ask()
+            trial.set_user_attr("worker", f"{HOST}:{os.getpid()}")
+            trial.set_user_attr("heartbeat", time.time())
+            # numbers are handed out by the storage one by one: the first N counted trials run, whoever asked
+            earlier = [t for t in study.get_trials(deepcopy=False) if t.number < trial.number and counted(t)]
+            if len(earlier) >= n_trials:  # another worker took the last slot between our count and our ask
+                trial.set_user_attr("surplus", True)
+                study.tell(trial, state=TrialState.FAIL)
+                break
+            trial.set_user_attr("seed", seed)
+            print(run_trial(study, trial, objective, heartbeat, stop), flush=True)
+            ran += 1
     return ran
 
 
@@ -264,9 +272,9 @@ class Tuning:
     storage_url: str
     study_name: str
 
-    def objective(self, trial) -> float:
+    def objective(self, trial, stop: StopRequest | None = None) -> float:
         if self.method == "gazsl":
-            return gazsl_trial(trial, self.view, self.config, self.space)
+            return gazsl_trial(trial, self.view, self.config, self.space, stop)
         return baseline_trial(trial, self.view, self.method, self.config.text, self.config.seed, self.space)
 
     def study(self):

@@ -59,7 +59,7 @@ def seen_view(store: FeatureStore, split_name: str) -> FeatureStore:
 
 
 # ------------------------------------------------------------------ trials
-def gazsl_trial(trial, view: FeatureStore, base: Config, space: dict[str, Param]) -> float:
+def gazsl_trial(trial, view: FeatureStore, base: Config, space: dict[str, Param], stop=None) -> float:
     """The honest protocol's selection run (gazsl.protocols.protocol.build_runs) on ``view``; evaluations go to the pruner."""
     import optuna
 
@@ -80,7 +80,7 @@ def gazsl_trial(trial, view: FeatureStore, base: Config, space: dict[str, Param]
     phase = Phase("select", config.iterations, evaluate, watch=lambda record: {SELECT_KEY: record[SELECT_KEY]})
     model = Run(phase, split.seen, fit_images).model(config, text, view)
     with tempfile.TemporaryDirectory(prefix="gazsl-tune-") as scratch:  # run_phase checkpoints; a trial never resumes
-        run_phase(phase, model, Path(scratch), resume=False,
+        run_phase(phase, model, Path(scratch), resume=False, stop=stop,
                   progress=lambda done, total: Progress(f"trial {trial.number}", total, done))
     if not phase.history:
         raise GazslError(f"no evaluation ran: iterations {config.iterations} is below eval_start {config.eval_start}")
