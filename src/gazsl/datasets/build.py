@@ -190,6 +190,19 @@ def feature_cache(store_path, backbone: str, crop: str) -> Path:
     return store_path.with_name(f"{store_path.stem}_{backbone.replace('-', '_')}{'_bbox' if crop == 'bbox' else ''}.npz")
 
 
+def extracted(root, paths: list[str], cache: Path, backbone: str, crop: str, boxes=None,
+              batch_size: int = 32) -> tuple[np.ndarray, dict]:
+    """(N, D) features of ``root/paths`` through the backbone (``gazsl.vision.backbone.extract``, resumable in
+    ``cache``), and what a store's info records of how they were made."""
+    from gazsl.vision.backbone import BACKBONES, extract
+
+    x = extract(root, paths, cache, backbone, boxes=boxes, batch_size=batch_size)
+    size = BACKBONES[backbone].image_size
+    return x, {"features_file": str(cache), "crop": crop, "recipe": (
+        f"{'cropped to bounding_boxes.txt' if crop == 'bbox' else 'whole image'}, {size}x{size} bilinear, "
+        f"ImageNet mean/std, extract_features, global average pool"), "feature_precision": str(x.dtype)}
+
+
 def build_store(dataset: str, root, articles, name: str | None = None, backbone: str = "efficientnet-lite0",
                 crop: str = "none", features=None, vocabulary=None, attributes=None, seed: int = 0,
                 batch_size: int = 32, cache=None) -> FeatureStore:
@@ -249,14 +262,8 @@ def build_store(dataset: str, root, articles, name: str | None = None, backbone:
         made = {"features_file": str(features), "features_sha256": sha256_file(features), "crop": "as in features_file",
                 "feature_precision": precision}  # the shared cub100 file's are float16: new photographs round alike
     else:
-        from gazsl.vision.backbone import BACKBONES, extract
-
         cache = Path(cache) if cache else feature_cache(default_store_path(name), backbone, crop)
-        x = extract(folder.images, folder.paths, cache, backbone, boxes=folder.boxes, batch_size=batch_size)
-        size = BACKBONES[backbone].image_size
-        made = {"features_file": str(cache), "crop": crop, "recipe": (
-            f"{'cropped to bounding_boxes.txt' if crop == 'bbox' else 'whole image'}, {size}x{size} bilinear, "
-            f"ImageNet mean/std, extract_features, global average pool"), "feature_precision": str(x.dtype)}
+        x, made = extracted(folder.images, folder.paths, cache, backbone, crop, folder.boxes, batch_size)
 
     store = FeatureStore(
         dataset=name, features=x, labels=labels.astype(np.int64), class_ids=classes.ids, class_names=classes.names,

@@ -62,8 +62,7 @@ def read_class_folders(images, articles) -> ClassFolders:
         raise data_error(articles, "article folder not found (--articles: one <class>.txt per class)")
     corpus = read_corpus(articles)
     article_of = {name: corpus.texts[cid] for cid, name in corpus.names.items()}
-    numbered = {name: articles / f"{cid}.{name}.txt" for cid, name in corpus.names.items()}
-    file_of = {name: f if f.is_file() else articles / f"{name}.txt" for name, f in numbered.items()}
+    file_of = {name: corpus.file_of(cid) for cid, name in corpus.names.items()}
     suffixes = _photo_suffixes()
     problems: list[str] = []
     photos: dict[str, list[str]] = {}  # class -> its readable, distinct photos
@@ -188,9 +187,8 @@ def build_folder_store(images, articles, name: str, split_file=None, unseen_frac
                        cache=None) -> FeatureStore:
     """The store of a folder tree (module docstring); ``cache``: where the extracted features go (resumable; default
     beside features/<name>.h5)."""
-    from gazsl.datasets.build import feature_cache
+    from gazsl.datasets.build import extracted, feature_cache
     from gazsl.documents.encoders import encode_tfidf
-    from gazsl.vision.backbone import BACKBONES, extract
 
     if "/" in name or not name or name.startswith("."):
         raise GazslError(f"--name '{name}' must be a plain name: it names the store file and its splits")
@@ -206,8 +204,7 @@ def build_folder_store(images, articles, name: str, split_file=None, unseen_frac
     ids = np.arange(1, n_classes + 1)
     texts = {"tfidf": encode_tfidf(tree.corpus, ids)}  # before extraction: an article with no term stops it early
     cache = Path(cache) if cache else feature_cache(default_store_path(name), backbone, "none")
-    x = extract(tree.images, tree.paths, cache, backbone, batch_size=batch_size)
-    size = BACKBONES[backbone].image_size
+    x, made = extracted(tree.images, tree.paths, cache, backbone, "none", batch_size=batch_size)
     notes = {n: f"{len(s.seen)} seen, {len(s.unseen)} unseen ({_named(tree.class_names, s.unseen)}), {len(s.val)} "
                 f"validation classes ({s.val_rule} rule)" for n, s in splits.items()}
     store = FeatureStore(
@@ -215,9 +212,7 @@ def build_folder_store(images, articles, name: str, split_file=None, unseen_frac
         super_ids=super_ids, super_names=super_names, splits=splits, texts=texts,
         info={"source": f"class folders {tree.images} and articles {Path(articles)}: {len(tree.paths)} images of "
                         f"{n_classes} classes", "images": "class folders in name order, photos in path order",
-              "backbone": backbone, "features_file": str(cache), "crop": "none",
-              "recipe": f"whole image, {size}x{size} bilinear, ImageNet mean/std, extract_features, global average pool",
-              "feature_precision": str(x.dtype), "splits": notes, "seed": seed, "attributes": "none",
+              "backbone": backbone, **made, "splits": notes, "seed": seed, "attributes": "none",
               "families": str(families) if families is not None else "none", "default_text": "tfidf"},
     )
     store.validate(tree.images)

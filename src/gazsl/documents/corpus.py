@@ -40,6 +40,13 @@ class Corpus:
             digest.update(f"{cid}\0{self.texts[cid]}\0".encode())
         return digest.hexdigest()
 
+    def file_of(self, class_id: int) -> Path | None:
+        """The article file of a class in a corpus folder (``<id>.<Name>.txt`` or ``<Name>.txt``); None where there is
+        none (a JSONL corpus, or a file since removed)."""
+        name = self.names.get(class_id)
+        return next((f for f in (self.source / f"{class_id}.{name}.txt", self.source / f"{name}.txt") if f.is_file()),
+                    None)
+
     def documents(self, class_ids) -> list[str]:
         """Documents in the order of ``class_ids``; every class must have one."""
         missing = [int(c) for c in class_ids if int(c) not in self.texts]

@@ -139,8 +139,7 @@ def check_terms(vectors: np.ndarray, corpus: Corpus, class_ids) -> None:
     empty = np.flatnonzero(~vectors.any(axis=1))
     if empty.size:
         cid = int(class_ids[empty[0]])
-        named = [corpus.source / f"{cid}.{corpus.names.get(cid)}.txt", corpus.source / f"{corpus.names.get(cid)}.txt"]
-        file = next((f for f in named if f.is_file()), corpus.source)
+        file = corpus.file_of(cid) or corpus.source
         raise data_error(file,
                          f"no term of the vocabulary in this document (only stop words or numbers?); "
                          f"{empty.size} class(es) like this", None if file.is_file() else f"class_id {cid}")
