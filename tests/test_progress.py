@@ -3,7 +3,6 @@
 import io
 import json
 import logging
-import os
 import re
 import subprocess
 import sys
@@ -14,10 +13,10 @@ import pytest
 import gazsl
 from gazsl.generator.gan import GAZSL
 from gazsl.progress import INTERVAL_ENV, Progress
+from test_run_safety import DEFAULT_THREADS_ENV
 
 TINY = gazsl.preset("cpu").replace(text_reduced_dim=8, generator_hidden=16, critic_hidden=16, batch_size=32,
                                    critic_steps=1, iterations=25, samples_per_class=4, knn_k=3, device="cpu", bf16="off")
-ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 
 
 class FakeClock:
@@ -128,7 +127,8 @@ def test_verbose_fit_is_seen_in_a_script_that_configures_no_logging():
               "config = gazsl.preset('cpu').replace(text_reduced_dim=8, generator_hidden=16, critic_hidden=16, "
               "batch_size=32, critic_steps=1, iterations=6, bf16='off')\n"
               "gazsl.GAZSL(config, verbose=1).fit(t, x, y)\n")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=ENV, timeout=300)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=DEFAULT_THREADS_ENV,
+                            timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[-1].startswith("GAZSL.fit: iteration 6/6 (100%)"), result.stderr
 
@@ -137,7 +137,8 @@ def test_verbose_fit_is_seen_in_a_script_that_configures_no_logging():
 def test_a_short_aviary_run_with_output_to_a_file_announces_its_phases_and_reports_every_tenth(tmp_path):
     store = tmp_path / "aviary.h5"
     built = subprocess.run([sys.executable, "-m", "gazsl.aviary", "build", "--out", store,
-                            "--corpus-root", tmp_path / "corpora"], capture_output=True, text=True, env=ENV, timeout=300)
+                            "--corpus-root", tmp_path / "corpora"], capture_output=True, text=True,
+                           env=DEFAULT_THREADS_ENV, timeout=300)
     assert built.returncode == 0, built.stderr
     config = tmp_path / "tiny.json"
     config.write_text(json.dumps({"iterations": 20, "text_reduced_dim": 16, "generator_hidden": 32,
@@ -147,7 +148,7 @@ def test_a_short_aviary_run_with_output_to_a_file_announces_its_phases_and_repor
     with open(log, "w") as f:  # stdout and stderr to a file, as `gazsl train ... > train.log 2>&1`
         code = subprocess.run([sys.executable, "-m", "gazsl.train", "--split", "aviary_easy", "--store", store,
                                "--config", config, "--out", tmp_path / "run"], stdout=f, stderr=subprocess.STDOUT,
-                              env={**ENV, INTERVAL_ENV: "1e9"}, timeout=600).returncode  # the 10 % rule alone
+                              env={**DEFAULT_THREADS_ENV, INTERVAL_ENV: "1e9"}, timeout=600).returncode  # the 10 % rule alone
     lines = log.read_text().splitlines()
     assert code == 0, lines
     n_final = json.loads((tmp_path / "run" / "metrics.json").read_text())["n_seen_classes"]

@@ -5,11 +5,12 @@ The example is taken from README.md itself, so the two cannot drift apart. Its o
 comment: ``iterations=150`` instead of the preset's 600, so that it runs in about half a minute.
 """
 
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+from test_run_safety import DEFAULT_THREADS_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 PRESET = 'gazsl.preset("cpu")'
@@ -33,7 +34,7 @@ def test_the_readme_example_runs_from_a_folder_beside_the_clone(tmp_path):
     (work / "gazsl").symlink_to(REPO, target_is_directory=True)  # the clone, under its own name
     (work / "example.py").write_text(example.replace(PRESET, f"{PRESET}.replace(iterations={ITERATIONS})"))
     result = subprocess.run([sys.executable, "example.py"], cwd=work, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "GAZSL_FEATURES": str(store.parent), "OMP_NUM_THREADS": "1"})
+                            env={**DEFAULT_THREADS_ENV, "GAZSL_FEATURES": str(store.parent)})  # as a user runs it
     assert result.returncode == 0, result.stderr[-2000:]
     top1 = re.fullmatch(r"top-1 (\d+\.\d)%", result.stdout.strip().splitlines()[-1])
     # far above chance (100/31 = 3.2 % among the 31 unseen species): the example trains and predicts, not only runs
