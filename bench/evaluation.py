@@ -21,7 +21,7 @@ import time
 
 import torch
 
-from gazsl import config as config_module
+from gazsl.generator import config as config_module
 from gazsl.datasets.stores import open_store
 from gazsl.protocols.cells import CONFIG_DIR
 from gazsl.protocols.protocol import CLASSIFIERS, build_runs, honest_sets, validation_figures

@@ -26,7 +26,7 @@ import time
 import torch
 
 from gazsl.scoring import evaluate as ev
-from gazsl.config import preset
+from gazsl.generator.config import preset
 from gazsl.generator.fast_step import StepShape, fast_gemm_flops, fast_step, make_optimizers, reference_gemm_flops
 from gazsl.generator.model import Critic, Generator, generate
 from gazsl.generator.precision import Precision, resolve

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl import config as config_module
+from gazsl.generator import config as config_module
 from gazsl.io import GazslError, run_cli, write_json_atomic, write_text_atomic
 from gazsl.protocols.cells import CONFIG_DIR, RESULTS_DIR, load_cell, run_cells
 from gazsl.protocols.protocol import CLASSIFIERS, SELECT_KEY

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import cli_error_line
-from gazsl.config import preset
+from gazsl.generator.config import preset
 from gazsl.documents.appearance import AppearanceEncoder, encode_appearance
 from gazsl.documents.corpus import read_corpus
 from gazsl.documents.encoders import recorded_encoder

@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from conftest import cli_error_line, make_toy_store
-from gazsl import config as config_module
-from gazsl.config import Config
+from gazsl.generator import config as config_module
+from gazsl.generator.config import Config
 from gazsl.documents.corpus import read_corpus
 from gazsl.io import GazslError
 from gazsl.store.feature_store import FeatureStore

@@ -91,7 +91,7 @@ def _perturbed(path, out, classes):
 
 
 def test_noise_in_unseen_classes_leaves_every_multi_fold_choice_identical(toy_store, tiny_config_file, tmp_path):
-    from gazsl import config as config_module
+    from gazsl.generator import config as config_module
     from gazsl.protocols.protocol import honest_baseline
     from gazsl.protocols.training import train
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from gazsl.config import Config
+from gazsl.generator.config import Config
 from gazsl.io import GazslError
 from gazsl.generator.fast_step import (StepShape, fast_gemm_flops, fast_step, make_optimizers, pivot_loss_masked,
                              reference_gemm_flops)

@@ -168,7 +168,7 @@ def _weighted(model, weight):
 
 def test_classifiers_sharing_scores_in_one_evaluation_give_what_each_computes_alone_and_compute_each_part_once(
         toy, fitted, monkeypatch):
-    from gazsl.config import KNOWN_CLASSIFIERS
+    from gazsl.generator.config import KNOWN_CLASSIFIERS
     from gazsl.scoring import evaluate as ev
 
     store, split, sets, text = toy

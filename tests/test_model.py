@@ -1,6 +1,6 @@
 import torch
 
-from gazsl.config import PRESETS
+from gazsl.generator.config import PRESETS
 from gazsl.generator.model import Critic, Generator, gradient_penalty, pivot_loss
 
 

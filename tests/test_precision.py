@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from gazsl import config as config_module
+from gazsl.generator import config as config_module
 from gazsl.generator import precision
 from gazsl.io import GazslError
 from gazsl.protocols.training import train

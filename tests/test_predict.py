@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from conftest import SHARED, cli_error_line
-from gazsl.config import preset
+from gazsl.generator.config import preset
 from gazsl.generator.gan import GAZSL
 from gazsl.io import sha256_file
 from gazsl.predict import main, score_meaning

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from gazsl.config import PRESETS
+from gazsl.generator.config import PRESETS
 from gazsl.store.feature_store import FeatureStore
 from gazsl.protocols.protocol import build_runs
 from gazsl.io import GazslError

@@ -126,7 +126,7 @@ def alter(path: Path, out: Path, which: str) -> Path:
 
 
 def trial_values(optuna, store_path: Path, space_path: Path, method: str, params: list[dict]) -> list[float]:
-    from gazsl import config as config_module
+    from gazsl.generator import config as config_module
     from gazsl.tuning.trials import baseline_trial, gazsl_trial, seen_view
     from gazsl.tuning.space import load_space
 
@@ -160,7 +160,7 @@ def test_unseen_data_cannot_change_a_trial(optuna, toy, tmp_path):
 
 # ------------------------------------------------------------------ pruning, failures
 def run_in_memory(optuna, toy, pruner, n_trials=1, objective=None):
-    from gazsl import config as config_module
+    from gazsl.generator import config as config_module
     from gazsl.tuning.trials import gazsl_trial, seen_view
     from gazsl.tuning.space import load_space
     from gazsl.tuning.study import run_trials
@@ -196,7 +196,7 @@ def test_a_diverged_trial_fails_with_its_reason_and_the_study_goes_on(optuna, to
         return logs
 
     monkeypatch.setattr(GazslTrainer, "step", blow_up_at_high_lr)
-    from gazsl import config as config_module
+    from gazsl.generator import config as config_module
     from gazsl.tuning.trials import gazsl_trial, seen_view
     from gazsl.tuning.space import load_space
     from gazsl.tuning.study import run_trials, trial_counts

@@ -7,7 +7,7 @@ features -> classifier (``gazsl.scoring.evaluate``) -> metrics (``gazsl.protocol
 ``python -m gazsl.predict`` names the birds in new photographs.
 """
 
-from gazsl.config import Config, preset
+from gazsl.generator.config import Config, preset
 from gazsl.version import __version__
 
 __all__ = ["GAZSL", "Config", "preset", "__version__"]

@@ -15,8 +15,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from gazsl import config as config_module
-from gazsl.config import Config
+from gazsl.generator import config as config_module
+from gazsl.generator.config import Config
 from gazsl.datasets.stores import dataset_of
 from gazsl.store.feature_store import FeatureStore, default_store_path
 from gazsl.interrupt import Interrupted

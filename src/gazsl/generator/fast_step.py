@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from gazsl.config import Config
+from gazsl.generator.config import Config
 from gazsl.io import GazslError
 from gazsl.generator.model import Critic, Generator, aux_accuracy, entropy
 from gazsl.generator.step import StepInputs, TrainingData

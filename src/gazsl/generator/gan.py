@@ -29,10 +29,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gazsl import config as config_module, progress
+from gazsl import progress
+from gazsl.generator import config as config_module
 from gazsl.scoring import evaluate as ev
 from gazsl.generator import model_file
-from gazsl.config import Config
+from gazsl.generator.config import Config
 from gazsl.scoring.baselines import PrototypeRegression
 from gazsl.scoring.estimator import ZeroShotEstimator
 from gazsl.io import GazslError, data_error, one_line
@@ -90,7 +91,7 @@ class Unavailable:
 class GAZSL(ZeroShotEstimator):
     """Zhu et al. (CVPR 2018): a WGAN-GP generator of visual features conditioned on class text.
 
-    config: the model and its training (``gazsl.config``; default ``Config()``, the paper's sizes).
+    config: the model and its training (``gazsl.generator.config``; default ``Config()``, the paper's sizes).
     random_state: the seed of the weights, the batch order and the noise. None (the default) means
     ``config.seed``, so that a config alone fixes a run, as ``gazsl.train``'s runs are fixed; an integer
     overrides it (``config_.seed`` records the seed used either way).

@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from gazsl.config import Config
+from gazsl.generator.config import Config
 
 
 def _init(module: nn.Module) -> None:

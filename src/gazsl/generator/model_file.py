@@ -5,7 +5,7 @@ read with ``weights_only=True`` (tensors and plain values only: loading a file
 never runs code). Schema version 1 holds:
 
     format, schema_version, gazsl_version   what the file is and which gazsl made it
-    config, random_state                    the training configuration (gazsl.config.Config fields)
+    config, random_state                    the training configuration (gazsl.generator.config.Config fields)
     generator                               the generator's weights (state dict)
     normaliser                              kind, shift, scale: the feature scaling fitted on training images
     seen_text, class_names                  (S, T) text vectors and names of the classes it was trained on

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import torch
 
-from gazsl.config import KNOWN_BF16
+from gazsl.generator.config import KNOWN_BF16
 
 PROBE_MARGIN = 1.5  # bf16 products must be this many times faster than float32 for `auto` to pick them
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")  # x86 (AVX-512 BF16, AMX), Arm (FEAT_BF16) /proc/cpuinfo flags

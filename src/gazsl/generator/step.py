@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gazsl.config import Config
+from gazsl.generator.config import Config
 from gazsl.generator.model import Critic, Generator, aux_accuracy, entropy, gradient_penalty, pivot_loss
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from gazsl.scoring import evaluate as ev
-from gazsl.config import Config
+from gazsl.generator.config import Config
 from gazsl.generator.checkpoint import load_checkpoint, save_checkpoint
 from gazsl.generator.fast_step import fast_step, make_optimizers
 from gazsl.interrupt import Interrupted, StopRequest

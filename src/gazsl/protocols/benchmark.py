@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl import config as config_module
+from gazsl.generator import config as config_module
 from gazsl.io import GazslError, data_error, exclusive_lock, one_line, write_json_atomic
 from gazsl.store.splits import FOLD_RULES, cv_split_name, cv_splits
 from gazsl.store.feature_store import FeatureStore, default_store_path

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from gazsl import config as config_module
+from gazsl.generator import config as config_module
 from gazsl.interrupt import Interrupted, run_in_processes, stop_on_signals
 from gazsl.io import data_error, exclusive_lock
 from gazsl.protocols.runs import finished_run

@@ -27,7 +27,7 @@ import numpy as np
 
 from gazsl.scoring import baselines
 from gazsl.scoring import evaluate as ev
-from gazsl.config import KNOWN_CLASSIFIERS, Config
+from gazsl.generator.config import KNOWN_CLASSIFIERS, Config
 from gazsl.io import GazslError
 from gazsl.store.feature_store import FeatureStore, Split
 from gazsl.generator.gan import GAZSL, gzsl_classifier

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gazsl.config import Config
+from gazsl.generator.config import Config
 from gazsl.io import GazslError, one_line, sha256_file
 from gazsl.store.feature_store import FeatureStore
 from gazsl.version import __version__

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gazsl.config import Config
+from gazsl.generator.config import Config
 from gazsl.documents.encoders import recorded_encoder
 from gazsl.generator.gan import Unavailable, classifiers_note, gzsl_classifier
 from gazsl.generator.precision import Precision, resolve as resolve_precision

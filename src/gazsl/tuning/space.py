@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl import config as config_module
-from gazsl.config import Config
+from gazsl.generator import config as config_module
+from gazsl.generator.config import Config
 from gazsl.io import GazslError, data_error, read_utf8
 from gazsl.scoring import baselines
 

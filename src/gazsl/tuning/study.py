@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from gazsl import config as config_module
-from gazsl.config import Config
+from gazsl.generator import config as config_module
+from gazsl.generator.config import Config
 from gazsl.datasets.stores import open_store
 from gazsl.store.feature_store import FeatureStore
 from gazsl.interrupt import Interrupted, StopRequest, stop_on_signals

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl import config as config_module
+from gazsl.generator import config as config_module
 from gazsl.io import GazslError, atomic_path, data_error, read_utf8, write_json_atomic, write_text_atomic
 from gazsl.protocols.cells import read_cell
 from gazsl.tuning.study import Tuning, open_storage, safe_url, short_value, trial_counts

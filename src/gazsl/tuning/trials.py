@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl import config as config_module
-from gazsl.config import Config
+from gazsl.generator import config as config_module
+from gazsl.generator.config import Config
 from gazsl.generator.trainer import Phase, run_phase
 from gazsl.progress import Progress
 from gazsl.store.feature_store import FeatureStore, Split, TextVectors
