@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from gazsl.scoring.baselines import ESZSL, PrototypeRegression, WACLinear, ridge_solve
+from gazsl.scoring.feature_scaling import FEATURE_NORMS
 from gazsl.io import GazslError
 
 METHODS = [ESZSL, PrototypeRegression, WACLinear]
@@ -95,7 +96,7 @@ def test_eszsl_solver_forms_agree_with_long_text():
 
 # ---------------------------------------------------------------- recovery on a toy world
 @pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("feature_norm", ["none", "l2", "zscore"])
+@pytest.mark.parametrize("feature_norm", FEATURE_NORMS)  # the grids' three, and GAZSL's mean_var and minmax
 def test_methods_recover_unseen_classes_when_text_determines_features(method, feature_norm):
     text, features, labels, seen, unseen = linear_world()
     acc = zsl_accuracy(method(feature_norm=feature_norm), text, features, labels, seen, unseen)
@@ -182,7 +183,7 @@ def test_bad_fit_inputs_raise_clear_errors(method, small):
         method().fit(text, X, y.astype(float))
     with pytest.raises(GazslError, match=r"features must be a 2-d array \(N, D\), got shape \(10,\)"):
         method().fit(text, X[:, 0], y)
-    with pytest.raises(GazslError, match=r"feature_norm must be one of 'none', 'l2', 'zscore', got 'l1'"):
+    with pytest.raises(GazslError, match=r"feature_norm must be one of 'none', 'l2', 'zscore', 'mean_var', 'minmax', got 'l1'"):
         method(feature_norm="l1").fit(text, X, y)
 
 

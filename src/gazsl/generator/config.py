@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from gazsl.io import GazslError, data_error, read_utf8
+from gazsl.scoring.feature_scaling import INVERTIBLE
 
 
 @dataclass
@@ -37,7 +38,7 @@ class Config:
     iterations: int = 3000
     # data
     text: str = "tfidf"  # which text vectors of the store to use
-    feature_norm: str = "mean_var"  # mean_var: (x - mean) / var as the original code; minmax: per-dim to [-1, 1]
+    feature_norm: str = "mean_var"  # gazsl.scoring.feature_scaling; mean_var: (x - mean) / var as the original code
     # evaluation
     eval_every: int = 40
     eval_start: int = 100
@@ -73,7 +74,7 @@ class Config:
         return dataclasses.asdict(self)
 
 
-KNOWN_FEATURE_NORMS = ("mean_var", "minmax")
+KNOWN_FEATURE_NORMS = INVERTIBLE  # the generated features are given back in the features' own scale: no l2
 KNOWN_CLASSIFIERS = ("knn", "pivot", "softmax", "pivot+regression", "softmax+regression")
 KNOWN_DEVICES = ("auto", "cpu", "cuda")
 KNOWN_BF16 = ("auto", "on", "off")

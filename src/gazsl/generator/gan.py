@@ -35,12 +35,13 @@ from gazsl.scoring import evaluate as ev
 from gazsl.generator import model_file
 from gazsl.generator.config import Config
 from gazsl.scoring.baselines import PrototypeRegression
+from gazsl.scoring.feature_scaling import FeatureScaling
 from gazsl.scoring.estimator import ZeroShotEstimator
 from gazsl.io import GazslError, data_error, one_line
 from gazsl.generator.model import Generator, generate
 from gazsl.generator.precision import resolve as resolve_precision
 from gazsl.documents.encoders import encoder_from_recipe
-from gazsl.generator.trainer import GazslTrainer, Normaliser, Phase, resolve_device, run_phase
+from gazsl.generator.trainer import GazslTrainer, Phase, resolve_device, run_phase
 from gazsl.vision.backbone import backbone_from_recipe
 
 
@@ -144,7 +145,7 @@ class GAZSL(ZeroShotEstimator):
         self.precision_ = resolve_precision(self.config_.bf16, self.device_, self.config_.batch_size, X.shape[1],
                                             self.config_.critic_hidden)
         self.config_ = self.config_.replace(bf16=self.precision_.setting)
-        self.normaliser_ = Normaliser.fit(self.config_.feature_norm, X)
+        self.normaliser_ = FeatureScaling.fit(self.config_.feature_norm, X)
         self.trainer_ = GazslTrainer(text, self.normaliser_(X), y, self.config_, self.device_, self.config_.seed)
         self.generator_ = self.trainer_.netG
         self.seen_text_ = text
@@ -364,7 +365,7 @@ def _rebuilt(rebuild, recipe: dict, path):
 
 def _regression_state(regression: PrototypeRegression) -> dict:
     return {"W": regression.W_.astype(np.float32), "intercept": regression.intercept_.astype(np.float32),
-            "feature_mean": regression.feature_mean_, "feature_scale": regression.feature_scale_}
+            "feature_mean": regression.feature_scaling_.shift, "feature_scale": regression.feature_scaling_.scale}
 
 
 def _regression(state: dict | None, config: Config, text_dims: int, dim: int, path) -> PrototypeRegression | None:
@@ -376,16 +377,17 @@ def _regression(state: dict | None, config: Config, text_dims: int, dim: int, pa
                          f"{shapes}", "regression")
     regression = PrototypeRegression(alpha=config.regression_alpha, feature_norm="zscore")
     regression.W_, regression.intercept_ = state["W"], state["intercept"]
-    regression.feature_mean_, regression.feature_scale_ = state["feature_mean"], state["feature_scale"]
+    regression.feature_scaling_ = FeatureScaling("zscore", state["feature_mean"], state["feature_scale"])
     regression.n_text_dims_, regression.n_features_in_ = text_dims, dim
     return regression
 
 
-def _normaliser(state: dict, dim: int, path) -> Normaliser:
+def _normaliser(state: dict, dim: int, path) -> FeatureScaling:
     kind = state.get("kind")
-    if kind == "mean_var":  # Python floats, as fitted (numpy then computes in float32)
-        return Normaliser(kind, float(state["shift"]), float(state["scale"]))
-    if kind == "minmax" and all(np.shape(state.get(k)) == (dim,) for k in ("shift", "scale")):
-        return Normaliser(kind, state["shift"], state["scale"])
+    if kind in ("mean_var", "none") and all(np.shape(state.get(k)) == () for k in ("shift", "scale")):
+        return FeatureScaling(kind, float(state["shift"]), float(state["scale"]))  # as fitted: Python floats
+    if kind in ("zscore", "minmax") and all(np.shape(state.get(k)) == (dim,) for k in ("shift", "scale")):
+        return FeatureScaling(kind, state["shift"], state["scale"])
     raise data_error(path, f"a feature scaling of kind {kind!r} with shift {np.shape(state.get('shift'))}, "
-                     f"expected mean_var or minmax over {dim} dimensions", "normaliser")
+                     f"expected one of {', '.join(config_module.KNOWN_FEATURE_NORMS)} ({dim} dimensions for zscore and "
+                     "minmax, scalars for the others)", "normaliser")

@@ -28,32 +28,6 @@ from gazsl.generator.step import EpochSampler, TrainingData, draw_inputs, refere
 from gazsl.progress import Silent
 
 
-@dataclass
-class Normaliser:
-    """Feature scaling fitted on training images only.
-
-    mean_var: (x - mean) / var with scalar mean and variance, as the original code.
-    minmax:   each dimension mapped to [-1, 1], the Tanh output range.
-    """
-
-    kind: str
-    shift: float | np.ndarray  # mean_var: a Python float, so that numpy computes x - shift in float32
-    scale: float | np.ndarray
-
-    @classmethod
-    def fit(cls, kind: str, train: np.ndarray) -> "Normaliser":
-        if kind == "mean_var":
-            return cls(kind, float(train.mean()), float(train.var()))
-        lo, hi = train.min(axis=0), train.max(axis=0)
-        return cls(kind, (hi + lo) / 2, np.maximum((hi - lo) / 2, 1e-8))
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return ((x - self.shift) / self.scale).astype(np.float32)
-
-    def inverse(self, x: np.ndarray) -> np.ndarray:
-        return (x * self.scale + self.shift).astype(np.float32)
-
-
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -274,7 +274,7 @@ def describe(methods: list[str], splits: list[str], config_dir: Path) -> str:
         spec = METHODS[m]
         if spec.baseline:
             grid = ", ".join(f"{k} in {list(v)}" for k, v in {**baselines.PARAM_GRIDS[spec.baseline],
-                                                               "feature_norm": baselines.FEATURE_NORMS}.items())
+                                                               "feature_norm": baselines.GRID_FEATURE_NORMS}.items())
             tuned = [s for s in splits if tuned_candidates(s, spec.baseline, config_dir)]
             lines.append(f"- {spec.label}: `gazsl.scoring.baselines`, chosen on validation classes among {grid}"
                          + (f"; on {', '.join(tuned)} the setting gazsl.tune chose there (see the config)" if tuned else ""))

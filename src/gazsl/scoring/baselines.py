@@ -15,9 +15,9 @@ All three share GAZSL's interface (``gazsl.scoring.estimator``, scikit-learn sty
     scores = model.scores(text, features_test)        # (M, C) for C candidate classes
     pred = model.predict(text, features_test)         # (M,) indices into text's rows
 
-Features can be preprocessed (``feature_norm``): "none", "l2" (each row to
-unit length), or "zscore" (per-dimension mean and standard deviation of the
-training features). The statistics are fitted on the training features only.
+Features can be preprocessed (``feature_norm``, ``gazsl.scoring.feature_scaling``): "none", "l2" (each row
+to unit length), "zscore" (per-dimension mean and standard deviation of the training features), or GAZSL's
+"mean_var" and "minmax". The statistics are fitted on the training features only; the grids search the first three.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ import numpy as np
 import scipy.linalg
 
 from gazsl.scoring.estimator import ZeroShotEstimator
+from gazsl.scoring.feature_scaling import FEATURE_NORMS, FeatureScaling
 from gazsl.io import GazslError
 
-FEATURE_NORMS = ("none", "l2", "zscore")
+GRID_FEATURE_NORMS = ("none", "l2", "zscore")  # what the baselines' grids search: the scalings made for them
 SOLVERS = ("auto", "direct", "woodbury")
 
 
@@ -76,19 +77,8 @@ class _Baseline(ZeroShotEstimator):
 
     def _fit_preprocessing(self, X: np.ndarray) -> np.ndarray:
         self.n_features_in_ = X.shape[1]
-        if self.feature_norm == "zscore":
-            self.feature_mean_ = X.mean(axis=0)
-            # constant dimensions (common for ReLU features) are left unscaled rather than divided by 0
-            std = X.std(axis=0)
-            self.feature_scale_ = np.where(std > 1e-12, std, 1.0)
-        return self._preprocess(X)
-
-    def _preprocess(self, X: np.ndarray) -> np.ndarray:
-        if self.feature_norm == "l2":
-            return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
-        if self.feature_norm == "zscore":
-            return (X - self.feature_mean_) / self.feature_scale_
-        return X
+        self.feature_scaling_ = FeatureScaling.fit(self.feature_norm, X)
+        return self.feature_scaling_(X)
 
 
 # ------------------------------------------------------------------ ESZSL
@@ -141,7 +131,7 @@ class ESZSL(_Baseline):
 
     def scores(self, text, features) -> np.ndarray:
         text, X = self._validate_scores(text, features)
-        return self._preprocess(X) @ (self.V_ @ text.T)  # (M, C); (V s) first: C << M, T
+        return self.feature_scaling_(X) @ (self.V_ @ text.T)  # (M, C); (V s) first: C << M, T
 
 
 # ------------------------------------------------------------------ text -> prototype
@@ -190,7 +180,7 @@ class PrototypeRegression(_Baseline):
     def scores(self, text, features) -> np.ndarray:
         text, X = self._validate_scores(text, features)
         P = text @ self.W_ + self.intercept_  # (C, D)
-        X = self._preprocess(X)
+        X = self.feature_scaling_(X)
         X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
         P = P / np.maximum(np.linalg.norm(P, axis=1, keepdims=True), 1e-12)
         return X @ P.T  # (M, C) cosine
@@ -271,12 +261,12 @@ class WACLinear(_Baseline):
     def scores(self, text, features) -> np.ndarray:
         text, X = self._validate_scores(text, features)
         weights = text @ self.M_  # (C, D + 1) one classifier per class
-        return self._preprocess(X) @ weights[:, :-1].T + weights[:, -1]  # (M, C)
+        return self.feature_scaling_(X) @ weights[:, :-1].T + weights[:, -1]  # (M, C)
 
 
 BASELINES = {"eszsl": ESZSL, "prototype": PrototypeRegression, "wac_linear": WACLinear}
 
-# Hyper-parameters to choose on validation classes (never on test classes), each crossed with FEATURE_NORMS.
+# Hyper-parameters to choose on validation classes (never on test classes), each crossed with GRID_FEATURE_NORMS.
 PARAM_GRIDS = {
     "eszsl": {"lam": (0.1, 1.0, 10.0), "gamma": (0.1, 1.0, 10.0)},
     "prototype": {"alpha": (0.01, 0.1, 1.0, 10.0)},
@@ -288,5 +278,5 @@ def candidates(name: str) -> list[dict]:
     """Every setting of ``PARAM_GRIDS[name]`` and ``feature_norm``, as keyword arguments for BASELINES[name]."""
     if name not in BASELINES:
         raise GazslError(f"unknown baseline '{name}' (available: {', '.join(BASELINES)})")
-    grid = {**PARAM_GRIDS[name], "feature_norm": FEATURE_NORMS}
+    grid = {**PARAM_GRIDS[name], "feature_norm": GRID_FEATURE_NORMS}
     return [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
