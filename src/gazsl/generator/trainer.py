@@ -94,7 +94,9 @@ class Phase:
     periodic: bool = True  # evaluate on the schedule; else only at the iterations in ``evaluate_at``
     plan: object = None  # () -> iterations to evaluate at, for a phase that an earlier one decides; it ends at the last
     evaluate_at: tuple = ()
+    keep_at: object = None  # () -> the iteration whose generator weights the phase keeps in ``kept`` (None: none kept)
     history: list = field(default_factory=list)
+    kept: dict | None = None  # {"generator": state_dict, "n_iter": iteration}: checkpointed with the history
 
 
 def early_stops(history: list[dict], watch, patience: int) -> dict[str, tuple[dict, bool]]:
@@ -139,7 +141,7 @@ def run_phase(phase: Phase, model, out: Path | None = None, writer=None, resume:
         state = load_checkpoint(checkpoint)
         try:
             model.load_state_dict(state["trainer"])
-            start, phase.history = state["iteration"], state["history"]
+            start, phase.history, phase.kept = state["iteration"], state["history"], state["kept"]
             saved, done = start, state.get("stopped")
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as err:
             raise GazslError(f"{checkpoint}: not a checkpoint of this run ({one_line(err, 160)}); resume with the "
@@ -148,6 +150,7 @@ def run_phase(phase: Phase, model, out: Path | None = None, writer=None, resume:
             return
     bar = progress(start, phase.iterations) if progress is not None else Silent()
     scored = phase.evaluate is not None
+    keep_at = phase.keep_at() if phase.keep_at is not None else None
     stopped = False
     for it in range(start + 1, phase.iterations + 1):
         # checked before every checkpoint and evaluation, so neither ever sees a diverged model
@@ -176,11 +179,14 @@ def run_phase(phase: Phase, model, out: Path | None = None, writer=None, resume:
             if phase.watch is not None:
                 stopped = config.patience > 0 and all(
                     done for _, done in early_stops(phase.history, phase.watch, config.patience).values())
+        if it == keep_at:  # training may go on past it, for other figures
+            phase.kept = {"generator": {k: v.detach().clone() for k, v in model.generator_.state_dict().items()},
+                          "n_iter": it}
         interrupted = stop is not None and stop.signum is not None
         if checkpoint is not None and (it % config.checkpoint_every == 0 or it == phase.iterations or stopped
                                        or interrupted):
             save_checkpoint(checkpoint, {"trainer": model.state_dict(), "iteration": it, "history": phase.history,
-                                         "stopped": stopped or it == phase.iterations})
+                                         "kept": phase.kept, "stopped": stopped or it == phase.iterations})
             saved = it
         bar.update()
         if stopped:

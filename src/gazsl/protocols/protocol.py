@@ -313,13 +313,12 @@ def build_runs(store: FeatureStore, split_name: str, config: Config, protocol: s
             record = {"iteration": it, **{rule: {
                 c: final_figures(model.with_classifier(c), text, store, split, sets, best["by_classifier"][c]["calibration"])
                 for c, best in picked.items() if best["iteration"] == it} for rule, picked in choices().items()}}
-        if config.classifier in record["by_classifier"]:  # the run's model: kept, as training goes on for the others
-            record["model_state"] = {"generator": {k: v.detach().clone() for k, v in model.generator_.state_dict().items()},
-                                     "n_iter": it}
         return record
 
+    # the run's model is its classifier's, at the iteration count chosen for it: kept, as training goes on for others
     final = Phase("final", 0, evaluate_final, periodic=False,
-                  plan=lambda: sorted({best["iteration"] for picked in choices().values() for best in picked.values()}))
+                  plan=lambda: sorted({best["iteration"] for picked in choices().values() for best in picked.values()}),
+                  keep_at=lambda: choices()["by_classifier"][config.classifier]["iteration"])
 
     def rows(rule: str, picked: dict[str, dict]) -> dict[str, dict]:
         finals = {c: figures for record in final.history for c, figures in record[rule].items()}
@@ -339,7 +338,6 @@ def build_runs(store: FeatureStore, split_name: str, config: Config, protocol: s
             **({"validation_folds": [fold.val_classes.tolist() for fold in fold_sets],
                 "first_fold": by_rule["first_fold"]} if len(fold_sets) > 1 else {}),
             "by_classifier": by_classifier,
-            "model_state": next(r["model_state"] for r in final.history if "model_state" in r),
         }
     return ([Run(phase, fold.fit_classes, fold.fit_images) for phase, fold in zip(selections, fold_sets)]
             + [Run(final, split.seen, sets.train_images)], summarise)

@@ -88,7 +88,7 @@ def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: 
 
     summary = summarise()
     curve = summary.pop("curve")
-    kept = summary.pop("model_state", None)  # the honest run's model, at its classifier's iteration count
+    kept = runs[-1].phase.kept  # the honest protocol's model, at its classifier's iteration count
     if kept is not None:
         model.generator_.load_state_dict(kept["generator"])
         model.n_iter_ = kept["n_iter"]
