@@ -193,3 +193,20 @@ def test_classifiers_sharing_scores_in_one_evaluation_give_what_each_computes_al
     fitted.scores(*problems[0])
     fitted.scores(*problems[0])
     assert calls == ["knn", "knn"]  # outside the block nothing is kept
+
+
+def test_the_model_config_and_the_run_settings_part_the_config_and_the_settings_do_not_change_what_fit_learns(toy, fitted):
+    from dataclasses import fields
+
+    from gazsl.generator.config import Config, ModelConfig, RunSettings
+
+    model_names, run_names = {f.name for f in fields(ModelConfig)}, {f.name for f in fields(RunSettings)}
+    assert not model_names & run_names and model_names | run_names == {f.name for f in fields(Config)}
+    config = tiny_config()
+    assert type(config.model) is ModelConfig and config.model == config.replace(patience=0, log_every=7).model
+    store, split, sets, text = toy
+    bookkeeping = dict(eval_every=7, eval_start=1, patience=1, log_every=3, checkpoint_every=11)
+    other = fit_on(GAZSL(tiny_config(**bookkeeping), random_state=3), text, store, split.seen, sets.train_images)
+    features = store.features[sets.unseen_images]
+    assert np.array_equal(other.gzsl_scores(text, features), fitted.gzsl_scores(text, features))
+    assert type(fitted.trainer_.model) is ModelConfig  # what the networks and the reference step were given

@@ -1,4 +1,5 @@
-"""Training configuration: one dataclass, two presets (``paper`` and ``cpu``)."""
+"""GAZSL's configuration: the model apart from the run's settings, one flat ``Config`` of both, two presets
+(``paper`` and ``cpu``), and the readers of config files."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ from gazsl.scoring.feature_scaling import INVERTIBLE
 
 
 @dataclass
-class Config:
-    # model (paper: Zhu et al. 2018 and its released code)
+class ModelConfig:
+    """The model: what GAZSL learns from its seed and data, and how it classifies. The networks and the training
+    steps receive this part alone (``Config.model``)."""
+
+    # networks (paper: Zhu et al. 2018 and its released code)
     text_reduced_dim: int = 1000  # text layer: Linear(text_dim, 1000), no activation
     noise_dim: int = 100  # z ~ N(0, I)
     generator_hidden: int = 4096
@@ -35,14 +39,11 @@ class Config:
     beta1: float = 0.5
     beta2: float = 0.9
     batch_size: int = 1000
-    iterations: int = 3000
-    # data
+    iterations: int = 3000  # what GAZSL.fit trains for; a protocol's selection chooses fewer
+    # inputs
     text: str = "tfidf"  # which text vectors of the store to use
     feature_norm: str = "mean_var"  # gazsl.scoring.feature_scaling; mean_var: (x - mean) / var as the original code
-    # evaluation
-    eval_every: int = 40
-    eval_start: int = 100
-    patience: int = 5  # honest protocol: stop selection after this many evaluations without progress (0: never)
+    # classifier of generated features
     knn_k: int = 20
     samples_per_class: int = 60  # generated features per class at test time
     classifier: str = "knn"  # knn | pivot | softmax | pivot+regression | softmax+regression
@@ -50,14 +51,44 @@ class Config:
     # mean features (gazsl.scoring.baselines.PrototypeRegression, z-scored features), each standardised per image
     regression_alpha: float = 1.0  # its ridge penalty
     fusion_weight: float = 0.5  # the generated-feature scores' share; the regression's is 1 - fusion_weight
-    # bookkeeping
+
+
+@dataclass
+class RunSettings:
+    """How a run goes, not what model it is: the protocol's evaluations and early stopping, the seed, where and in
+    which precision it computes, and its bookkeeping (``Config.settings``)."""
+
+    # evaluation during training (the honest protocol chooses the iteration count on these)
+    eval_every: int = 40
+    eval_start: int = 100
+    patience: int = 5  # honest protocol: stop selection after this many evaluations without progress (0: never)
     seed: int = 0
+    # computation
     device: str = "auto"  # auto | cpu | cuda
-    checkpoint_every: int = 100
-    log_every: int = 20
     fast_step: bool = True  # the optimised training step (same updates, see gazsl/generator/fast_step.py)
     compile: bool = False  # torch.compile the networks (GPU)
     bf16: str = "auto"  # auto | on | off: bf16 autocast of the products; auto: where it is faster (gazsl/generator/precision.py)
+    # bookkeeping
+    checkpoint_every: int = 100
+    log_every: int = 20
+
+
+def _part(config, cls):
+    return cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
+
+
+@dataclass
+class Config(RunSettings, ModelConfig):
+    """A run's configuration: the model (``ModelConfig``) and the run's settings (``RunSettings``), under one flat
+    set of field names, as config files, the command line, the tuning spaces and saved models spell them."""
+
+    @property
+    def model(self) -> ModelConfig:
+        return _part(self, ModelConfig)
+
+    @property
+    def settings(self) -> RunSettings:
+        return _part(self, RunSettings)
 
     def __post_init__(self):
         """A config is checked when it is made: a bad value fails here, not at the first evaluation."""

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from gazsl.generator.config import Config
+from gazsl.generator.config import Config, ModelConfig
 from gazsl.io import GazslError
 from gazsl.generator.model import Critic, Generator, aux_accuracy, entropy
 from gazsl.generator.step import StepInputs, TrainingData
@@ -148,7 +148,7 @@ def pivot_loss_masked(fake: torch.Tensor, labels: torch.Tensor, centroids: torch
     return (diff.pow(2).sum(dim=1).sqrt() * present).sum() / n_classes
 
 
-def make_optimizers(netG: Generator, netD: Critic, config: Config) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+def make_optimizers(netG: Generator, netD: Critic, config: ModelConfig) -> tuple[torch.optim.Adam, torch.optim.Adam]:
     """The paper's Adam for both networks, as one fused kernel per step where PyTorch has it.
 
     Same update rule as the default Adam, up to float rounding; on the CPU the
@@ -165,7 +165,7 @@ def _weights(netG: Generator) -> list[torch.Tensor]:
 
 
 @torch.no_grad()
-def _regularisers(netG: Generator, config: Config) -> tuple[torch.Tensor, torch.Tensor]:
+def _regularisers(netG: Generator, config: ModelConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """``gazsl.generator.step.generator_regularisers`` without a graph, and the text layer's column norms (T,).
 
     Its gradient is simple enough to add by hand (``_add_regulariser_gradients``),
@@ -177,7 +177,7 @@ def _regularisers(netG: Generator, config: Config) -> tuple[torch.Tensor, torch.
 
 
 @torch.no_grad()
-def _add_regulariser_gradients(netG: Generator, config: Config, column_norms: torch.Tensor) -> None:
+def _add_regulariser_gradients(netG: Generator, config: ModelConfig, column_norms: torch.Tensor) -> None:
     """Adds d(weight_decay_g |W|^2)/dW = 2 weight_decay_g W to every weight's gradient, and
     d(text_l21 sum_t |W[:, t]|)/dW[:, t] = text_l21 W[:, t] / |W[:, t]| to the text layer's."""
     for w in _weights(netG):
@@ -234,6 +234,8 @@ def unmodelled_layout(netG: Generator, netD: Critic) -> str | None:
 def fast_step(netG: Generator, netD: Critic, optG, optD, data: TrainingData,
               inputs: StepInputs, config: Config, log: bool = True) -> dict[str, torch.Tensor]:
     """Same contract, losses and updates as ``reference_step``; see the module docstring for what differs.
+
+    ``config``: the model's losses and optimisation, and of the run's settings ``bf16`` and ``compile``.
 
     ``log=False`` skips the one piece of work that only the log needs, the critic
     on the generator batch's real features (its aux loss has no gradient w.r.t. G):

@@ -324,7 +324,7 @@ class GAZSL(ZeroShotEstimator):
                              "seen_text")
         model.config_, model.device_ = config, resolve_device(device)
         model.n_text_dims_, model.n_features_in_ = seen_text.shape[1], fields["n_features_in"]
-        model.generator_ = Generator(model.n_text_dims_, model.n_features_in_, config)
+        model.generator_ = Generator(model.n_text_dims_, model.n_features_in_, config.model)
         try:
             model.generator_.load_state_dict(fields["generator"])
         except (RuntimeError, TypeError, KeyError) as err:

@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from gazsl.generator.config import Config
+from gazsl.generator.config import ModelConfig
 
 
 def _init(module: nn.Module) -> None:
@@ -23,7 +23,7 @@ def _init(module: nn.Module) -> None:
 
 
 class Generator(nn.Module):
-    def __init__(self, text_dim: int, feature_dim: int, config: Config):
+    def __init__(self, text_dim: int, feature_dim: int, config: ModelConfig):
         super().__init__()
         self.noise_dim = config.noise_dim
         self.text_layer = nn.Linear(text_dim, config.text_reduced_dim)
@@ -77,7 +77,7 @@ def generate(netG: Generator, text: torch.Tensor, per_class: int, generator: tor
 
 
 class Critic(nn.Module):
-    def __init__(self, feature_dim: int, n_seen: int, config: Config):
+    def __init__(self, feature_dim: int, n_seen: int, config: ModelConfig):
         super().__init__()
         self.shared = nn.Sequential(nn.Linear(feature_dim, config.critic_hidden), nn.ReLU())
         self.gan_head = nn.Linear(config.critic_hidden, 1)

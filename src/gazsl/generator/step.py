@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gazsl.generator.config import Config
+from gazsl.generator.config import ModelConfig
 from gazsl.generator.model import Critic, Generator, aux_accuracy, entropy, gradient_penalty, pivot_loss
 
 
@@ -78,7 +78,7 @@ class EpochSampler:
         self.position = int(state["position"])
 
 
-def draw_inputs(sampler: EpochSampler, config: Config, generator: torch.Generator, device,
+def draw_inputs(sampler: EpochSampler, config: ModelConfig, generator: torch.Generator, device,
                 n_classes: int | None = None) -> StepInputs:
     """One iteration's draws; ``n_classes`` (seen classes in training) is needed by the creativity term only."""
     def z(b):
@@ -101,12 +101,12 @@ def draw_inputs(sampler: EpochSampler, config: Config, generator: torch.Generato
     return inputs
 
 
-def generator_regularisers(netG: Generator, config: Config) -> torch.Tensor:
+def generator_regularisers(netG: Generator, config: ModelConfig) -> torch.Tensor:
     return config.weight_decay_g * netG.weight_l2() + config.text_l21 * netG.text_l21()
 
 
 def reference_step(netG: Generator, netD: Critic, optG, optD, data: TrainingData,
-                   inputs: StepInputs, config: Config) -> dict[str, torch.Tensor]:
+                   inputs: StepInputs, config: ModelConfig) -> dict[str, torch.Tensor]:
     """The plain formulation. Returns the losses of the last critic step and of the generator step."""
     for idx, z, alpha in inputs.critic_batches:
         x, y = data.features[idx], data.labels[idx]

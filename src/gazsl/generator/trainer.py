@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from gazsl.scoring import evaluate as ev
-from gazsl.generator.config import Config
+from gazsl.generator.config import Config, RunSettings
 from gazsl.generator.checkpoint import load_checkpoint, save_checkpoint
 from gazsl.generator.fast_step import fast_step, make_optimizers
 from gazsl.interrupt import Interrupted, StopRequest
@@ -45,6 +45,7 @@ class GazslTrainer:
     def __init__(self, text_seen: np.ndarray, features: np.ndarray, labels: np.ndarray, config: Config,
                  device: torch.device, seed: int):
         self.config, self.device, self.n_classes = config, device, len(text_seen)
+        self.model = config.model  # what the networks and the reference step see; the fast step also reads precision
         x = torch.from_numpy(features).to(device)  # (N, D)
         y = torch.from_numpy(labels).to(device)  # (N,)
         centroids = ev.class_means(x, y, self.n_classes)  # (S, D) the visual pivots of the seen classes
@@ -54,18 +55,18 @@ class GazslTrainer:
         # so that the weights depend on ``seed`` alone and the caller's global state is left as it was
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.netG = Generator(text_seen.shape[1], x.shape[1], config).to(device)
-            self.netD = Critic(x.shape[1], self.n_classes, config).to(device)
-        self.optG, self.optD = make_optimizers(self.netG, self.netD, config)
+            self.netG = Generator(text_seen.shape[1], x.shape[1], self.model).to(device)
+            self.netD = Critic(x.shape[1], self.n_classes, self.model).to(device)
+        self.optG, self.optD = make_optimizers(self.netG, self.netD, self.model)
         self.sampler = EpochSampler(len(y), config.batch_size, seed)
         self.noise = torch.Generator().manual_seed(seed)
 
     def step(self, log: bool = True) -> dict[str, torch.Tensor]:
         """One iteration; ``log=False`` lets the fast step skip work that only the logged losses need."""
-        inputs = draw_inputs(self.sampler, self.config, self.noise, self.device, self.n_classes)
+        inputs = draw_inputs(self.sampler, self.model, self.noise, self.device, self.n_classes)
         if self.config.fast_step:
             return fast_step(self.netG, self.netD, self.optG, self.optD, self.data, inputs, self.config, log=log)
-        return reference_step(self.netG, self.netD, self.optG, self.optD, self.data, inputs, self.config)
+        return reference_step(self.netG, self.netD, self.optG, self.optD, self.data, inputs, self.model)
 
     def state_dict(self) -> dict:
         return {
@@ -121,7 +122,7 @@ def early_stops(history: list[dict], watch, patience: int) -> dict[str, tuple[di
     return stops
 
 
-def evaluation_due(config: Config, it: int) -> bool:
+def evaluation_due(config: RunSettings, it: int) -> bool:
     return it >= config.eval_start and it % config.eval_every == 0
 
 
