@@ -8,6 +8,7 @@ import pytest
 from gazsl.io import GazslError
 from gazsl.leaderboard import main
 from gazsl.protocols.leaderboard import METHODS
+from gazsl.generator.precision import cpu_name
 
 
 def test_leaderboard_table_and_honest_baseline_figures(toy_configs, tmp_path):
@@ -17,7 +18,7 @@ def test_leaderboard_table_and_honest_baseline_figures(toy_configs, tmp_path):
           "--results", str(results), "--runs", str(runs)])
     text = (results / "leaderboard.md").read_text()
     assert "python -m gazsl.leaderboard --splits toy_easy --seeds 1 --methods" in text
-    assert "GAZSL cells made on: 2 runs on cpu, torch " in text and "Baselines: numpy on the CPU." in text
+    assert f"GAZSL cells made on: 2 runs on cpu ({cpu_name()}), torch " in text and "Baselines: numpy on the CPU." in text
     verdict = text.split("\n\n")[1].splitlines()  # the file opens with it; no benchmark here, so two lines
     assert verdict[0].startswith("**Verdict.** Chosen on validation classes") and verdict[1].startswith("GAZSL's row chosen")
     assert (results / "toy_easy_top1.png").read_bytes().startswith(b"\x89PNG")

@@ -8,6 +8,7 @@ from conftest import make_toy_store
 from gazsl.io import GazslError
 from gazsl.protocols.tables import environments
 from gazsl.reproduce import main
+from gazsl.generator.precision import cpu_name
 
 
 def test_reproduce_writes_table_and_plot_for_both_protocols(toy_store, tiny_config_file, tmp_path):
@@ -25,7 +26,7 @@ def test_reproduce_writes_table_and_plot_for_both_protocols(toy_store, tiny_conf
     rows = [line for line in table.splitlines() if line.startswith("| honest") or line.startswith("| paper")]
     assert len(rows) == 2 and all("±" in row and "| 2 |" in row for row in rows)
     assert all(row.startswith(f"| {p} | knn | pivot | tfidf |") for row, p in zip(rows, ("honest", "paper")))
-    assert "Made on: 4 runs on cpu, torch " in table  # 2 seeds x 2 protocols, all on this machine's CPU
+    assert f"Made on: 4 runs on cpu ({cpu_name()}), torch " in table  # 2 seeds x 2 protocols, all on this machine's CPU
     assert (results / "toy_easy_gzsl.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for protocol in ("honest", "paper"):
         seeds = {json.loads((tmp_path / "runs" / "toy_easy" / protocol / f"seed{s}" / "metrics.json").read_text())["seed"]
@@ -40,12 +41,14 @@ def test_reproduce_rejects_a_split_without_config(tmp_path):
 
 def test_environments_counts_runs_per_device_and_torch_version():
     runs = [{"device": "cuda", "device_name": "NVIDIA H200", "versions": {"torch": "2.11.0+cu130"}}] * 2 + [
-        {"device": "cpu", "device_name": None, "versions": {"torch": "2.13.0+cpu"}}]
+        {"device": "cpu", "device_name": None, "versions": {"torch": "2.13.0+cpu"}},  # a run of before CPU names
+        {"device": "cpu", "device_name": "AMD EPYC 7B13", "versions": {"torch": "2.13.0+cpu"}}]
     assert environments(runs) == ("2 runs on cuda (NVIDIA H200), torch 2.11.0+cu130; "
-                                  "1 run on cpu, torch 2.13.0+cpu")
+                                  "1 run on cpu, torch 2.13.0+cpu; 1 run on cpu (AMD EPYC 7B13), torch 2.13.0+cpu")
 
 
 def test_a_rebuilt_store_is_not_mistaken_for_the_old_one(tiny_config_file, tmp_path):
+    from gazsl.generator.precision import cpu_name
     from gazsl.protocols.cells import run_cell
     from gazsl.store.feature_store import FeatureStore, TextVectors
 
@@ -57,6 +60,7 @@ def test_a_rebuilt_store_is_not_mistaken_for_the_old_one(tiny_config_file, tmp_p
                                                        "overrides": overrides}))
     first = run_cell("toy_easy", "honest", 0, runs, configs)
     out = runs / "toy_easy" / "honest" / "seed0"
+    assert first["device"] == "cpu" and first["device_name"] == cpu_name()  # CPUs of other makes train otherwise
 
     # another encoder written into the store changes the file, not what the run reads: the run stands
     loaded = FeatureStore.open(store)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from gazsl.datasets.dataset_facts import ClassInfo, dataset_classes
-from gazsl.io import GazslError, data_error, one_line, read_utf8, sha256_file
+from gazsl.io import GazslError, data_error, read_utf8, sha256_file
 from gazsl.store.readers import load_labels, load_mat
 from gazsl.store.feature_store import FeatureStore, TextVectors
 from gazsl.store.splits import make_split, val_rule_for

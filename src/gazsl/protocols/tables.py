@@ -29,7 +29,8 @@ def mean_std(values, digits: int = 1) -> str:
 
 def environments(runs: list[dict]) -> str:
     """Where the runs were made, e.g. "24 runs on cuda (NVIDIA H200), torch 2.11.0+cu130": GPU runs are not bitwise
-    reproducible (atomic adds), and CPU and GPU runs of one seed differ, so a table says which it holds."""
+    reproducible (atomic adds), CPU and GPU runs of one seed differ, and so do CPUs of different makes (their float32
+    kernels round differently; a GAN amplifies it), so a table says which it holds."""
     counts: dict[str, int] = {}
     for m in runs:
         place = m.get("device", "cpu")

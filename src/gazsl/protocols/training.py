@@ -16,7 +16,7 @@ import torch
 from gazsl.generator.config import Config
 from gazsl.documents.encoders import recorded_encoder
 from gazsl.generator.gan import Unavailable, classifiers_note, gzsl_classifier
-from gazsl.generator.precision import Precision, resolve as resolve_precision
+from gazsl.generator.precision import Precision, cpu_name, resolve as resolve_precision
 from gazsl.generator.trainer import resolve_device, run_phase
 from gazsl.datasets.stores import open_store
 from gazsl.store.feature_store import FeatureStore
@@ -100,7 +100,7 @@ def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: 
         "classifiers_note": classifiers_note(config.classifier), "text": config.text,
         "n_seen_classes": len(split_info.seen), "n_unseen_classes": len(split_info.unseen),
         **summary, "seconds": round(time.time() - started, 1), "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None, "threads": threads,
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(), "threads": threads,
         **precision.to_dict(), "config": record["config"], **provenance(store),
     }
     model.gzsl_calibration_ = summary.get("calibration")  # honest protocol: chosen on validation classes
