@@ -68,7 +68,7 @@ def test_the_command_trains_both_precisions_and_writes_the_table(experiment, toy
     table = (results / "precision.md").read_text()
     assert "python experiments/precision.py --splits toy_easy --seeds 2 --iters 20" in table
     assert "with --iters 20 (a check of the command, not a measurement)" in table
-    assert "Made on: 4 runs on cpu, torch " in table
+    assert f"Made on: 4 runs on cpu ({precision_module.cpu_name()}), torch " in table
     rows = [line for line in table.splitlines() if line.startswith("| toy_easy | 2 |")]
     assert len(rows) == 1 and ("holds" in rows[0] or "**moves**" in rows[0])
     assert "Verdict: " in table
