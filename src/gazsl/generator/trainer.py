@@ -128,7 +128,8 @@ def evaluation_due(config: RunSettings, it: int) -> bool:
 
 def run_phase(phase: Phase, model, out: Path | None = None, writer=None, resume: bool = False,
               stop: StopRequest | None = None, progress=None) -> None:
-    """Train ``model`` (a ``gazsl.generator.gan.GAZSL`` set up by ``initialise``) for ``phase.iterations``.
+    """Train ``model`` (a ``gazsl.generator.gan.GAZSL`` set up by ``initialise``) for ``phase.iterations``; a phase that
+    an earlier one decides (``plan``, ``keep_at``) is decided here, when the earlier ones have run.
 
     Checkpoints go to ``out`` (none when it is None); ``resume`` continues from the last one. When ``stop``
     fires, the iteration in progress is finished and checkpointed, then Interrupted is raised.
@@ -136,6 +137,10 @@ def run_phase(phase: Phase, model, out: Path | None = None, writer=None, resume:
     None: silent.
     """
     config = model.config_
+    if phase.plan is not None:
+        phase.evaluate_at = tuple(phase.plan())
+        phase.iterations = max(phase.evaluate_at)
+    keep_at = phase.keep_at() if phase.keep_at is not None else None
     checkpoint = out / f"checkpoint_{phase.name}.pt" if out is not None else None
     start, saved = 0, None
     if resume and checkpoint is not None and checkpoint.exists():
@@ -151,7 +156,6 @@ def run_phase(phase: Phase, model, out: Path | None = None, writer=None, resume:
             return
     bar = progress(start, phase.iterations) if progress is not None else Silent()
     scored = phase.evaluate is not None
-    keep_at = phase.keep_at() if phase.keep_at is not None else None
     stopped = False
     for it in range(start + 1, phase.iterations + 1):
         # checked before every checkpoint and evaluation, so neither ever sees a diverged model

@@ -74,9 +74,6 @@ def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: 
     try:
         for k, run in enumerate(runs, 1):
             phase = run.phase
-            if phase.plan is not None:
-                phase.evaluate_at = tuple(phase.plan())
-                phase.iterations = max(phase.evaluate_at)
             model = run.model(config.replace(bf16=precision.setting), text, store, text_encoder=text_encoder,
                               image_backbone=image_backbone)
             label = f"{phase.name} (phase {k} of {len(runs)})"  # a new bar says which phase it counts, not a restart
