@@ -24,7 +24,7 @@ from gazsl.io import GazslError, atomic_path, write_json_atomic
 from gazsl.store.feature_store import FeatureStore
 from gazsl.generator.checkpoint import load_checkpoint, save_checkpoint
 
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+from test_run_safety import DEFAULT_THREADS_ENV as ENV  # the thread count a user gets
 
 # Child programs: write a new version of PATH with the real writer; PAUSE makes it stop half-way and say so.
 CHILD = {

@@ -507,8 +507,9 @@ def test_cli_exit_code_in_a_real_process(tmp_path):
     """The same path end to end in a fresh interpreter: exit status 2, one line, no traceback."""
     bad = tmp_path / "bad.h5"
     bad.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 40)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    from test_run_safety import DEFAULT_THREADS_ENV  # the thread count a user gets
+
     result = subprocess.run([sys.executable, "-m", "gazsl.text", "encode", "--corpus", str(tmp_path), "--store", str(bad)],
-                            capture_output=True, text=True, timeout=120, env=env)
+                            capture_output=True, text=True, timeout=120, env=DEFAULT_THREADS_ENV)
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert str(bad) in result.stderr and "not a readable HDF5 file" in result.stderr

@@ -1,5 +1,4 @@
 import json
-import os
 import subprocess
 import sys
 
@@ -15,7 +14,7 @@ from gazsl.train import main
 
 from conftest import cli_error_line
 
-ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+from test_run_safety import DEFAULT_THREADS_ENV as ENV  # the thread count a user gets
 
 
 def run_cli(*args, cwd=None):
