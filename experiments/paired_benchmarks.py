@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from gazsl.io import GazslError, data_error, write_json_atomic, write_text_atomic
+from gazsl.protocols.benchmark_table import interval
 from gazsl.protocols.paired import paired
 
 RESULTS = Path("experiments/results")
@@ -103,8 +104,7 @@ def render(design: dict, result: dict, design_path: Path, names: dict) -> str:
         d = row["candidate_minus_reference"]
         mark = " (claimed)" if method in CLAIMED else ""
         lines.append(f"| {method}{mark} | {row['reference_validation']:.1f} / {row['candidate_validation']:.1f} | "
-                     f"{row['reference']:.1f} | {row['candidate']:.1f} | {d['mean']:+.1f} [{d['low']:+.1f}, "
-                     f"{d['high']:+.1f}] | {d['wins']} / {d['losses']} |")
+                     f"{row['reference']:.1f} | {row['candidate']:.1f} | {interval(d)} | {d['wins']} / {d['losses']} |")
     return f"# {names['title']}\n\n" + "\n".join(lines) + "\n"
 
 
