@@ -2,12 +2,15 @@
 
     python -m gazsl.predict --model runs/cub100/model.gazsl --classes ARTICLES --images PHOTOS... [--top-k 5]
                             [--out predictions.csv] [--gzsl]
+    python -m gazsl.predict --model runs/mine/model.gazsl --class-vectors VECTORS.npz --images PHOTOS...
 
 ``--classes`` is a corpus in any layout gazsl reads (``gazsl.documents.corpus``: a folder
 of ``<class_id>.<Name>.txt`` articles, or a JSONL file); each article becomes a
 class vector with the text encoder the model was trained with, and each photo
 (JPEG, PNG ...; folders are searched recursively) a feature vector with its
-image backbone and preprocessing. For every photo the classes are ranked by the
+image backbone and preprocessing. ``--class-vectors`` gives the candidates' vectors instead (a file as
+``gazsl text import`` reads it, gazsl.documents.class_vectors): a model trained on imported vectors needs them, as it
+has no encoder for articles. For every photo the classes are ranked by the
 model's scores (``GAZSL.scores``: kNN votes, cosine to the class pivot, or
 log-probabilities, as its config says; the table's header says which; the ranking
 is ``gazsl.scoring.ranking``'s, which gazsl serve shares). ``--gzsl``
@@ -25,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gazsl.documents.class_vectors import ClassVectors, add_candidate_arguments, candidates_from_args
 from gazsl.documents.corpus import read_corpus
 from gazsl.generator.gan import GAZSL, generated_classifier, gzsl_classifier
 from gazsl.io import GazslError, atomic_path, data_error, readable_path, writable_file
@@ -47,9 +51,15 @@ def image_paths(arguments: list[str]) -> list[Path]:
     return paths
 
 
-def predict(model: GAZSL, classes: Path, images: list[str], gzsl: bool) -> tuple[list[Path], list[str], np.ndarray]:
-    """(photos, candidate class names, scores (M, C)) for the photos ``images`` and the articles in ``classes``."""
-    names, text = candidate_vectors(read_corpus(classes), model.encode)
+def predict(model: GAZSL, classes: Path | ClassVectors, images: list[str],
+            gzsl: bool) -> tuple[list[Path], list[str], np.ndarray]:
+    """(photos, candidate class names, scores (M, C)) for the photos ``images`` and the candidates ``classes``: a
+    corpus of their articles, or their vectors."""
+    if isinstance(classes, ClassVectors):
+        names, text = classes.class_names(), classes.for_model(model.seen_text_.shape[1])
+        classes = classes.source
+    else:
+        names, text = candidate_vectors(read_corpus(classes), model.encode)
     if gzsl:
         refuse_training_classes(model, names, classes)
     paths = image_paths(images)
@@ -100,8 +110,7 @@ def write_csv(path: Path, paths: list[Path], names: list[str], scores: np.ndarra
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gazsl.predict", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, type=Path, help="a model file (DIR/model.gazsl of a gazsl.train run)")
-    parser.add_argument("--classes", required=True, type=Path,
-                        help="articles of the candidate classes: a folder of <class_id>.<Name>.txt or a .jsonl file")
+    add_candidate_arguments(parser, "articles of the candidate classes: a folder of <class_id>.<Name>.txt or a .jsonl file")
     parser.add_argument("--images", required=True, nargs="+", help=f"photos ({', '.join(IMAGE_SUFFIXES)}) or folders of them")
     parser.add_argument("--top-k", type=int, default=5, help="classes shown per photo (default 5)")
     parser.add_argument("--out", type=Path, help="also write every class's score and rank for every photo to this CSV file "
@@ -112,14 +121,14 @@ def main(argv=None) -> int:
         raise GazslError(f"--top-k must be at least 1, got {args.top_k}")
     # every path checked before the model loads and the photos are embedded, so that a bad one costs one line
     readable_path(args.model, "model file (--model)")
-    readable_path(args.classes, "class articles (--classes)", kind="any")
+    candidates = candidates_from_args(args)
     for image in args.images:
         readable_path(image, "image or folder (--images)", kind="any")
     if args.out:
         writable_file(args.out, "predictions file (--out)")
 
     model = GAZSL.load(args.model)
-    paths, names, scores = predict(model, args.classes, args.images, args.gzsl)
+    paths, names, scores = predict(model, candidates, args.images, args.gzsl)
     order = rank(scores, len(names))
     print_table(paths, names, scores, order[:, :args.top_k], score_meaning(model, args.gzsl))
     if args.out:

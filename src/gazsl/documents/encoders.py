@@ -5,6 +5,8 @@ paper's text representation, tokenized as GAZSL did. The vocabulary is
 learned from the corpus or fixed (e.g. GAZSL's own term list).
 ``minilm``: MiniLM sentence embeddings (gazsl.documents.sentence_encoder).
 ``appearance``: body part x property mentions (gazsl.documents.appearance).
+An encoder plugin: ``module.path:function`` or an entry point of ``gazsl.encoders`` (gazsl.documents.plugin_encoder).
+Vectors made elsewhere and imported from a file (gazsl.documents.class_vectors) have a recipe too, but no encoder.
 
 Every encoder leaves its recipe with the vectors it makes (``TextVectors``:
 settings, vocabulary and IDF weights in the store), so that a trained model can
@@ -21,8 +23,11 @@ import numpy as np
 
 from gazsl.documents import sentence_encoder, text_noise
 from gazsl.documents.appearance import AppearanceEncoder, encode_appearance
+from gazsl.documents.class_vectors import ENCODER as IMPORTED, ImportedVectors
+from gazsl.documents.plugin_encoder import ENCODER as PLUGIN, GROUP as PLUGIN_GROUP, PluginEncoder, encode_plugin, is_plugin
 from gazsl.documents.corpus import Corpus
 from gazsl.io import GazslError, data_error, read_utf8
+from gazsl.plugins import entry_point_names
 from gazsl.documents.stem import stem_words
 from gazsl.store.feature_store import FeatureStore, TextVectors
 
@@ -168,17 +173,21 @@ def recipe_of(vectors: TextVectors) -> dict:
 def encoder_from_recipe(recipe: dict):
     """The encoder that made vectors of this recipe: it encodes new documents exactly as it did its own.
 
-    Only tfidf, minilm and appearance vectors come from documents; a recipe missing a part,
+    Imported vectors get a stand-in that says, when asked to encode, that it cannot; a recipe missing a part,
     or made with another stemmer or noise rules than this gazsl's, is refused.
     """
     encoder = recipe.get("encoder")
+    if encoder == IMPORTED:
+        return ImportedVectors(recipe)
+    if encoder == PLUGIN:
+        return PluginEncoder.from_recipe(recipe)
     if encoder == "minilm":
         return sentence_encoder.MinilmEncoder.from_recipe(recipe)
     if encoder == "appearance":
         return AppearanceEncoder.from_recipe(recipe)
     if encoder != "tfidf":
-        raise GazslError(f"its text vectors (encoder '{encoder}') are not made from documents: only tfidf, minilm "
-                         "and appearance vectors can be made for new articles")
+        raise GazslError(f"its text vectors (encoder '{encoder}') are not made from documents: only tfidf, minilm, "
+                         "appearance and encoder plugins' vectors can be made for new articles")
     missing = [k for k in ("vocabulary", "idf", "stemmer") if k not in recipe]
     if missing:
         raise GazslError(f"its tfidf vectors come from a store that did not record their {' and '.join(missing)} "
@@ -242,6 +251,11 @@ ENCODERS = {"tfidf": encode_tfidf, "minilm": encode_minilm, "appearance": encode
 
 
 def encode(corpus: Corpus, class_ids, encoder: str = "tfidf", **options) -> TextVectors:
-    if encoder not in ENCODERS:
-        raise GazslError(f"unknown encoder '{encoder}' (available: {', '.join(sorted(ENCODERS))})")
-    return ENCODERS[encoder](corpus, class_ids, **options)
+    """Class vectors of ``corpus`` by a built-in encoder (ENCODERS) or an encoder plugin."""
+    if encoder in ENCODERS:
+        return ENCODERS[encoder](corpus, class_ids, **options)
+    if is_plugin(encoder):
+        return encode_plugin(corpus, class_ids, encoder)
+    plugins = ", ".join(entry_point_names(PLUGIN_GROUP)) or "none installed"
+    raise GazslError(f"unknown encoder '{encoder}' (available: {', '.join(sorted(ENCODERS))}; plugins of "
+                     f"{PLUGIN_GROUP}: {plugins}; or an encoder plugin as module.path:function)")

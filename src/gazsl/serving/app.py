@@ -27,6 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from gazsl.documents.class_vectors import ClassVectors
 from gazsl.documents.corpus import Corpus, clean_document, read_corpus
 from gazsl.io import GazslError
 from gazsl.vision.backbone import unreadable
@@ -50,12 +51,20 @@ class Rejected(Exception):
 class Ranker:
     """A loaded model and its candidate classes (the --classes articles, then those added on the page)."""
 
-    def __init__(self, model, classes: Path, top_k: int):
+    def __init__(self, model, classes: Path | ClassVectors, top_k: int):
         self.model, self.top_k = model, top_k
-        self.corpus = read_corpus(classes)
-        self.source = Path(classes)
+        # --class-vectors: the candidates given as vectors, ahead of the classes added on the page
+        self.given: tuple[list[str], np.ndarray] = ([], np.zeros((0, model.seen_text_.shape[1]), np.float32))
+        if isinstance(classes, ClassVectors):
+            self.given = (classes.class_names(), classes.for_model(model.seen_text_.shape[1]))
+            self.source = classes.source
+            self.corpus = Corpus(source=self.source, texts={}, names={})
+        else:
+            self.source = Path(classes)
+            self.corpus = read_corpus(classes)
         # the candidates' vectors until a class is added; made now, so that a bad --classes stops the start
-        self._encoded: tuple[list[str], np.ndarray] | None = candidate_vectors(self.corpus, model.encode)
+        self._encoded: tuple[list[str], np.ndarray] | None = None
+        self._candidates()
 
     @property
     def gzsl_available(self) -> bool:
@@ -63,7 +72,8 @@ class Ranker:
 
     def _candidates(self) -> tuple[list[str], np.ndarray]:
         if self._encoded is None:
-            self._encoded = candidate_vectors(self.corpus, self.model.encode)
+            names, vectors = candidate_vectors(self.corpus, self.model.encode) if self.corpus.texts else ([], self.given[1][:0])
+            self._encoded = (self.given[0] + names, np.concatenate([self.given[1], vectors]))
         return self._encoded
 
     def rank_photo(self, path: Path, filename: str, gzsl: bool, top_k: int) -> dict:
@@ -85,7 +95,7 @@ class Ranker:
         name = name.strip()
         if not name or "/" in name or "\n" in name:
             raise Rejected(400, "a class needs a name: one line, without '/'")
-        if name in self.corpus.names.values():
+        if name in self.corpus.names.values() or name in self.given[0]:
             raise Rejected(409, f"class '{name}' is already a candidate")
         if not article.strip():
             raise Rejected(400, f"the article for '{name}' is empty")
@@ -93,14 +103,14 @@ class Ranker:
         vector = self.model.encode([article], [name])
         if not vector.any():
             raise Rejected(400, f"the article for '{name}' has no term the model knows (only stop words or numbers?)")
-        cid = max(self.corpus.texts) + 1  # last in id order: the classes already there keep their generated features
+        cid = max(self.corpus.texts, default=0) + 1  # last in id order: the classes already there keep their generated features
         self.corpus = Corpus(source=self.source, texts={**self.corpus.texts, cid: article},
                              names={**self.corpus.names, cid: name})
         self._encoded = None
         return self.classes()
 
     def classes(self) -> dict:
-        return {"classes": [self.corpus.names[c] for c in sorted(self.corpus.texts)],
+        return {"classes": self.given[0] + [self.corpus.names[c] for c in sorted(self.corpus.texts)],
                 "training_classes": len(self.model.class_names_ or []), "gzsl_available": self.gzsl_available,
                 "top_k": self.top_k}
 
@@ -118,8 +128,9 @@ def model_card(model, model_path: Path) -> dict:
 
 
 def create_app(model, model_path, classes, top_k: int = 5, max_upload_bytes: int = 10 << 20, queue: int = 32):
-    """The application for a loaded ``model`` (``GAZSL.load(model_path)``) and the articles folder ``classes``."""
-    ranker = Ranker(model, Path(classes), top_k)
+    """The application for a loaded ``model`` (``GAZSL.load(model_path)``) and its candidates ``classes``: the articles
+    folder, or ``ClassVectors``."""
+    ranker = Ranker(model, classes if isinstance(classes, ClassVectors) else Path(classes), top_k)
     card = model_card(model, Path(model_path))
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gazsl-model")
     waiting = 0  # requests submitted to the worker and not yet answered; touched on the event loop only
