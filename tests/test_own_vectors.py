@@ -44,13 +44,7 @@ NEW_ARTICLES = {"Angelfish": "The angelfish is blue and yellow with a black stri
 # one thread: these processes are small, and on a busy machine more threads only wait for each other
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
        "PYTHONPATH": os.pathsep.join([str(REPO / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])}
-PLUGIN = '''
-import numpy as np
-
-WORDS = ["blue", "yellow", "orange", "white", "black", "red", "striped", "band"]
-
-def encode(documents):
-    return np.array([[d.lower().count(w) + 0.1 for w in WORDS] for d in documents], dtype=float)
+FAILING_PLUGINS = '''
 
 def raises(documents):
     raise RuntimeError("the embedding server is down")
@@ -63,10 +57,14 @@ def nan(documents):
 '''
 
 
-def doc_example() -> str:
+def doc_block(language: str, after: str) -> str:
+    """The first ``language`` code block of docs/own-text.md after the text ``after``."""
     text = (REPO / "docs" / "own-text.md").read_text(encoding="utf-8")
-    start = text.index("<!-- own-vectors-example -->")
-    return re.search(r"```bash\n(.*?)```", text[start:], re.S).group(1)
+    return re.search(rf"```{language}\n(.*?)```", text[text.index(after):], re.S).group(1)
+
+
+def doc_example() -> str:
+    return doc_block("bash", "<!-- own-vectors-example -->")
 
 
 def photos(folder: Path, names, per_class: int, seed: int) -> None:
@@ -175,12 +173,15 @@ def bad_files(folder: Path) -> dict:
     (folder / "vectors.txt").write_text("1,0,1\n")
     (folder / "broken.npz").write_bytes(b"PK\x03\x04 not really a zip")
     np.savez(folder / "novec.npz", ids=np.arange(1, 7))
+    shifted = [*ARTICLES][1:] + [*ARTICLES][:1]  # each id with the next class's name
+    (folder / "shifted.csv").write_text("id,name,v\n" + "".join(f"{c},{n},0.5\n" for c, n in enumerate(shifted, 1)))
     nan = good.copy()
     nan[2, 1] = np.nan
     return {
         "missing class": ([write_npz(folder / "five.npz", [1, 2, 3, 4, 5], good[:5])], "no vector for class id 6"),
         "unknown id": ([write_npz(folder / "unknown.npz", [1, 2, 3, 4, 5, 6, 99], np.vstack([good, good[:1]]))],
                        "class id 99 is not a class of the store"),
+        "ids of other names": ([folder / "shifted.csv"], "class id 1 is 'Clownfish' here but 'Blue_Tang' in the store"),
         "duplicate id": ([write_npz(folder / "dup.npz", [1, 2, 3, 3, 5, 6], good)], "class id 3 appears 2 times"),
         "NaN": ([write_npz(folder / "nan.npz", [1, 2, 3, 4, 5, 6], nan)], "NaN or infinity in the vector of class id 3"),
         "inf": ([write_npz(folder / "inf.npz", [1, 2, 3, 4, 5, 6], np.where(good == 5, np.inf, good))],
@@ -241,15 +242,18 @@ def test_every_format_gives_the_same_vectors_and_update_replaces_some_rows(store
 # ---------------------------------------------------------------- encoder plugins
 @pytest.fixture
 def plugin_path(tmp_path, monkeypatch):
-    """A folder outside the package holding my_encoder.py, on this process's path (and the subprocesses')."""
+    """A folder outside the package holding my_encoder.py, on this process's path (and the subprocesses'): the
+    docs' encoder, and three that fail."""
     folder = tmp_path / "plugins"
     folder.mkdir()
-    (folder / "my_encoder.py").write_text(PLUGIN)
+    (folder / "my_encoder.py").write_text(doc_block("python", "## Encoder plugins") + FAILING_PLUGINS)
     monkeypatch.syspath_prepend(str(folder))
     return folder
 
 
-def test_a_plugin_encodes_the_store_and_predict_reencodes_new_articles_with_it(store, plugin_path, tmp_path):
+def test_a_plugin_encodes_the_store_and_predict_reencodes_new_articles_with_it(store, plugin_path, tmp_path, capsys):
+    from gazsl.predict import main as predict_main
+
     env = {**ENV, "PYTHONPATH": os.pathsep.join([ENV["PYTHONPATH"], str(plugin_path)])}
     root = store.parent
     articles = root / "articles"
@@ -287,11 +291,11 @@ def test_a_plugin_encodes_the_store_and_predict_reencodes_new_articles_with_it(s
     expected = model.scores(my_encoder.encode(list(NEW_ARTICLES.values())), model.embed([str(photo_dir / "x" / "0.png")]))
     scores = {r["class"]: float(r["score"]) for r in csv.DictReader(out.open())}
     assert [scores["Angelfish"], scores["Butterflyfish"]] == pytest.approx(expected[0].tolist(), rel=1e-5, abs=1e-6)
-    # without the plugin on the path: one line naming it
-    missing = subprocess.run(["gazsl", "predict", "--model", str(model_path), "--classes", str(new), "--images",
-                              str(photo_dir)], env=ENV, capture_output=True, text=True)
-    assert missing.returncode == 2 and missing.stderr.count("\n") == 1, missing.stderr
-    assert "encoder plugin 'my_encoder:encode': cannot import module 'my_encoder'" in missing.stderr
+    # a model whose plugin is not on the path: one line naming it
+    model.text_encoder = PluginEncoder.from_recipe({"encoder": "plugin", "plugin": "reef_gone:encode"})
+    gone = model.save(tmp_path / "gone.gazsl")
+    err = cli_error_line(capsys, predict_main, ["--model", str(gone), "--classes", str(new), "--images", str(photo_dir)])
+    assert "encoder plugin 'reef_gone:encode': cannot import module 'reef_gone'" in err
 
 
 def test_a_bad_plugin_is_one_line_naming_it_and_the_store_unchanged(store, plugin_path, tmp_path, capsys):

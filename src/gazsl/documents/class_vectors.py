@@ -159,6 +159,9 @@ def _checked(path: Path, ids, vectors, names) -> ClassVectors:
         raise data_error(path, f"{len(ids)} class ids for {len(vectors)} vectors")
     if names is not None and len(names) != len(ids):
         raise data_error(path, f"{len(names)} names for {len(ids)} classes")
+    if names is not None and not all(n.strip() for n in names):
+        row = next(i for i, n in enumerate(names) if not n.strip())
+        raise data_error(path, f"class id {int(ids[row])} has an empty name (row {row + 1})")
     unique, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
         raise data_error(path, f"class id {int(unique[counts > 1][0])} appears {int(counts[counts > 1][0])} times")
@@ -218,9 +221,10 @@ def import_vectors(store: FeatureStore, vectors: ClassVectors, name: str, comman
                    replace: bool = False, update: bool = False) -> TextVectors:
     """Put ``vectors`` into ``store.texts[name]`` (the caller saves the store) and return them.
 
-    A new name needs a vector for every class of the store. An existing name is kept unless ``replace`` (a whole new
+    A new name needs a vector for every class of the store. Ids the store does not know, and names (where the file
+    has them) other than the store's for the same id, are refused. An existing name is kept unless ``replace`` (a whole new
     set, any dimension) or ``update`` (vectors imported before: the file's classes' rows replaced, the others kept,
-    the dimension the same). Ids the store does not know are refused.
+    the dimension the same).
     """
     where = vectors.source
     row_of = {int(c): i for i, c in enumerate(store.class_ids)}
@@ -228,6 +232,13 @@ def import_vectors(store: FeatureStore, vectors: ClassVectors, name: str, comman
     if unknown:
         raise data_error(where, f"class id {unknown[0]} is not a class of the store {store.path or store.dataset} "
                          f"({len(unknown)} unknown id(s); the store's ids are {_id_range(store.class_ids)})")
+    if vectors.names is not None:  # a file that names its classes says whether its ids are the store's
+        renamed = [(c, n) for c, n in zip(vectors.ids, vectors.names) if store.class_names[row_of[int(c)]] != n.strip()]
+        if renamed:
+            c, n = renamed[0]
+            raise data_error(where, f"class id {int(c)} is '{n}' here but '{store.class_names[row_of[int(c)]]}' in the "
+                             f"store ({len(renamed)} such id(s)): are the ids the store's? (leave the name column out "
+                             "to import by id alone)")
     existing = store.texts.get(name)
     if existing is not None and not (replace or update):
         raise data_error(where, f"the store already has text '{name}'; pass --replace to overwrite it, --update to "
