@@ -134,6 +134,7 @@ def test_a_model_of_imported_vectors_says_it_cannot_read_articles(example, tmp_p
 def test_serve_ranks_given_vectors_and_refuses_an_article_for_such_a_model(example):
     from fastapi.testclient import TestClient
 
+    from gazsl.predict import predict
     from gazsl.serving.app import create_app
 
     root, _ = example
@@ -147,6 +148,13 @@ def test_serve_ranks_given_vectors_and_refuses_an_article_for_such_a_model(examp
         assert answer.status_code == 200 and len(answer.json()["classes"]) == 2
         added = client.post("/api/classes", data={"name": "Angelfish2", "article": NEW_ARTICLES["Angelfish"]})
         assert added.status_code == 400 and "cannot encode articles" in added.json()["error"]
+        # GZSL: the training classes compete with the given ones, as predict --gzsl ranks them
+        answer = client.post("/api/predict", files={"photo": (photo.name, photo.read_bytes())},
+                             data={"gzsl": "true", "top_k": "10"}).json()["classes"]
+    _, names, scores = predict(model, read_class_vectors(root / "new_classes.csv"), [str(photo)], gzsl=True)
+    assert names == model.class_names_ + ["Angelfish", "Butterflyfish"]
+    assert sorted(c["class"] for c in answer) == sorted(names)
+    assert [c["score"] for c in answer] == pytest.approx(sorted(scores[0], reverse=True), rel=1e-6)
 
 
 # ---------------------------------------------------------------- bad files
@@ -237,6 +245,14 @@ def test_every_format_gives_the_same_vectors_and_update_replaces_some_rows(store
     assert np.array_equal(updated.vectors[[1, 4]], np.zeros((2, 3)))
     assert np.array_equal(updated.vectors[[0, 2, 3, 5]], expected[[0, 2, 3, 5]])
     assert [s["file"] for s in updated.settings["sources"]] == ["v.npz", "two.npz"]
+
+
+def test_without_pyarrow_a_parquet_file_says_which_extra_reads_it(tmp_path, monkeypatch):
+    (tmp_path / "v.parquet").write_bytes(b"PAR1")
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # an import of it fails, as where the extra is not installed
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    with pytest.raises(GazslError, match=r"v\.parquet: reading \.parquet needs pyarrow: pip install 'gazsl\[parquet\]'"):
+        read_class_vectors(tmp_path / "v.parquet")
 
 
 # ---------------------------------------------------------------- encoder plugins

@@ -17,7 +17,7 @@ COMMANDS = {
     "predict": "rank the classes of new photographs from the classes' articles",
     "serve": "a page on localhost to try a model: drop photographs, add classes from articles",
     "data": "build feature stores from CUB / NABirds folders, your own class folders or the GAZSL release; extract image features",
-    "text": "encode class documents into text vectors of a store",
+    "text": "encode class documents into text vectors of a store, or import class vectors made elsewhere",
     "aviary": "build the embedded synthetic aviary",
     "reproduce": "multi-seed result tables under both protocols",
     "leaderboard": "every method and generator switch under the honest protocol",

@@ -50,16 +50,17 @@ class ClassVectors:
         return self.vectors
 
 
-def read_class_vectors(path, ids_file=None) -> ClassVectors:
-    """The class vectors of ``path`` (a format of SUFFIXES; a .npy's ids from ``ids_file``), checked."""
+def read_class_vectors(path, ids_file=None, ids_flag: str = "--ids") -> ClassVectors:
+    """The class vectors of ``path`` (a format of SUFFIXES; a .npy's ids from ``ids_file``, given by ``ids_flag``),
+    checked."""
     path = Path(path)
     if path.suffix.lower() not in SUFFIXES:
         raise data_error(path, f"not a class-vectors file: expected {', '.join(SUFFIXES)}")
     if not path.is_file():
         raise data_error(path, "class-vectors file not found" if not path.exists() else "must be a file, not a folder")
     if ids_file is not None and path.suffix.lower() != ".npy":
-        raise data_error(ids_file, f"--ids applies to a .npy file only; {path.name} holds its own ids")
-    reader = {".npz": _read_npz, ".npy": lambda p: _read_npy(p, ids_file), ".csv": _read_csv,
+        raise data_error(ids_file, f"{ids_flag} applies to a .npy file only; {path.name} holds its own ids")
+    reader = {".npz": _read_npz, ".npy": lambda p: _read_npy(p, ids_file, ids_flag), ".csv": _read_csv,
               ".parquet": _read_parquet}[path.suffix.lower()]
     try:
         ids, vectors, names = reader(path)
@@ -80,10 +81,10 @@ def _read_npz(path: Path):
         return archive["ids"], archive["vectors"], names
 
 
-def _read_npy(path: Path, ids_file):
+def _read_npy(path: Path, ids_file, ids_flag: str):
     if ids_file is None:
-        raise data_error(path, "a .npy holds no class ids: give them with --ids FILE (one class id a line, in the rows' "
-                         "order), or use a .npz with arrays ids and vectors")
+        raise data_error(path, f"a .npy holds no class ids: give them with {ids_flag} FILE (one class id a line, in the "
+                         "rows' order), or use a .npz with arrays ids and vectors")
     lines = [line.strip() for line in read_utf8(ids_file, "class ids file").splitlines()]
     ids = [_integer(ids_file, line, f"line {n}") for n, line in enumerate(lines, 1) if line]
     return np.asarray(ids, dtype=np.int64), np.load(path, allow_pickle=False), None
@@ -213,7 +214,7 @@ def candidates_from_args(args) -> Path | ClassVectors:
         raise GazslError("--class-ids applies to --class-vectors FILE.npy only")
     if args.classes is not None:
         return readable_path(args.classes, "class articles (--classes)", kind="any")
-    return read_class_vectors(args.class_vectors, args.class_ids)
+    return read_class_vectors(args.class_vectors, args.class_ids, "--class-ids")
 
 
 # ---------------------------------------------------------------- into a store
