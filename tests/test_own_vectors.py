@@ -7,7 +7,6 @@ folder (on the path, nothing installed) encodes a corpus into a store, and predi
 """
 
 import csv
-import json
 import os
 import re
 import subprocess

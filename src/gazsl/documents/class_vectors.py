@@ -18,6 +18,7 @@ recipe saying where they came from (file, SHA-256, time, command), and a model t
 from __future__ import annotations
 
 import csv
+import io
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,15 +93,16 @@ def _read_npy(path: Path, ids_file, ids_flag: str):
 
 def _read_csv(path: Path):
     text = read_utf8(path, "class-vectors file")
-    rows = [row for row in csv.reader(text.splitlines()) if any(cell.strip() for cell in row)]
+    reader = csv.reader(io.StringIO(text))
+    rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
     if not rows:
         raise data_error(path, "empty class-vectors file")
-    header, first = None, 1
-    if not _is_integer(rows[0][0]):
-        header, rows, first = [cell.strip().lower() for cell in rows[0]], rows[1:], 2
+    header = None
+    if not _is_integer(rows[0][1][0]):
+        header, rows = [cell.strip().lower() for cell in rows[0][1]], rows[1:]
     name_column = header.index("name") if header and "name" in header else None
     ids, names, vectors = [], [], []
-    for n, row in enumerate(rows, first):
+    for n, row in rows:
         where = f"line {n}"
         ids.append(_integer(path, row[0], where))
         if name_column is not None:
@@ -149,13 +151,13 @@ def _read_parquet(path: Path):
 
 def _checked(path: Path, ids, vectors, names) -> ClassVectors:
     ids, vectors = np.asarray(ids), np.asarray(vectors) if vectors is not None else None
+    if len(ids) == 0:
+        raise data_error(path, "no classes")
     if ids.ndim != 1 or not (np.issubdtype(ids.dtype, np.integer) or ids.size == 0):
         raise data_error(path, f"class ids must be a list of integers, got shape {ids.shape} dtype {ids.dtype}")
     if vectors is None or vectors.ndim != 2 or vectors.shape[1] == 0 or not np.issubdtype(vectors.dtype, np.number):
         shape = None if vectors is None else vectors.shape
         raise data_error(path, f"vectors must be a (classes, dimensions) array of numbers, got shape {shape}")
-    if len(ids) == 0:
-        raise data_error(path, "no classes")
     if len(ids) != len(vectors):
         raise data_error(path, f"{len(ids)} class ids for {len(vectors)} vectors")
     if names is not None and len(names) != len(ids):

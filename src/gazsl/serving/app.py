@@ -49,7 +49,8 @@ class Rejected(Exception):
 
 
 class Ranker:
-    """A loaded model and its candidate classes (the --classes articles, then those added on the page)."""
+    """A loaded model and its candidate classes (the --classes articles or --class-vectors, then those added on the
+    page)."""
 
     def __init__(self, model, classes: Path | ClassVectors, top_k: int):
         self.model, self.top_k = model, top_k
@@ -72,7 +73,8 @@ class Ranker:
 
     def _candidates(self) -> tuple[list[str], np.ndarray]:
         if self._encoded is None:
-            names, vectors = candidate_vectors(self.corpus, self.model.encode) if self.corpus.texts else ([], self.given[1][:0])
+            names, vectors = ([], self.given[1][:0]) if not self.corpus.texts else candidate_vectors(self.corpus,
+                                                                                                     self.model.encode)
             self._encoded = (self.given[0] + names, np.concatenate([self.given[1], vectors]))
         return self._encoded
 
@@ -103,7 +105,8 @@ class Ranker:
         vector = self.model.encode([article], [name])
         if not vector.any():
             raise Rejected(400, f"the article for '{name}' has no term the model knows (only stop words or numbers?)")
-        cid = max(self.corpus.texts, default=0) + 1  # last in id order: the classes already there keep their generated features
+        # last in id order: the classes already there keep their generated features
+        cid = max(self.corpus.texts, default=0) + 1
         self.corpus = Corpus(source=self.source, texts={**self.corpus.texts, cid: article},
                              names={**self.corpus.names, cid: name})
         self._encoded = None
