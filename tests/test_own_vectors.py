@@ -40,8 +40,8 @@ ARTICLES = {
 }
 NEW_ARTICLES = {"Angelfish": "The angelfish is blue and yellow with a black striped face.",
                 "Butterflyfish": "The butterflyfish is white and yellow with a black band through the eye."}
-# one thread: these processes are small, and on a busy machine more threads only wait for each other
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+# the thread count a user gets (none pinned): what these runs prove holds there
+ENV = {**{k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
        "PYTHONPATH": os.pathsep.join([str(REPO / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])}
 FAILING_PLUGINS = '''
 
