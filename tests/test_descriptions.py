@@ -126,7 +126,8 @@ def test_a_class_file_that_does_not_hold_ten_lines_per_photograph_is_refused(tmp
     file.write_text("".join(file.read_text().splitlines(keepends=True)[:-1]))
     ids = np.repeat(list(CLASSES), PHOTOS)
     names = [original_name(cid, k) for cid in CLASSES for k in range(PHOTOS)]
-    with pytest.raises(GazslError, match=r"7\.Parakeet_Auklet\.txt: 59 lines for 6 photographs of class 7"):
+    with pytest.raises(GazslError, match=rf"7\.Parakeet_Auklet\.txt: {10 * PHOTOS - 1} lines for {PHOTOS} photographs "
+                                         "of class 7: expected 10 per photograph"):
         photo_captions(folder, ids, names)
 
 

@@ -232,7 +232,7 @@ def original_names(folder: DatasetFolder) -> list[str]:
     return [original[p] for p in folder.paths]
 
 
-def description_texts(folder, captions: list[list[str]], labels: np.ndarray, class_ids: np.ndarray,
+def description_texts(folder, captions: list[list[str]], names: list[str], labels: np.ndarray, class_ids: np.ndarray,
                       class_names: list[str], described: np.ndarray, cache=None) -> dict:
     """The texts of the visual descriptions (``gazsl.documents.descriptions``), each with its recipe:
 
@@ -241,6 +241,8 @@ def description_texts(folder, captions: list[list[str]], labels: np.ndarray, cla
     ``descriptions_strict_minilm``: the captions of the ``described`` photographs alone (the TF-IDF vocabulary and IDF
     learned from them alone too), which the ``*_strict`` splits never score. MiniLM embeds each caption alone and
     pools their mean; ``cache``: a folder that keeps the caption embeddings (an interrupted build resumes).
+    A class's captions are in the order of its file (the photographs' sorted original ``names``), so the pooled texts
+    are those of the folder read as a corpus (``gazsl text encode --corpus DIR``), corpus checksum included.
     """
     from gazsl.documents.corpus import Corpus
     from gazsl.documents.descriptions import class_documents
@@ -255,7 +257,7 @@ def description_texts(folder, captions: list[list[str]], labels: np.ndarray, cla
     for key, photos, note in (("descriptions_strict", described, "the described half of the class's photographs "
                                "(splits *_strict never score them)"),
                               ("descriptions", None, "every photograph of the class")):
-        documents = class_documents(captions, labels, len(class_ids), photos)
+        documents = class_documents(captions, labels, len(class_ids), photos, order=np.argsort(names, kind="stable"))
         corpus = Corpus(source=Path(folder), texts=dict(zip(map(int, class_ids), documents)),
                         names=dict(zip(map(int, class_ids), class_names)))
         made = {"photographs": note, "captions_per_photo": "10, one a line (gazsl.documents.descriptions)"}
@@ -304,13 +306,14 @@ def build_store(dataset: str, root, articles, name: str | None = None, backbone:
     if vocabulary:
         texts["tfidf_gazsl"] = encode_tfidf(corpus, classes.ids, vocabulary=read_vocabulary(vocabulary))
         texts["tfidf_gazsl"].settings["vocabulary_file"] = str(vocabulary)
-    described = captions = None
+    described = captions = photo_names = None
     if descriptions is not None:
         from gazsl.documents.descriptions import photo_captions
 
         if dataset != "cub":
             raise GazslError(f"--descriptions are CUB's visual descriptions; dataset '{dataset}' has none")
-        captions = photo_captions(descriptions, folder.class_ids, original_names(folder))  # checked before the long part
+        photo_names = original_names(folder)
+        captions = photo_captions(descriptions, folder.class_ids, photo_names)  # checked before the long part
         described = described_half(labels, seed)
 
     splits, notes = {}, {}
@@ -346,7 +349,7 @@ def build_store(dataset: str, root, articles, name: str | None = None, backbone:
         cache = Path(cache) if cache else feature_cache(default_store_path(name), backbone, crop)
         x, made = extracted(folder.images, folder.paths, cache, backbone, crop, folder.boxes, batch_size)
     if descriptions is not None:
-        texts.update(description_texts(descriptions, captions, labels, classes.ids, classes.names, described,
+        texts.update(description_texts(descriptions, captions, photo_names, labels, classes.ids, classes.names, described,
                                        captions_cache))
         made["descriptions"] = {"folder": str(descriptions), "described_half_seed": seed, "mapping": (
             "photograph -> original CUB file name (" + (ORIGINAL_NAMES if (folder.root / ORIGINAL_NAMES).is_file()

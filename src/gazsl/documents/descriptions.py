@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl.documents.corpus import FILE_NAME
+from gazsl.documents.corpus import FILE_NAME, clean_document
 from gazsl.io import data_error, read_utf8
 
 CAPTIONS_PER_PHOTO = 10
@@ -74,15 +74,19 @@ def photo_captions(folder, class_ids: np.ndarray, original_names: list[str]) -> 
     return captions
 
 
-def class_documents(captions: list[list[str]], labels: np.ndarray, n_classes: int, photos=None) -> list[str]:
-    """(C,) documents, one caption a line: class c's holds the captions of its photographs among ``photos`` (image
-    indices; default all), in image order. Blank captions are left out; a class with no caption is refused."""
+def class_documents(captions: list[list[str]], labels: np.ndarray, n_classes: int, photos=None,
+                    order=None) -> list[str]:
+    """(C,) documents, one caption a line, as a corpus folder reads them (``clean_document``): class c's holds the
+    captions of its photographs among ``photos`` (image indices; default all), the photographs in ``order`` (image
+    indices; default the images' own: the sorted original names give each class's file back, line for line). Blank
+    captions are left out; a class with no caption is refused."""
     labels = np.asarray(labels)
+    order = np.arange(len(labels)) if order is None else np.asarray(order)
     keep = np.ones(len(labels), bool) if photos is None else np.isin(np.arange(len(labels)), photos)
     documents = []
     for c in range(n_classes):
-        lines = [line for i in np.flatnonzero(keep & (labels == c)) for line in captions[i] if line]
+        lines = [line for i in order if keep[i] and labels[i] == c for line in captions[i] if line]
         if not lines:
             raise data_error("descriptions", f"class index {c} has no photograph with captions to pool")
-        documents.append("\n".join(lines))
+        documents.append(clean_document("\n".join(lines), "descriptions", f"class index {c}"))
     return documents
