@@ -241,8 +241,8 @@ def description_texts(folder, captions: list[list[str]], names: list[str], label
     ``descriptions_strict_minilm``: the captions of the ``described`` photographs alone (the TF-IDF vocabulary and IDF
     learned from them alone too), which the ``*_strict`` splits never score. MiniLM embeds each caption alone and
     pools their mean; ``cache``: a folder that keeps the caption embeddings (an interrupted build resumes).
-    A class's captions are in the order of its file (the photographs' sorted original ``names``), so the pooled texts
-    are those of the folder read as a corpus (``gazsl text encode --corpus DIR``), corpus checksum included.
+    A class's captions are in the order of its file (the photographs' sorted original ``names``), so a pooled text's
+    documents are those of the folder read as a corpus (``gazsl text encode --corpus DIR``).
     """
     from gazsl.documents.corpus import Corpus
     from gazsl.documents.descriptions import class_documents
