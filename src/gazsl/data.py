@@ -49,6 +49,9 @@ def _add_build_options(p) -> None:
     p.add_argument("--features", help="precomputed .npz (extract-features; paths relative to the images/ folder) "
                    "instead of running the backbone")
     p.add_argument("--vocabulary", help="GAZSL's term file (e.g. CUB_Porter_7551D_TFIDF_term.mat): adds text/tfidf_gazsl")
+    p.add_argument("--descriptions", help="cub: CUB's visual descriptions, <class_id>.<Name>.txt with 10 lines per "
+                   "photograph: adds text/descriptions_{tfidf,minilm}, their strict variants and the *_strict splits "
+                   "(docs/descriptions.md)")
     p.add_argument("--attributes", help=f"class attribute table, one row per class (default: ROOT/{CUB_ATTRIBUTES} if present)")
     p.add_argument("--out", help="feature store to write (default: features/<name>.h5)")
     p.add_argument("--seed", type=int, default=0, help="seed of the validation classes and held-out images")
@@ -131,6 +134,7 @@ def main(argv=None) -> int:
         started = time.time()
         for flag, value, default in (("--root", args.root, None), ("--crop", args.crop, "none"),
                                      ("--features", args.features, None), ("--vocabulary", args.vocabulary, None),
+                                     ("--descriptions", args.descriptions, None),
                                      ("--attributes", args.attributes, None)):
             if value != default:
                 raise GazslError(f"{flag} does not apply to --dataset folder (its photographs are read with --images)")
@@ -147,7 +151,7 @@ def main(argv=None) -> int:
             print(f"  {split}: {note}")
         print(f"built in {time.time() - started:.1f} s")
     elif args.command in ("build", "build-cub100"):
-        from gazsl.datasets.build import build_store, feature_cache
+        from gazsl.datasets.build import build_store, captions_cache, feature_cache
 
         started = time.time()
         if args.command == "build":
@@ -166,7 +170,8 @@ def main(argv=None) -> int:
             attributes = Path(root) / CUB_ATTRIBUTES
         store = build_store(dataset, root, args.articles, name=name, backbone=args.backbone, crop=args.crop,
                             features=args.features, vocabulary=args.vocabulary, attributes=attributes, seed=args.seed,
-                            batch_size=args.batch_size, cache=feature_cache(out, args.backbone, args.crop))
+                            batch_size=args.batch_size, cache=feature_cache(out, args.backbone, args.crop),
+                            descriptions=args.descriptions, captions_cache=captions_cache(out))
         _write(store, out)
         for split, note in store.info["splits"].items():
             print(f"  {split}: {note}")

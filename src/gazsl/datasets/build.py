@@ -19,7 +19,9 @@ shipped with gazsl (``gazsl/datasets/facts/nab_merge.tsv``).
 The store holds the classes that have images (in id order), every listed
 image (in the order of images.txt), GAZSL's SCS and SCE splits restricted to
 those classes, and TF-IDF text vectors of the class articles (``tfidf``;
-``tfidf_gazsl`` as well over GAZSL's own term list when one is given).
+``tfidf_gazsl`` as well over GAZSL's own term list when one is given). With CUB's
+visual descriptions (``descriptions``), four texts more and a strict split beside each
+split (``description_texts``).
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ import numpy as np
 
 from gazsl.datasets.dataset_facts import MODES, dataset_classes, gazsl_split, nabirds_merge
 from gazsl.io import GazslError, data_error, read_utf8, sha256_file
-from gazsl.store.feature_store import FeatureStore, default_store_path
-from gazsl.store.splits import make_split, val_rule_for
+from gazsl.store.feature_store import FeatureStore, TextVectors, default_store_path
+from gazsl.store.splits import described_half, make_split, strict_split, val_rule_for
 
 CROPS = ("none", "bbox")
 _SEPARATOR = re.compile(r"\s*,\s*|\s+")
@@ -190,6 +192,12 @@ def feature_cache(store_path, backbone: str, crop: str) -> Path:
     return store_path.with_name(f"{store_path.stem}_{backbone.replace('-', '_')}{'_bbox' if crop == 'bbox' else ''}.npz")
 
 
+def captions_cache(store_path) -> Path:
+    """Where a store's caption embeddings are kept: beside it, e.g. features/cub100_minilm_captions/."""
+    store_path = Path(store_path)
+    return store_path.with_name(f"{store_path.stem}_minilm_captions")
+
+
 def extracted(root, paths: list[str], cache: Path, backbone: str, crop: str, boxes=None,
               batch_size: int = 32) -> tuple[np.ndarray, dict]:
     """(N, D) features of ``root/paths`` through the backbone (``gazsl.vision.backbone.extract``, resumable in
@@ -203,14 +211,76 @@ def extracted(root, paths: list[str], cache: Path, backbone: str, crop: str, box
         f"ImageNet mean/std, extract_features, global average pool"), "feature_precision": str(x.dtype)}
 
 
+ORIGINAL_NAMES = "cub_image_names.txt"  # a renamed subset's map to CUB's file names (the cub100 folder has one)
+
+
+def original_names(folder: DatasetFolder) -> list[str]:
+    """(N,) each image's original CUB file name: as ``cub_image_names.txt`` gives it where the folder has one
+    (``<path><TAB><NNN.Class>/<original>.jpg<TAB><image id>``, the cub100 subset's), else its own file name."""
+    table = folder.root / ORIGINAL_NAMES
+    if not table.is_file():
+        return [Path(p).name for p in folder.paths]
+    original = {}
+    for lineno, line in enumerate(read_utf8(table, "original image names").splitlines(), 1):
+        fields = line.split("\t")
+        if len(fields) != 3 or not fields[0] or not fields[1]:
+            raise data_error(table, "expected '<path><TAB><NNN.Class>/<original>.jpg<TAB><image id>'", f"line {lineno}")
+        original[fields[0]] = Path(fields[1]).name
+    absent = [p for p in folder.paths if p not in original]
+    if absent:
+        raise data_error(table, f"no original name for {len(absent)} images of {folder.root / 'images.txt'}, e.g. {absent[0]}")
+    return [original[p] for p in folder.paths]
+
+
+def description_texts(folder, captions: list[list[str]], names: list[str], labels: np.ndarray, class_ids: np.ndarray,
+                      class_names: list[str], described: np.ndarray, cache=None) -> dict:
+    """The texts of the visual descriptions (``gazsl.documents.descriptions``), each with its recipe:
+
+    ``descriptions_tfidf``, ``descriptions_minilm``: every photograph's captions pooled per class (as the field uses
+    them: an unseen class's text holds its test photographs' captions); ``descriptions_strict_tfidf``,
+    ``descriptions_strict_minilm``: the captions of the ``described`` photographs alone (the TF-IDF vocabulary and IDF
+    learned from them alone too), which the ``*_strict`` splits never score. MiniLM embeds each caption alone and
+    pools their mean; ``cache``: a folder that keeps the caption embeddings (an interrupted build resumes).
+    A class's captions are in the order of its file (the photographs' sorted original ``names``), so a pooled text's
+    documents are those of the folder read as a corpus (``gazsl text encode --corpus DIR``).
+    """
+    from gazsl.documents.corpus import Corpus
+    from gazsl.documents.descriptions import class_documents
+    from gazsl.documents.encoders import encode_tfidf
+    from gazsl.documents.sentence_encoder import MinilmEncoder, MinilmSettings, settings_record
+
+    settings = MinilmSettings(unit="line", batch_size=64)
+    encoder = MinilmEncoder(settings, cache=cache)  # one encoder: a caption of both texts is embedded once
+    texts = {}
+    # strict first: its captions are embedded among themselves alone, so that its vectors do not depend, even in
+    # their last bits (a batch's padding), on the captions of the photographs it leaves out
+    for key, photos, note in (("descriptions_strict", described, "the described half of the class's photographs "
+                               "(splits *_strict never score them)"),
+                              ("descriptions", None, "every photograph of the class")):
+        documents = class_documents(captions, labels, len(class_ids), photos, order=np.argsort(names, kind="stable"))
+        corpus = Corpus(source=Path(folder), texts=dict(zip(map(int, class_ids), documents)),
+                        names=dict(zip(map(int, class_ids), class_names)))
+        made = {"photographs": note, "captions_per_photo": "10, one a line (gazsl.documents.descriptions)"}
+        tfidf = encode_tfidf(corpus, class_ids)
+        tfidf.settings.update(made, pooling="a class's captions read as one document")
+        minilm = TextVectors(vectors=encoder.encode_documents(documents, class_names),
+                             settings={**settings_record(corpus, class_ids, settings), **made})
+        for vectors in (tfidf, minilm):
+            vectors.described_images = None if photos is None else np.asarray(photos, dtype=np.int64)
+        texts[f"{key}_tfidf"], texts[f"{key}_minilm"] = tfidf, minilm
+    return texts
+
+
 def build_store(dataset: str, root, articles, name: str | None = None, backbone: str = "efficientnet-lite0",
                 crop: str = "none", features=None, vocabulary=None, attributes=None, seed: int = 0,
-                batch_size: int = 32, cache=None) -> FeatureStore:
+                batch_size: int = 32, cache=None, descriptions=None, captions_cache=None) -> FeatureStore:
     """The store of a dataset folder (splits '<name>_easy' and '<name>_hard'; ``name`` defaults to ``dataset``).
 
     ``features``: a precomputed .npz (paths relative to ROOT/images) instead of running the backbone;
     ``vocabulary``: GAZSL's term file, for ``tfidf_gazsl``; ``attributes``: CUB's
-    class_attribute_labels_continuous.txt; ``cache``: where the extracted features go (resumable).
+    class_attribute_labels_continuous.txt; ``cache``: where the extracted features go (resumable);
+    ``descriptions``: CUB's visual descriptions folder, for the texts of ``description_texts`` and the splits
+    '<name>_easy_strict' and '<name>_hard_strict' (``captions_cache``: where caption embeddings are kept).
     """
     from gazsl.documents.corpus import read_corpus
     from gazsl.documents.encoders import encode_tfidf, read_vocabulary
@@ -236,6 +306,15 @@ def build_store(dataset: str, root, articles, name: str | None = None, backbone:
     if vocabulary:
         texts["tfidf_gazsl"] = encode_tfidf(corpus, classes.ids, vocabulary=read_vocabulary(vocabulary))
         texts["tfidf_gazsl"].settings["vocabulary_file"] = str(vocabulary)
+    described = captions = photo_names = None
+    if descriptions is not None:
+        from gazsl.documents.descriptions import photo_captions
+
+        if dataset != "cub":
+            raise GazslError(f"--descriptions are CUB's visual descriptions; dataset '{dataset}' has none")
+        photo_names = original_names(folder)
+        captions = photo_captions(descriptions, folder.class_ids, photo_names)  # checked before the long part
+        described = described_half(labels, seed)
 
     splits, notes = {}, {}
     for mode, protocol in MODES.items():
@@ -249,6 +328,11 @@ def build_store(dataset: str, root, articles, name: str | None = None, backbone:
                                         families=classes.super_ids)
         notes[split_name] = (f"{source}: {len(seen)} of {len(seen_ids)} seen, {len(unseen)} of {len(unseen_ids)} unseen "
                              f"classes present")
+        if described is not None:
+            strict = strict_split(splits[split_name], described)
+            splits[strict.name] = strict
+            notes[strict.name] = (f"{split_name}, no evaluation scoring the {len(described)} photographs whose "
+                                  "descriptions make the strict texts")
 
     class_attributes = None
     if attributes:
@@ -264,6 +348,13 @@ def build_store(dataset: str, root, articles, name: str | None = None, backbone:
     else:
         cache = Path(cache) if cache else feature_cache(default_store_path(name), backbone, crop)
         x, made = extracted(folder.images, folder.paths, cache, backbone, crop, folder.boxes, batch_size)
+    if descriptions is not None:
+        texts.update(description_texts(descriptions, captions, photo_names, labels, classes.ids, classes.names, described,
+                                       captions_cache))
+        made["descriptions"] = {"folder": str(descriptions), "described_half_seed": seed, "mapping": (
+            "photograph -> original CUB file name (" + (ORIGINAL_NAMES if (folder.root / ORIGINAL_NAMES).is_file()
+                                                        else "images.txt") + "); the k-th of its class in sorted order "
+            "owns lines 10k+1 to 10k+10 of <class_id>.<Name>.txt")}
 
     store = FeatureStore(
         dataset=name, features=x, labels=labels.astype(np.int64), class_ids=classes.ids, class_names=classes.names,

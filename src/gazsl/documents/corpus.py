@@ -21,7 +21,7 @@ from pathlib import Path
 
 from gazsl.io import data_error, read_utf8
 
-_FILE_NAME = re.compile(r"^(\d+)\.(.+)\.txt$")
+FILE_NAME = re.compile(r"^(\d+)\.(.+)\.txt$")
 _LINE_INDEX = re.compile(r"^\d+ +")
 
 
@@ -77,13 +77,13 @@ def corpus_of(source: Path, documents) -> Corpus:
     that reads it, so that a bad file name is refused before its file is read). Names all ``<Name>.txt``: the ids are
     1, 2, ... in the order of the names, as gazsl.datasets.folder numbers its classes."""
     documents = list(documents)
-    numbered = [_FILE_NAME.match(name) for name, _ in documents]
+    numbered = [FILE_NAME.match(name) for name, _ in documents]
     if not any(numbered):
         documents = sorted(documents, key=lambda document: Path(document[0]).stem)
     texts, names = {}, {}
     for index, (name, text) in enumerate(documents, 1):
         file = Path(source) / name
-        match = _FILE_NAME.match(name)
+        match = FILE_NAME.match(name)
         if match is None and any(numbered):
             raise data_error(file, "corpus file name must be <class_id>.<Name>.txt, as the others in this folder are")
         cid, class_name = (int(match.group(1)), match.group(2)) if match else (index, Path(name).stem)

@@ -165,8 +165,10 @@ def run_cell(cell: Cell, design_path: Path = DESIGN, runs: Path = RUNS, threads:
                                  f"delete {folder} to rerun it")
             return made
         started = time.time()
+        from gazsl.protocols.protocol import scored_text
+
         spec = design["protocols"][cell.protocol]
-        text = store.text(spec["text"]).vectors
+        text = scored_text(store, split_name, spec["text"])
         if cell.method in design["trainings"]:
             rows, extra = gazsl_rows(design, cell, store, split_name, folds[split_name], folder)
         else:

@@ -29,7 +29,7 @@ from gazsl.scoring import baselines
 from gazsl.datasets.stores import open_store
 from gazsl.io import GazslError, atomic_path, data_error, one_line, readable_path, write_json_atomic, write_text_atomic
 from gazsl.generator.gan import generated_classifier
-from gazsl.protocols.protocol import honest_baseline
+from gazsl.protocols.protocol import honest_baseline, scored_text
 from gazsl.protocols.cells import CONFIG_DIR, RUNS_DIR, load_cell, read_cell, run_cell
 from gazsl.protocols.tables import environments, mean_std, put_verdict
 
@@ -154,7 +154,7 @@ def baseline_metrics(split_name: str, name: str, seed: int, config_dir: Path = C
     _, config, store_path = load_cell(split_name, config_dir)
     store = open_store(split_name, store_path)
     # the grid's settings, or the one gazsl.tune chose on the same validation classes where the split's config holds it
-    chosen = honest_baseline(name, store.text(config.text).vectors, store, split_name, seed,
+    chosen = honest_baseline(name, scored_text(store, split_name, config.text), store, split_name, seed,
                              tuned_candidates(split_name, name, config_dir))
     final = chosen.final
     return {

@@ -49,6 +49,25 @@ def images_of(store: FeatureStore, classes: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.isin(store.labels, classes))
 
 
+def scored(images: np.ndarray, split: Split) -> np.ndarray:
+    """``images`` but those the split never scores (``Split.unscored_images``: their descriptions made a strict text)."""
+    return np.setdiff1d(images, split.unscored_images) if len(split.unscored_images) else images
+
+
+def scored_text(store: FeatureStore, split_name: str, text_name: str) -> np.ndarray:
+    """(C, T) text vectors ``text_name`` for evaluations on ``split_name``, refused where the text read the descriptions
+    of a photograph that the split may score (a strict text belongs with a ``*_strict`` split)."""
+    text, split = store.text(text_name), store.split(split_name)
+    if text.described_images is not None:
+        exposed = np.setdiff1d(text.described_images, split.unscored_images)
+        if len(exposed):
+            strict = f"{split_name}_strict"
+            hint = f"; evaluate it on {strict}" if strict in store.splits else ""
+            raise GazslError(f"{store.path or store.dataset}: text '{text_name}' read the descriptions of {len(exposed)} "
+                             f"photographs that split '{split_name}' scores{hint}")
+    return text.vectors
+
+
 @dataclass
 class HonestSets:
     """The image sets of the honest protocol, the same for every method."""
@@ -64,7 +83,10 @@ class HonestSets:
 
 
 def honest_sets(store: FeatureStore, split: Split, val: np.ndarray | None = None) -> HonestSets:
-    """The split's image sets, validating on ``val`` (a subset of its seen classes; default: the split's own)."""
+    """The split's image sets, validating on ``val`` (a subset of its seen classes; default: the split's own).
+
+    Every set that is scored leaves out the split's unscored images; the sets that are trained on keep them.
+    """
     val = split.val if val is None else np.sort(np.asarray(val, dtype=np.int64))
     held_out = np.asarray(split.heldout_images)
     fit_classes = np.setdiff1d(split.seen, val)
@@ -72,11 +94,11 @@ def honest_sets(store: FeatureStore, split: Split, val: np.ndarray | None = None
         val_classes=val,
         fit_classes=fit_classes,
         fit_images=np.setdiff1d(images_of(store, fit_classes), held_out),
-        fit_heldout=held_out[np.isin(store.labels[held_out], fit_classes)],
-        val_images=images_of(store, val),
+        fit_heldout=scored(held_out[np.isin(store.labels[held_out], fit_classes)], split),
+        val_images=scored(images_of(store, val), split),
         train_images=np.setdiff1d(images_of(store, split.seen), held_out),
-        heldout=held_out,
-        unseen_images=images_of(store, split.unseen),
+        heldout=scored(held_out, split),
+        unseen_images=scored(images_of(store, split.unseen), split),
     )
 
 
@@ -238,17 +260,17 @@ def build_runs(store: FeatureStore, split_name: str, config: Config, protocol: s
     The evaluations score the model being trained (``gazsl.generator.gan.GAZSL``) at an iteration: ``(model, it) -> figures``.
     """
     split = store.split(split_name)
-    text = store.text(config.text).vectors
+    text = scored_text(store, split_name, config.text)
     no_evaluation = GazslError(f"no evaluation ran: --iters {config.iterations} is below eval_start {config.eval_start}")
 
     if protocol == "paper":
-        train_images = images_of(store, split.seen)  # the GZSL "seen" test set is these same images
-        unseen_images = images_of(store, split.unseen)
+        train_images = images_of(store, split.seen)  # the GZSL "seen" test set is these same images (those scored)
+        unseen_images = scored(images_of(store, split.unseen), split)
 
         def evaluate_paper(model, it):
             figures = zsl_figures(model, text, store, split.unseen, unseen_images)
             problem = gzsl_problem(model, text, store, split.seen, split.unseen,
-                                   np.concatenate([train_images, unseen_images]))
+                                   np.concatenate([scored(train_images, split), unseen_images]))
             curve = ev.paper_gzsl_curve(*problem)
             return {"iteration": it, **figures, "ausuc": curve.ausuc(), "curve": curve}
 

@@ -37,6 +37,8 @@ class Split:
     val: np.ndarray  # (V,) class indices, a subset of seen
     heldout_images: np.ndarray  # (H,) image indices, all of seen classes
     val_rule: str = "random"  # one of VAL_RULES; stores written before the rule was recorded hold random ones
+    # (K,) image indices that no evaluation scores (their descriptions made a strict text: gazsl.store.splits.strict_split)
+    unscored_images: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 @dataclass
@@ -47,6 +49,8 @@ class TextVectors:
     settings: dict = field(default_factory=dict)
     vocabulary: list[str] | None = None
     idf: np.ndarray | None = None  # (T,) tfidf: the IDF weights, to encode new documents as these were
+    # (K,) image indices whose descriptions the vectors read: no evaluation with them may score these images
+    described_images: np.ndarray | None = None
 
 
 @dataclass
@@ -91,7 +95,9 @@ class FeatureStore:
         """
         digest = hashlib.sha256()
         s = self.split(split)
-        for array in (self.features, self.labels, s.seen, s.unseen, s.val, s.heldout_images, self.text(text).vectors):
+        unscored = (s.unscored_images,) if len(s.unscored_images) else ()  # absent: the digests of earlier runs hold
+        for array in (self.features, self.labels, s.seen, s.unseen, s.val, s.heldout_images, *unscored,
+                      self.text(text).vectors):
             array = np.ascontiguousarray(array)
             digest.update(f"{array.dtype.str}{array.shape};".encode())
             digest.update(array.tobytes())
@@ -124,6 +130,9 @@ class FeatureStore:
                     for key in ("seen", "unseen", "val", "heldout_images"):
                         g.create_dataset(key, data=np.asarray(getattr(split, key), dtype=np.int64), fletcher32=True)
                     g.attrs["val_rule"] = split.val_rule
+                    if len(split.unscored_images):
+                        g.create_dataset("unscored_images", data=np.asarray(split.unscored_images, dtype=np.int64),
+                                         fletcher32=True)
                 for name, text in self.texts.items():
                     g = f.create_group(f"text/{name}")
                     g.create_dataset("vectors", data=text.vectors.astype(np.float32), fletcher32=True)
@@ -132,6 +141,9 @@ class FeatureStore:
                         g.create_dataset("vocabulary", data=_utf8(text.vocabulary), fletcher32=True)
                     if text.idf is not None:
                         g.create_dataset("idf", data=text.idf, fletcher32=True)
+                    if text.described_images is not None:
+                        g.create_dataset("described_images", data=np.asarray(text.described_images, dtype=np.int64),
+                                         fletcher32=True)
         self.path = path
         return path
 
@@ -187,6 +199,8 @@ class FeatureStore:
                     raise data_error(path, "missing key", f"splits/{name}/{key}")
                 arrays[key] = g[key][()]
             rule = g.attrs.get("val_rule", "random")
+            if "unscored_images" in g:
+                arrays["unscored_images"] = g["unscored_images"][()]
             splits[name] = Split(name=name, **arrays, val_rule=rule.decode("utf-8") if isinstance(rule, bytes) else str(rule))
         texts = {}
         for name, g in (f["text"] if "text" in f else {}).items():
@@ -194,7 +208,8 @@ class FeatureStore:
                 raise data_error(path, "missing key", f"text/{name}/vectors")
             vocab = [v.decode("utf-8") if isinstance(v, bytes) else v for v in g["vocabulary"][()]] if "vocabulary" in g else None
             texts[name] = TextVectors(vectors=g["vectors"][()], settings=json.loads(g.attrs.get("settings", "{}")),
-                                      vocabulary=vocab, idf=g["idf"][()] if "idf" in g else None)
+                                      vocabulary=vocab, idf=g["idf"][()] if "idf" in g else None,
+                                      described_images=g["described_images"][()] if "described_images" in g else None)
 
         def strings(key):
             return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in need(key)[()]]
@@ -252,9 +267,12 @@ class FeatureStore:
                 fail(f"text/{name}/vocabulary", f"{len(text.vocabulary)} terms for {v.shape[1]} columns")
             if text.idf is not None and (np.shape(text.idf) != (v.shape[1],) or not np.isfinite(text.idf).all()):
                 fail(f"text/{name}/idf", f"expected {v.shape[1]} finite IDF weights, got shape {np.shape(text.idf)}")
+            d = text.described_images
+            if d is not None and (np.ndim(d) != 1 or (np.size(d) and (np.min(d) < 0 or np.max(d) >= len(y)))):
+                fail(f"text/{name}/described_images", f"expected a 1-d list of image indices in [0, {len(y)})")
         for name, s in self.splits.items():
             key = f"splits/{name}"
-            for part in ("seen", "unseen", "val", "heldout_images"):
+            for part in ("seen", "unseen", "val", "heldout_images", "unscored_images"):
                 arr = np.asarray(getattr(s, part))
                 if arr.ndim != 1 or not (np.issubdtype(arr.dtype, np.integer) or arr.size == 0):
                     fail(f"{key}/{part}", f"expected a 1-d list of integer indices, got shape {arr.shape} dtype {arr.dtype}")
@@ -277,6 +295,9 @@ class FeatureStore:
                 fail(f"{key}/heldout_images", f"image index out of range [0, {len(y)})")
             if h.size and not np.isin(y[h], s.seen).all():
                 fail(f"{key}/heldout_images", "held-out images must belong to seen classes")
+            u = np.asarray(s.unscored_images)
+            if u.size and (u.min() < 0 or u.max() >= len(y)):
+                fail(f"{key}/unscored_images", f"image index out of range [0, {len(y)})")
 
 
 def _utf8(strings) -> np.ndarray:

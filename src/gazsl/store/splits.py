@@ -92,6 +92,23 @@ def make_split(name: str, seen, unseen, labels, seed: int = 0, val_rule: str = "
                  val_rule=val_rule)
 
 
+def described_half(labels, seed: int = 0) -> np.ndarray:
+    """(K,) sorted image indices: half of each class's photographs (the smaller half of an odd count), drawn from
+    ``seed`` alone. Their descriptions make a class's strict text; the other half alone is ever scored with it."""
+    rng = np.random.default_rng([seed, 32])
+    labels = np.asarray(labels)
+    halves = [rng.permutation(np.flatnonzero(labels == c))[:int(np.sum(labels == c)) // 2] for c in np.unique(labels)]
+    return np.sort(np.concatenate(halves)).astype(np.int64) if halves else np.zeros(0, np.int64)
+
+
+def strict_split(split: Split, described: np.ndarray) -> Split:
+    """``split`` (same classes, validation classes and held-out images, named ``<name>_strict``) where no evaluation
+    scores the ``described`` images: what a text read from their descriptions may be evaluated on."""
+    return Split(name=f"{split.name}_strict", seen=split.seen, unseen=split.unseen, val=split.val,
+                 heldout_images=split.heldout_images, val_rule=split.val_rule,
+                 unscored_images=np.asarray(described, dtype=np.int64))
+
+
 def class_folds(classes, n_folds: int, rule: str, seed: int, families=None) -> list[np.ndarray]:
     """``classes`` dealt into ``n_folds`` disjoint folds covering them all, each sorted.
 

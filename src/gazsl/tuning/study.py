@@ -308,6 +308,9 @@ def prepare(args: Request) -> Tuning:
     space, raw_space = load_space(args.method, args.space)
     store = open_store(args.split, store_path)
     view = seen_view(store, args.split)
+    if store.text(config.text).described_images is not None:  # its view would score the photographs it described
+        raise GazslError(f"text '{config.text}' read the descriptions of some photographs: gazsl tune does not leave "
+                         "them out of its evaluations; tune on a text of every photograph's descriptions")
     view.text(config.text)  # a missing text encoder fails here, not in every trial
     fixed = ({k: v for k, v in config.to_dict().items() if k != "device"} if args.method == "gazsl"
              else {"text": config.text, "seed": config.seed})
