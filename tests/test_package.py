@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import site
-import socket
 import subprocess
 import sys
 import tarfile
@@ -24,6 +23,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from test_serve import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 ITERATIONS = 30  # a few seconds: the point is that training runs from the installed wheel, not how well
@@ -55,12 +56,6 @@ def run(command, cwd: Path, env: dict, timeout: float = 300) -> subprocess.Compl
                             timeout=timeout)
     assert result.returncode == 0, f"{command}: exit {result.returncode}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
     return result
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url: str) -> bytes:
