@@ -109,7 +109,7 @@ def test_the_generator_needs_nothing_of_the_floors_built_on_it():
         assert not above, f"{module} imports {sorted(above)}"
 
 
-# The floors, bottom up (README.md, "The package in the order data moves through it"). A module may import its own
+# The floors, bottom up (docs/architecture.md, "The package, floor by floor"). A module may import its own
 # room and the floors below its own, nothing beside or above. Floor 0 is the infrastructure every floor uses; the
 # commands (every other top-level module, and the package itself) are the top floor.
 INFRASTRUCTURE = {"gazsl.io", "gazsl.interrupt", "gazsl.version", "gazsl.progress", "gazsl.plugins"}

@@ -1,33 +1,141 @@
-"""The README's Python example, as a newcomer runs it: saved beside a clone named ``gazsl`` (the repository's own
-name, which once hid the installed package as a namespace package) and run from that folder, which holds no corpus.
+"""The README and the documentation's examples, as a newcomer runs them.
 
-The example is taken from README.md itself, so the two cannot drift apart. Its one change, said in the example's own
-comment: ``iterations=150`` instead of the preset's 600, so that it runs in about half a minute.
+* Every command in a README code block is run: by ``.ci/run`` (the blocks between ``<!-- setup-command -->``,
+  ``<!-- test-command -->`` and ``<!-- docs-command -->`` markers, which it extracts and runs as they are), by a
+  test here (the training command, with ``--iters`` appended), or, where it needs real photographs or hours, by a
+  named test that runs the same command with every option the README gives it (``COVERED_BY``): a README command
+  none of these runs fails ``test_every_readme_command_is_run``.
+* The README's headline table is the one ``experiments/headline.py`` computes from the committed benchmark cells.
+* The Python example of docs/getting-started.md, saved beside a clone named ``gazsl`` (the repository's own name,
+  which once hid the installed package as a namespace package) and run from that folder, which holds no corpus. Its
+  one change, said in the example's own comment: ``iterations=150`` instead of the preset's 600, so that it runs in
+  about half a minute.
 """
 
+import json
 import re
+import shlex
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
-from test_run_safety import DEFAULT_THREADS_ENV
+from conftest import load_experiment
+from test_run_safety import DEFAULT_THREADS_ENV, ONE_THREAD_ENV
 
 REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
 PRESET = 'gazsl.preset("cpu")'
 ITERATIONS = 150  # about 20 s on one core; 40 left it at chance, 150 gives about 40 %
+RUN_BY_CI = ("setup-command", "test-command", "docs-command")  # .ci/run's README blocks
+TRAIN_HERE = "gazsl train --split aviary_hard --seed 1 --out runs/hard1"  # run by the test below
+TRAIN_ITERATIONS = 30
+# (command, subcommand) -> the tests that run it, each with the README's options
+COVERED_BY = {
+    ("data", "build"): ["tests/test_own_classes.py"],
+    ("train", None): ["tests/test_own_classes.py", "tests/test_bad_inputs.py"],
+    ("predict", None): ["tests/test_own_classes.py"],
+    ("serve", None): ["tests/test_serve.py"],
+    ("benchmark", "run"): ["tests/test_benchmark.py", "tests/test_table_signals.py"],
+    ("benchmark", "table"): ["tests/test_benchmark.py"],
+    ("text", "encode"): ["tests/test_sentence_encoder.py"],
+}
+WITH_SUBCOMMANDS = ("data", "text", "benchmark", "aviary")
 
 
-def readme_example() -> str:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+def readme() -> str:
+    return README.read_text(encoding="utf-8")
+
+
+def code_blocks(text: str) -> list[tuple[str | None, list[str]]]:
+    """Each ```bash block of the text: the name of the <!-- NAME --> marker around it (or None), its command lines."""
+    blocks = []
+    for match in re.finditer(r"```bash\n(.*?)```", text, re.S):
+        before = text[:match.start()]
+        opened = re.findall(r"<!-- ([\w-]+) -->\s*$", before)
+        name = opened[0] if opened and f"<!-- /{opened[0]} -->" in text[match.end():match.end() + 40] else None
+        lines = [re.sub(r"\s+#.*$", "", line).strip() for line in match.group(1).splitlines()]
+        blocks.append((name, [line for line in lines if line and not line.startswith("#")]))
+    return blocks
+
+
+def words(command: str) -> tuple[str, str | None, list[str]]:
+    """``gazsl X [Y] --a 1 --b`` -> (X, Y or None, ["--a", "--b"])."""
+    tokens = shlex.split(command)
+    assert tokens[0] == "gazsl", command
+    sub = tokens[2] if tokens[1] in WITH_SUBCOMMANDS else None
+    return tokens[1], sub, [t for t in tokens if t.startswith("--")]
+
+
+def test_every_readme_command_is_run():
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    unrun = []
+    for name, lines in code_blocks(readme()):
+        if name in RUN_BY_CI:
+            assert name in ci, f".ci/run does not run the README's {name} block"
+            if name == "docs-command":  # .ci/run appends --site-dir to its one line, so no comment may end it
+                raw = re.search(r"<!-- docs-command -->\n```bash\n(.*?)```", readme(), re.S).group(1).splitlines()
+                assert len(raw) == 1 and raw[0].endswith("mkdocs build --strict"), raw
+            continue
+        for line in lines:
+            if line == TRAIN_HERE:
+                continue
+            if line.startswith("pip install -e "):  # an extra that .ci/run's test install holds
+                extras = re.fullmatch(r'pip install -e "\.\[([\w,]+)\]"', line).group(1).split(",")
+                optional = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+                for extra in extras:
+                    assert extra in optional and set(optional[extra]) <= set(optional["test"]), (line, extra)
+                continue
+            command, sub, options = words(line)
+            tests = COVERED_BY.get((command, sub))
+            if tests is None:
+                unrun.append(line)
+                continue
+            source = "\n".join((REPO / t).read_text(encoding="utf-8") for t in tests)
+            assert f'"{command}"' in source or f"gazsl.{command}" in source, (line, tests)
+            assert sub is None or f'"{sub}"' in source, (line, tests)
+            missing = [o for o in options if f'"{o}"' not in source]
+            assert not missing, f"{line}: no test of {tests} gives {missing}"
+    assert not unrun, f"README commands that no test and not .ci/run runs: {unrun}"
+
+
+def test_the_readme_training_command_runs(tmp_path):
+    from gazsl.datasets.aviary_world import ensure_aviary
+
+    assert any(TRAIN_HERE in lines for _, lines in code_blocks(readme()))
+    store = ensure_aviary(tmp_path / "features" / "aviary.h5", tmp_path / "text_corpora")
+    command = shlex.split(TRAIN_HERE) + ["--iters", str(TRAIN_ITERATIONS)]
+    result = subprocess.run([sys.executable, "-m", "gazsl", *command[1:]], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=600, env={**ONE_THREAD_ENV, "GAZSL_FEATURES": str(store.parent)})  # one
+    # thread: at the default count a busy machine's OpenMP spin-waits made 30 iterations take 10 minutes
+    assert result.returncode == 0, result.stderr[-2000:]
+    run = tmp_path / "runs" / "hard1"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert (metrics["split"], metrics["seed"], metrics["protocol"]) == ("aviary_hard", 1, "honest")
+    assert (run / "model.gazsl").is_file() and (run / "tb").is_dir()  # what the README's comment promises
+
+
+def test_the_readme_headline_table_is_the_benchmarks():
+    headline = load_experiment("headline")
+    results = json.loads((REPO / headline.RESULTS).read_text(encoding="utf-8"))
+    table = headline.headline_table(headline.read_design(REPO / headline.DESIGN), results)
+    marked = re.search(r"<!-- headline-table[^>]*-->\n(.*?)\n<!-- /headline-table -->", readme(), re.S).group(1)
+    assert marked == table
+    assert (REPO / headline.OUTPUT).read_text(encoding="utf-8") == headline.page(table)  # committed as computed
+    assert readme().index("<!-- /headline-table -->") < len("\n".join(readme().splitlines()[:40]))  # first screen
+
+
+def docs_example() -> str:
+    text = (REPO / "docs" / "getting-started.md").read_text(encoding="utf-8")
     start = text.index("In Python, GAZSL is an estimator")
     return re.search(r"```python\n(.*?)```", text[start:], re.S).group(1)
 
 
-def test_the_readme_example_runs_from_a_folder_beside_the_clone(tmp_path):
+def test_the_python_example_runs_from_a_folder_beside_the_clone(tmp_path):
     from gazsl.datasets.aviary_world import ensure_aviary
 
-    example = readme_example()
-    assert example.count(PRESET) == 1 and f"iterations={ITERATIONS})" in example  # the change the README announces
+    example = docs_example()
+    assert example.count(PRESET) == 1 and f"iterations={ITERATIONS})" in example  # the change the docs announce
     store = ensure_aviary(tmp_path / "store" / "aviary.h5", tmp_path / "store" / "text_corpora")
     work = tmp_path / "work"
     work.mkdir()
@@ -41,3 +149,10 @@ def test_the_readme_example_runs_from_a_folder_beside_the_clone(tmp_path):
     assert top1 and 5 * 100 / 31 < float(top1.group(1)) <= 100, result.stdout
     # it read no corpus from the working folder, and wrote there only the model it saves
     assert sorted(p.name for p in work.iterdir()) == ["aviary.gazsl", "example.py", "gazsl"]
+
+
+def test_the_readmes_links_into_the_repository_lead_somewhere():
+    """The README's relative links (into docs/, the changelog, the citation, the picture) resolve; mkdocs build
+    --strict checks the site's own."""
+    targets = re.findall(r"\]\(((?!https?:|#)[^)#]+)", readme())
+    assert targets and not [t for t in targets if not (REPO / t).exists()]

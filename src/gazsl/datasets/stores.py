@@ -34,7 +34,7 @@ def open_store(split: str, store_path=None) -> FeatureStore:
         if dataset in ("cub", "nab"):
             how += (f"; or from the GAZSL release: `python -m gazsl.data download --dataset {dataset}{out}`, or "
                     f"`python -m gazsl.data import-release --dataset {dataset} --from RELEASE_DIR{out}` if you have it")
-        raise GazslError(f"{path}: feature store for split '{split}' not found; build it {how} (see README.md, Datasets)")
+        raise GazslError(f"{path}: feature store for split '{split}' not found; build it {how} (see docs/datasets.md)")
     store = FeatureStore.open(path)
     store.split(split)  # unknown split -> clear error
     return store

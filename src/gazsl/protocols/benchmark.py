@@ -119,7 +119,7 @@ def protocol_store(design: dict, protocol: str) -> tuple[FeatureStore, dict[str,
         ensure_aviary(path)
     if not path.exists():
         raise data_error(path, f"feature store of benchmark protocol '{protocol}' not found; build it first "
-                         "(README.md, Datasets)")
+                         "(docs/datasets.md)")
     store = _opened(str(path))
     folds = {}
     for split, val_folds in cv_splits(protocol, store.n_classes, store.labels, spec["folds"], spec["repeats"],

@@ -18,9 +18,12 @@ from gazsl.protocols.paired import folds_test_to_train, paired
 CHOSEN = "gazsl_chosen"  # per fold and seed, the GAZSL row with the best validation figure
 
 
-def fold_figures(design: dict, found: dict[Cell, dict], protocol: str, rule: str = "folds") -> dict[str, dict]:
+def fold_figures(design: dict, found: dict[Cell, dict], protocol: str, rule: str = "folds",
+                 metric: str = "zsl_top1") -> dict[str, dict]:
     """row -> {"test": (J,), "val": (J,)} over the protocol's folds (seed means), with ``rule``'s choices:
-    "folds" (the mean over validation folds) or "first_fold" (the first validation fold alone); plus CHOSEN."""
+    "folds" (the mean over validation folds) or "first_fold" (the first validation fold alone); plus CHOSEN.
+    "test" holds the cells' ``metric`` (one of ``gazsl.protocols.benchmark.ROW_KEYS``: top-1 per sample by
+    default, ``ausuc`` for the area under the seen-unseen curve)."""
     spec = design["protocols"][protocol]
     folds = [(r, k) for r in range(spec["repeats"]) for k in range(spec["folds"])]
     trainings = [m for m in method_rows(design) if m not in design["baselines"]]
@@ -35,7 +38,7 @@ def fold_figures(design: dict, found: dict[Cell, dict], protocol: str, rule: str
             best = max(trainings, key=lambda m: rows[m]["val_top1_per_class"])  # first listed if tied
             rows[CHOSEN] = rows[best]
             for m in out:
-                per_seed[m]["test"].append(rows[m]["zsl_top1"])
+                per_seed[m]["test"].append(rows[m][metric])
                 per_seed[m]["val"].append(rows[m]["val_top1_per_class"])
         for m in out:
             for key in ("test", "val"):
