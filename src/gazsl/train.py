@@ -37,7 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="run folder (default: runs/<split>-<protocol>-seed<seed>)")
     parser.add_argument("--config", type=Path, help="JSON file of Config fields overriding the preset, or an experiment "
                         "config (its overrides are taken), e.g. one written by gazsl.tune --best-config")
-    parser.add_argument("--preset", choices=sorted(config_module.PRESETS), help="paper or cpu (default: paper for cub/nab, else cpu)")
+    parser.add_argument("--preset", choices=sorted(config_module.PRESETS), help="paper, cpu or descriptions (cpu with a 10x visual pivot and 1200 iterations, for text that describes appearance; default: paper for cub/nab, else cpu)")
     parser.add_argument("--protocol", choices=PROTOCOLS, default="honest")
     parser.add_argument("--text", help="text vectors of the store to condition on (default: the store's own choice: "
                         "gazsl_tfidf for a GAZSL release, tfidf otherwise)")
