@@ -87,7 +87,8 @@ def write_table(design_path: Path, design: dict, runs: Path, protocols: list[str
 
 def write_results(design_path: Path, design: dict, found: dict, protocols: list[str], results: Path,
                   command: str) -> str:
-    """benchmark.md, benchmark.json and benchmark_forest.png of the finished cells ``found``; returns the tables."""
+    """benchmark.md, benchmark.json and benchmark_forest.png of the finished cells ``found``; returns the verdict and
+    the tables."""
     from gazsl.protocols import benchmark_table as bt
 
     summaries = {p: bt.protocol_summary(design, found, p) for p in protocols}
@@ -110,7 +111,7 @@ def write_results(design_path: Path, design: dict, found: dict, protocols: list[
         f"plot: `benchmark_forest.png`."
         + ("" if design["claim_figures"] == ["zsl_top1"] else f" The claim is decided on {figures} (`claim_figures`).")
         + f"\n\n{text}\n"))
-    return text
+    return f"{bt.verdict(design, summaries)}\n\n{text}"
 
 
 def render(design_path: Path, stored_path: Path, results: Path | None) -> str:
