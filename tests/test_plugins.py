@@ -150,3 +150,16 @@ def test_a_plugin_is_found_as_a_baseline_is_and_its_grid_and_seed_are_the_protoc
     rng = np.random.default_rng(0)
     model = spec.maker(0)({"alpha": 0.1}).fit(rng.normal(size=(4, 6)), rng.normal(size=(20, 5)), np.arange(20) % 4)
     assert model.scores(rng.normal(size=(3, 6)), rng.normal(size=(7, 5))).shape == (7, 3)
+
+
+def test_the_leaderboard_scores_a_plugin_as_a_baseline_with_the_same_figures(toy_configs, plugin_folder, tmp_path):
+    from gazsl.leaderboard import main
+
+    plugin = "my_zsl_method:WrappedPrototype"
+    main(["--splits", "toy_easy", "--seeds", "1", "--methods", "prototype", plugin, "--configs", str(toy_configs),
+          "--results", str(tmp_path / "results"), "--runs", str(tmp_path / "runs")])
+    cells = {c["method"]: c for c in json.loads((tmp_path / "results" / "leaderboard.json").read_text())["cells"]}
+    assert cells[plugin]["plugin"] == {"import": plugin, "version": "0.3.1"}
+    for key in ("zsl_top1", "ausuc", "gzsl_h", "val_top1_per_class", "params"):
+        assert cells[plugin][key] == cells["prototype"][key]
+    assert f"`{plugin}` version 0.3.1" in (tmp_path / "results" / "leaderboard.md").read_text()
