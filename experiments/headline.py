@@ -37,18 +37,17 @@ def headline_table(design: dict, results: dict) -> str:
     protocol = next(iter(design["protocols"]))
     found = {Cell(**record["cell"]): record for record in results["cells"] if record["cell"]["protocol"] == protocol}
     ratio = test_to_train(found, protocol)
-    top1 = fold_figures(design, found, protocol)
-    ausuc = fold_figures(design, found, protocol, metric="ausuc")
-    best = max(design["baselines"], key=lambda m: top1[m]["test"].mean())
-    lines = [f"| {protocol}, {len(top1[best]['test'])} folds | top-1 % | Δ top-1 [95 % CI] | AUSUC % | "
+    figures = fold_figures(design, found, protocol)  # top-1 under "test", AUSUC (in percent) under "ausuc"
+    best = max(design["baselines"], key=lambda m: figures[m]["test"].mean())
+    lines = [f"| {protocol}, {len(figures[best]['test'])} folds | top-1 % | Δ top-1 [95 % CI] | AUSUC % | "
              "Δ AUSUC [95 % CI] |", "|---|---|---|---|---|",
-             f"| {BASELINE_NAMES.get(best, best)} (best baseline) | {top1[best]['test'].mean():.1f} | — | "
-             f"{100 * ausuc[best]['test'].mean():.1f} | — |"]
+             f"| {BASELINE_NAMES.get(best, best)} (best baseline) | {figures[best]['test'].mean():.1f} | — | "
+             f"{figures[best]['ausuc'].mean():.1f} | — |"]
     for method, label in GAZSL_ROWS.items():
-        d_top1 = paired(top1[method]["test"], top1[best]["test"], ratio).to_dict()
-        d_ausuc = paired(100 * ausuc[method]["test"], 100 * ausuc[best]["test"], ratio).to_dict()
-        lines.append(f"| {label} | {top1[method]['test'].mean():.1f} | {interval(d_top1)} | "
-                     f"{100 * ausuc[method]['test'].mean():.1f} | {interval(d_ausuc)} |")
+        d_top1 = paired(figures[method]["test"], figures[best]["test"], ratio).to_dict()
+        d_ausuc = paired(figures[method]["ausuc"], figures[best]["ausuc"], ratio).to_dict()
+        lines.append(f"| {label} | {figures[method]['test'].mean():.1f} | {interval(d_top1)} | "
+                     f"{figures[method]['ausuc'].mean():.1f} | {interval(d_ausuc)} |")
     return "\n".join(lines)
 
 

@@ -5,6 +5,7 @@
     gazsl benchmark cell --protocol cub100_scs --repeat 0 --fold 3 --method gazsl --seed 0
     gazsl benchmark table                                            # collect finished cells; names missing ones
     gazsl benchmark restore experiments/results/benchmark.json        # a results file's cells back as finished cells
+    gazsl benchmark render experiments/results/benchmark.json         # rewrite a results file's tables from its cells
 
 Each cell (protocol, repeat, fold, method, seed) is independent and locks its own folder, so cells can run on
 several machines that share the runs folder; ``table`` writes experiments/results/benchmark.md, .json and
@@ -43,6 +44,10 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("restore", help="write the cells of a results file (benchmark.json) back into the runs "
                        "folder, where the design and store still define them the same way")
     r.add_argument("results_file", type=Path)
+    d = sub.add_parser("render", help="rewrite benchmark.md, .json and the forest plot from the cells and design a "
+                       "results file holds (no store, no run; its command kept)")
+    d.add_argument("results_file", type=Path)
+    d.add_argument("--results", type=Path, help="where the table goes (default: the results file's folder)")
     c = sub.add_parser("cell", help="run one cell (or reuse it when finished)")
     c.add_argument("--protocol", required=True)
     c.add_argument("--repeat", type=int, required=True)
@@ -71,22 +76,29 @@ def run_one(cell: bm.Cell, runs: Path, design: Path, threads: int | None = None)
 
 def write_table(design_path: Path, design: dict, runs: Path, protocols: list[str] | None, results: Path,
                 command: str) -> str:
-    from gazsl.protocols import benchmark_table as bt
-
     found, missing = bm.collect(design, runs, protocols)
     if missing:
         for cell in missing:
             print(cell.command(design_path, runs))
         raise GazslError(f"{runs}: {len(missing)} of {len(found) + len(missing)} benchmark cells are missing (their "
                          "commands are listed above); run them, then the table again")
-    names = protocols or list(design["protocols"])
-    summaries = {p: bt.protocol_summary(design, found, p) for p in names}
+    return write_results(design_path, design, found, protocols or list(design["protocols"]), results, command)
+
+
+def write_results(design_path: Path, design: dict, found: dict, protocols: list[str], results: Path,
+                  command: str) -> str:
+    """benchmark.md, benchmark.json and benchmark_forest.png of the finished cells ``found``; returns the verdict and
+    the tables."""
+    from gazsl.protocols import benchmark_table as bt
+
+    summaries = {p: bt.protocol_summary(design, found, p) for p in protocols}
     text = "\n\n".join(bt.protocol_table(design, p, s) for p, s in summaries.items())
     bt.forest_plot(design, summaries, results / "benchmark_forest.png")
     write_json_atomic(results / "benchmark.json", {
         "command": command, "recommended": design["recommended"]["method"], "design": design,
         "protocols": summaries,
         "cells": [{"cell": vars(c), **record} for c, record in sorted(found.items())]})
+    figures = " and ".join(bt.FIGURES[k][0] for k in design["claim_figures"])
     write_text_atomic(results / "benchmark.md", (
         f"# Cross-validated benchmark\n\n{bt.verdict(design, summaries)}\n\nMade by:\n\n```bash\n{command}\n```\n\n"
         f"Design, pre-registered before the first cell: `{design_path}`. {design['claim']} Every fold is an ordinary "
@@ -96,13 +108,45 @@ def write_table(design_path: Path, design: dict, runs: Path, protocols: list[str
         "fitted on the seen classes minus each; no choice sees an unseen class. Figures: top-1 % per sample over the "
         "fold's unseen classes, averaged over seeds. Intervals: paired over the same folds, "
         f"{design['interval']}. Per-fold figures and every cell's chosen settings: `benchmark.json`; the forest "
-        f"plot: `benchmark_forest.png`.\n\n{text}\n"))
-    return text
+        f"plot: `benchmark_forest.png`."
+        + ("" if design["claim_figures"] == ["zsl_top1"] else f" The claim is decided on {figures} (`claim_figures`).")
+        + f"\n\n{text}\n"))
+    return f"{bt.verdict(design, summaries)}\n\n{text}"
+
+
+def render(design_path: Path, stored_path: Path, results: Path | None) -> str:
+    """The tables of a results file (``benchmark.json``) rewritten from the cells it holds, under the design file
+    ``design_path`` (which must be the design the file was made with: the file keeps its keys sorted, the design
+    file gives the table its order)."""
+    import json
+
+    from gazsl.io import data_error, one_line
+
+    design = bm.read_design(design_path)
+    try:
+        stored = json.loads(Path(stored_path).read_text(encoding="utf-8"))
+        found = {bm.Cell(**entry["cell"]): {k: v for k, v in entry.items() if k != "cell"} for entry in stored["cells"]}
+        made_with, command, protocols = stored["design"], stored["command"], list(stored["protocols"])
+        made_with.setdefault("methods", {})
+        made_with.setdefault("claim_figures", ["zsl_top1"])
+    except FileNotFoundError:
+        raise data_error(stored_path, "benchmark results not found") from None
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise data_error(stored_path, f"not a benchmark results file ({one_line(err, 120)})") from None
+    if made_with != design:
+        changed = sorted(k for k in design.keys() | made_with.keys() if design.get(k) != made_with.get(k))
+        raise data_error(stored_path, f"made with another design than {design_path} (they differ in {changed})")
+    protocols = [p for p in design["protocols"] if p in protocols]
+    found = {c: found[c] for c in bm.cells(design, protocols) if c in found}  # the order the table command collects in
+    return write_results(design_path, design, found, protocols, results or Path(stored_path).parent, command)
 
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     command = "gazsl benchmark " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    if args.action == "render":
+        print(render(args.design, args.results_file, args.results))
+        return 0
     design = bm.read_design(args.design)
     if args.action == "cell":
         cell = bm.Cell(args.protocol, args.repeat, args.fold, args.method, args.seed)

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from gazsl.io import GazslError, write_json_atomic
 from gazsl.protocols.cells import run_cells
-from gazsl.protocols.leaderboard import (METHODS, choose_on_validation, method_figures, run_training, stored_results,
-                                         write_tables)
+from gazsl.protocols.leaderboard import (METHODS, add_plugin, choose_on_validation, method_figures, run_training,
+                                         stored_results, write_tables)
 from gazsl.protocols.tables import parse_table_args, table_parser
 
 
 def main(argv=None) -> int:
     parser = table_parser("gazsl.leaderboard", __doc__.split("\n\n")[0], splits_required=False)
-    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
+    parser.add_argument("--methods", nargs="+", default=list(METHODS),
+                        help=f"rows of the table ({', '.join(METHODS)}), or method plugins by import path "
+                        "(package.module:Class) or entry point of gazsl.methods, scored as the baselines")
     parser.add_argument("--render-only", action="store_true",
                         help="no run: rewrite leaderboard.md, the <split>_top1.png plots and the split files' "
                         "verdicts from the figures stored in RESULTS/leaderboard.json (its splits, methods and seeds)")
@@ -31,6 +33,7 @@ def main(argv=None) -> int:
         return 0
     if not args.splits:
         parser.error("--splits is required (unless --render-only)")
+    args.methods = [add_plugin(m) for m in args.methods]
     if "gazsl_chosen" in args.methods and not any(METHODS[m].training for m in args.methods):
         raise GazslError("--methods gazsl_chosen chooses among GAZSL rows: list some (e.g. gazsl gazsl_pivot)")
     listed = [m for m in args.methods if not METHODS[m].chosen]

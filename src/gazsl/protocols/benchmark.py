@@ -1,8 +1,11 @@
 """The cross-validated benchmark: cells of (protocol, repeat, fold, method, seed), each one independent command.
 
-Its design is a JSON file (``experiments/benchmark.json``, pre-registered): per protocol the store, text, fold rule,
-folds and repeats; the number of validation folds; the baselines; the GAZSL trainings (config overrides on the
-``cpu`` preset), each scored by every classifier; and the one recommended method. Every fold is an ordinary split
+Its design is a JSON file (``experiments/benchmark.json``, pre-registered): per protocol the store (a name,
+``features/<name>.h5``, or the path of a ``.h5`` store), text, fold rule, folds and repeats; the number of validation
+folds; the baselines; optionally other methods (``methods``: row name -> ``package.module:Class`` or an entry point
+of ``gazsl.methods``, see ``gazsl.scoring.methods``); the GAZSL trainings (config overrides on the ``cpu`` preset,
+possibly none), each scored by every classifier; the one recommended method; and optionally the figures the claim
+is decided on (``claim_figures``, of ``zsl_top1``, ``ausuc`` and ``gzsl_h``, the first deciding; default top-1). Every fold is an ordinary split
 under the honest protocol (``gazsl.store.splits``), with its settings chosen on the mean over its validation
 folds and, beside it, on its first validation fold alone (the single-fold rule, for comparison).
 
@@ -25,7 +28,7 @@ from gazsl.generator import config as config_module
 from gazsl.io import GazslError, data_error, exclusive_lock, one_line, write_json_atomic
 from gazsl.store.splits import FOLD_RULES, cv_split_name, cv_splits
 from gazsl.store.feature_store import FeatureStore, default_store_path
-from gazsl.scoring import baselines
+from gazsl.scoring import baselines, methods as method_plugins
 
 DESIGN = Path("experiments/benchmark.json")
 RUNS = Path("runs/benchmark")
@@ -33,6 +36,7 @@ DESIGN_KEYS = ("note", "recommended", "claim", "protocols", "validation_folds", 
                "classifiers", "interval")
 PROTOCOL_KEYS = ("store", "text", "rule", "folds", "repeats", "seed")
 ROW_KEYS = ("zsl_top1", "zsl_top1_per_class", "ausuc", "gzsl_h", "val_top1_per_class")
+CLAIM_FIGURES = ("zsl_top1", "ausuc", "gzsl_h")  # what a claim may be decided on: top-1, AUSUC, H
 
 
 def read_design(path: Path = DESIGN) -> dict:
@@ -61,6 +65,17 @@ def read_design(path: Path = DESIGN) -> dict:
     unknown = [b for b in design["baselines"] if b not in baselines.BASELINES]
     if unknown:
         raise data_error(path, f"unknown baseline(s) {unknown} (known: {', '.join(baselines.BASELINES)})", "baselines")
+    plugins = design.setdefault("methods", {})  # resolved by each of their cells: a missing plugin stops its own
+    if not isinstance(plugins, dict) or not all(isinstance(v, str) and v for v in plugins.values()):
+        raise data_error(path, "expected an object of row name -> 'package.module:Class' or an entry point's name",
+                         "methods")
+    clashes = set(plugins) & {*design["baselines"], *design["trainings"]}
+    if clashes:
+        raise data_error(path, f"row name(s) {sorted(clashes)} used twice", "methods")
+    figures = design.setdefault("claim_figures", ["zsl_top1"])
+    if not isinstance(figures, list) or not figures or any(f not in CLAIM_FIGURES for f in figures):
+        raise data_error(path, f"a non-empty list of {', '.join(CLAIM_FIGURES)}, the first deciding the claim",
+                         "claim_figures")
     for name, overrides in design["trainings"].items():
         config_module.from_mapping(config_module.preset("cpu"), overrides, f"{path} [trainings/{name}]")
     if design["recommended"].get("method") not in method_rows(design):
@@ -70,8 +85,20 @@ def read_design(path: Path = DESIGN) -> dict:
 
 
 def method_rows(design: dict) -> list[str]:
-    """The table's rows: the baselines, then each training's classifiers (``<training>_<classifier>``)."""
-    return [*design["baselines"], *(f"{t}_{c}" for t in design["trainings"] for c in design["classifiers"])]
+    """The table's rows: the baselines, the other methods, then each training's classifiers
+    (``<training>_<classifier>``)."""
+    return [*design["baselines"], *design.get("methods", {}),
+            *(f"{t}_{c}" for t in design["trainings"] for c in design["classifiers"])]
+
+
+def cell_methods(design: dict) -> list[str]:
+    """What a cell runs: a GAZSL training (every classifier's row), a baseline or another method."""
+    return [*design["trainings"], *design["baselines"], *design.get("methods", {})]
+
+
+def store_path(store: str) -> Path:
+    """A design's store: a path when it names a .h5 file, else the name of one under features/ (GAZSL_FEATURES)."""
+    return Path(store) if store.endswith(".h5") else default_store_path(store)
 
 
 @dataclass(frozen=True, order=True)
@@ -98,8 +125,7 @@ def cells(design: dict, protocols: list[str] | None = None) -> list[Cell]:
     unknown = [p for p in names if p not in design["protocols"]]
     if unknown:
         raise GazslError(f"unknown benchmark protocol(s) {unknown} (available: {', '.join(design['protocols'])})")
-    methods = [*design["trainings"], *design["baselines"]]
-    return [Cell(p, r, k, m, s) for m in methods for p in names
+    return [Cell(p, r, k, m, s) for m in cell_methods(design) for p in names
             for r in range(design["protocols"][p]["repeats"]) for k in range(design["protocols"][p]["folds"])
             for s in range(design["seeds"])]
 
@@ -112,7 +138,7 @@ def _opened(path: str) -> FeatureStore:
 def protocol_store(design: dict, protocol: str) -> tuple[FeatureStore, dict[str, list[np.ndarray]]]:
     """The protocol's store with every fold's split added (in memory), and each split's validation folds."""
     spec = design["protocols"][protocol]
-    path = default_store_path(spec["store"])
+    path = store_path(spec["store"])
     if spec["store"] == "aviary":
         from gazsl.datasets.aviary_world import ensure_aviary
 
@@ -134,7 +160,8 @@ def definition(design: dict, cell: Cell, store: FeatureStore, split_name: str, v
     spec = design["protocols"][cell.protocol]
     split = store.split(split_name)
     ids = store.class_ids
-    return {"protocol": cell.protocol, "repeat": cell.repeat, "fold": cell.fold, "method": cell.method,
+    plugin = design.get("methods", {}).get(cell.method)
+    return {**({"plugin": method_plugins.resolve(plugin).record()} if plugin else {}), "protocol": cell.protocol, "repeat": cell.repeat, "fold": cell.fold, "method": cell.method,
             "seed": cell.seed, "split": split_name, "store": spec["store"], "text": spec["text"],
             "inputs_sha256": store.inputs_sha256(split_name, spec["text"]),
             "seen_class_ids": ids[split.seen].tolist(), "unseen_class_ids": ids[split.unseen].tolist(),
@@ -151,8 +178,7 @@ def run_cell(cell: Cell, design_path: Path = DESIGN, runs: Path = RUNS, threads:
     design = read_design(design_path)
     store, folds = protocol_store(design, cell.protocol)
     split_name = cv_split_name(cell.protocol, cell.repeat, cell.fold)
-    if split_name not in folds or cell.seed >= design["seeds"] or cell.method not in (*design["trainings"],
-                                                                                      *design["baselines"]):
+    if split_name not in folds or cell.seed >= design["seeds"] or cell.method not in cell_methods(design):
         raise GazslError(f"{design_path}: no such benchmark cell ({cell.command(design_path, runs)})")
     wanted = definition(design, cell, store, split_name, folds[split_name])
     folder = cell.folder(runs)
@@ -172,7 +198,8 @@ def run_cell(cell: Cell, design_path: Path = DESIGN, runs: Path = RUNS, threads:
         if cell.method in design["trainings"]:
             rows, extra = gazsl_rows(design, cell, store, split_name, folds[split_name], folder)
         else:
-            rows, extra = baseline_rows(cell.method, text, store, split_name, folds[split_name], cell.seed)
+            rows, extra = baseline_rows(cell.method, text, store, split_name, folds[split_name], cell.seed,
+                                        design.get("methods", {}).get(cell.method))
         from gazsl.generator.precision import cpu_bf16_instructions, cpu_name
         from gazsl.protocols.runs import provenance
 
@@ -237,8 +264,10 @@ def _row(figures: dict, chosen: dict) -> dict:
     return {**{k: figures[k] for k in ROW_KEYS}, **chosen}
 
 
-def baseline_rows(name: str, text, store: FeatureStore, split_name: str, val_folds, seed: int) -> tuple[dict, dict]:
-    """A baseline chosen on the mean over the validation folds, and (``first_fold``) on the first alone."""
+def baseline_rows(name: str, text, store: FeatureStore, split_name: str, val_folds, seed: int,
+                  plugin: str | None = None) -> tuple[dict, dict]:
+    """A baseline, or the method ``plugin`` as the row ``name``, chosen on the mean over the validation folds, and
+    (``first_fold``) on the first alone."""
     from threadpoolctl import threadpool_limits
     import torch
 
@@ -246,12 +275,12 @@ def baseline_rows(name: str, text, store: FeatureStore, split_name: str, val_fol
 
     with threadpool_limits(torch.get_num_threads()):
         rows = {}
-        chosen = honest_baseline(name, text, store, split_name, seed, val_folds=val_folds)
-        first = refit_chosen(baseline_maker(name, seed), chosen.tried, text, store, split_name)
+        chosen = honest_baseline(plugin or name, text, store, split_name, seed, val_folds=val_folds)
+        first = refit_chosen(baseline_maker(plugin or name, seed), chosen.tried, text, store, split_name)
         for rule, picked in (("folds", chosen), ("first_fold", first)):
             rows[rule] = _row({**picked.final, "val_top1_per_class": picked.validation["val_top1_per_class"]},
                               {"params": picked.params})
-    return {name: {**rows["folds"], "first_fold": rows["first_fold"]}}, {"device": "cpu (numpy)"}
+    return {name: {**rows["folds"], "first_fold": rows["first_fold"]}}, {"device": "cpu" if plugin else "cpu (numpy)"}
 
 
 def gazsl_rows(design: dict, cell: Cell, store: FeatureStore, split_name: str, val_folds,

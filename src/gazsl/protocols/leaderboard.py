@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gazsl.scoring import baselines
+from gazsl.scoring import baselines, methods as method_plugins
 from gazsl.datasets.stores import open_store
 from gazsl.io import GazslError, atomic_path, data_error, one_line, readable_path, write_json_atomic, write_text_atomic
 from gazsl.generator.gan import generated_classifier
@@ -52,7 +52,7 @@ CLASSIFIER_LABELS = {"knn": "kNN", "pivot": "pivot", "softmax": "softmax",
 @dataclass
 class Method:
     label: str
-    baseline: str | None = None  # a gazsl.scoring.baselines.BASELINES key
+    baseline: str | None = None  # a gazsl.scoring.baselines.BASELINES key, or a plugin (gazsl.scoring.methods)
     training: str | None = None  # else GAZSL: a TRAININGS key, scored by ``classifier``
     classifier: str = "knn"
     chosen: bool = False  # the generator-based method with the best validation figure, per split and seed
@@ -81,6 +81,17 @@ METHODS: dict[str, Method] = {
     **_gazsl_methods(),
     "gazsl_chosen": Method("GAZSL, chosen on validation (any row above from a GAZSL training)", chosen=True),
 }
+
+def add_plugin(name: str) -> str:
+    """Make the method plugin ``name`` (``package.module:Class`` or an entry point of ``gazsl.methods``) a row
+    scored as the baselines are; returns its name. Known rows are left as they are."""
+    if name not in METHODS:
+        if not method_plugins.is_plugin(name):
+            raise GazslError(f"unknown method '{name}' (the table's: {', '.join(METHODS)}; or a plugin, "
+                             "package.module:Class)")
+        METHODS[name] = Method(name, baseline=name)
+    return name
+
 
 FIGURES = [  # (metrics key, title, scale)
     ("zsl_top1", "ZSL top-1 % (per sample, unseen classes)", 1),
@@ -157,7 +168,9 @@ def baseline_metrics(split_name: str, name: str, seed: int, config_dir: Path = C
     chosen = honest_baseline(name, scored_text(store, split_name, config.text), store, split_name, seed,
                              tuned_candidates(split_name, name, config_dir))
     final = chosen.final
+    plugin = method_plugins.resolve(name)
     return {
+        **({"plugin": plugin.record()} if not plugin.builtin else {}),
         "split": split_name, "seed": seed, "protocol": "honest", "method": name, "text": config.text,
         "gzsl_classifier": name,  # its own scores
         **{k: final[k] for k in ("zsl_top1", "zsl_top1_per_class", "ausuc", "gzsl_seen", "gzsl_unseen", "gzsl_h",
@@ -272,7 +285,11 @@ def describe(methods: list[str], splits: list[str], config_dir: Path) -> str:
     lines = [f"- Config of `{s}`: {note}" for s, note in notes.items() if note]
     for m in methods:
         spec = METHODS[m]
-        if spec.baseline:
+        if spec.baseline and method_plugins.is_plugin(spec.baseline):
+            plugin = method_plugins.resolve(spec.baseline)
+            lines.append(f"- {spec.label}: a plugin, `{plugin.source}` version {plugin.version}, chosen on validation "
+                         f"classes among {len(plugin.candidates())} settings of its param_grid")
+        elif spec.baseline:
             grid = ", ".join(f"{k} in {list(v)}" for k, v in {**baselines.PARAM_GRIDS[spec.baseline],
                                                                "feature_norm": baselines.GRID_FEATURE_NORMS}.items())
             tuned = [s for s in splits if tuned_candidates(s, spec.baseline, config_dir)]
@@ -448,5 +465,8 @@ def stored_results(results_dir: Path) -> tuple[str, dict[tuple, dict], list[str]
         command = stored["command"]
     except (ValueError, KeyError, TypeError) as err:
         raise data_error(path, f"not a leaderboard.json written by gazsl.leaderboard ({one_line(err, 120)})") from None
-    splits, methods = list(dict.fromkeys(k[0] for k in results)), list(dict.fromkeys(k[1] for k in results))
-    return command, results, splits, methods, 1 + max(k[2] for k in results)
+    splits, rows = list(dict.fromkeys(k[0] for k in results)), list(dict.fromkeys(k[1] for k in results))
+    for row in rows:  # a plugin's rows come back as the run that made them named them
+        if row not in METHODS:
+            add_plugin(row)
+    return command, results, splits, rows, 1 + max(k[2] for k in results)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gazsl.scoring import baselines
+from gazsl.scoring import methods
 from gazsl.scoring import evaluate as ev
 from gazsl.generator.config import KNOWN_CLASSIFIERS, Config
 from gazsl.io import GazslError
@@ -237,16 +237,18 @@ def refit_chosen(make, tried: list, text: np.ndarray, store: FeatureStore, split
 
 def honest_baseline(name: str, text: np.ndarray, store: FeatureStore, split_name: str, seed: int,
                     candidates: list[dict] | None = None, val_folds: list[np.ndarray] | None = None) -> Chosen:
-    """A baseline (``gazsl.scoring.baselines``) under the honest protocol, its settings chosen among ``candidates``
-    (default: its grid) on the validation classes (``val_folds``: several, chosen by their mean)."""
-    return choose_and_refit(baseline_maker(name, seed), candidates or baselines.candidates(name), text, store,
-                            split_name, val_folds=val_folds)
+    """A method without a GAN of its own under the honest protocol: a baseline (``gazsl.scoring.baselines``) or a
+    plugin (``gazsl.scoring.methods``), its settings chosen among ``candidates`` (default: its grid) on the
+    validation classes (``val_folds``: several, chosen by their mean)."""
+    spec = methods.resolve(name)
+    return choose_and_refit(spec.maker(seed), candidates or spec.candidates(), text, store, split_name,
+                            val_folds=val_folds)
 
 
 def baseline_maker(name: str, seed: int):
-    """params -> an unfitted baseline ``name``; ``seed`` moves only WAC-linear's L-BFGS starting point."""
-    extra = {"random_state": seed} if name == "wac_linear" else {}
-    return lambda params: baselines.BASELINES[name](**params, **extra)
+    """params -> an unfitted method ``name``; ``seed`` goes to its ``random_state`` (of the baselines, WAC-linear's
+    L-BFGS starting point only)."""
+    return methods.resolve(name).maker(seed)
 
 
 # ---------------------------------------------------------------- GAZSL's runs
