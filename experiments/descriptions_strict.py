@@ -1,6 +1,7 @@
 """How much a class's pooled descriptions owe to its test photographs' own captions: pooled against strict texts.
 
     python experiments/descriptions_strict.py [--store features/cub100.h5] [--seed 0] [--encoders minilm,tfidf]
+                                              [--splits cub100_easy,cub100_hard] [--out FILE]
 
 The store is built with ``gazsl data build-cub100 ... --descriptions DIR`` (docs/descriptions.md). Prototype
 regression and ESZSL run under the honest protocol (settings chosen on the validation classes, one seed) on
@@ -39,14 +40,14 @@ def cell(f: dict) -> str:
     return f"{f['zsl_top1']:.1f} / {f['ausuc']:.1f} / {f['gzsl_h']:.1f}"
 
 
-def run(store_path: Path, seed: int, encoders: list[str]) -> str:
+def run(store_path: Path, seed: int, encoders: list[str], splits: list[str]) -> str:
     store = FeatureStore.open(store_path)
     started = time.time()
     lines = [
         "# Pooled against strict descriptions: what the pooled text owes to the scored photographs' own captions",
         "",
         f"Made by `python experiments/descriptions_strict.py --store {store_path} --seed {seed} --encoders "
-        f"{','.join(encoders)}` on {cpu_name()} "
+        f"{','.join(encoders)} --splits {','.join(splits)}` on {cpu_name()} "
         f"({os.cpu_count()} cores; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at the start), "
         "from a store built as docs/descriptions.md says.",
         "",
@@ -58,7 +59,7 @@ def run(store_path: Path, seed: int, encoders: list[str]) -> str:
         "(the split without `_strict`), as the field evaluates it.",
         "",
     ]
-    for split in SPLITS:
+    for split in splits:
         sets = honest_sets(store, store.split(f"{split}_strict"))
         whole = honest_sets(store, store.split(split))
         lines += [f"## {split} (scored: {len(sets.unseen_images)} of {len(whole.unseen_images)} unseen photographs, "
@@ -85,8 +86,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--encoders", default=",".join(ENCODERS), help="the texts' encoders (default minilm,tfidf)")
     parser.add_argument("--out", type=Path, default=RESULTS / "descriptions_strict.md")
+    parser.add_argument("--splits", default=",".join(SPLITS), help="the splits (default cub100_easy,cub100_hard)")
     args = parser.parse_args(argv)
-    text = run(args.store, args.seed, args.encoders.split(","))
+    text = run(args.store, args.seed, args.encoders.split(","), args.splits.split(","))
     write_text_atomic(args.out, text)
     print(f"-> {args.out}")
     return 0

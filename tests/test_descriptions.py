@@ -201,6 +201,13 @@ def test_a_strict_split_scores_only_the_undescribed_photographs_and_a_strict_tex
         scored_text(store, "tiny_easy", "descriptions_strict_minilm")
 
 
+def test_a_strict_split_lives_in_the_store_of_its_split():
+    from gazsl.datasets.stores import dataset_of
+
+    assert dataset_of("cub100_easy_strict") == dataset_of("cub100_easy") == "cub100"
+    assert dataset_of("cub_hard_strict") == "cub"
+
+
 def test_the_store_keeps_strict_splits_and_described_images_across_a_save(built):
     store, tmp = built
     again = FeatureStore.open(store.save(tmp / "tiny.h5"))

@@ -11,7 +11,8 @@ from gazsl.store.feature_store import FeatureStore, default_store_path
 def dataset_of(split: str) -> str:
     if "_" not in split:
         raise GazslError(f"unknown split '{split}': split names look like <dataset>_<easy|hard>, e.g. aviary_easy, cub100_hard, cub_easy")
-    return split.rsplit("_", 1)[0]
+    base = split.removesuffix("_strict")  # cub100_easy_strict lives in cub100.h5 beside cub100_easy
+    return base.rsplit("_", 1)[0]
 
 
 def open_store(split: str, store_path=None) -> FeatureStore:

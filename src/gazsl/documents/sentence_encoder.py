@@ -10,7 +10,7 @@ With ``unit="line"`` each line of a document is embedded alone and the lines are
 the recipe of visual descriptions (``gazsl.documents.descriptions``), one caption a line.
 
 Embedding is fast on CPU: identical texts are embedded once, texts are sorted by length so
-that a batch pads little, and the model runs in inference mode on every core. With a cache
+that a batch pads little, and the model runs in inference mode (on every core, torch's default). With a cache
 folder, embedded texts are kept there chunk by chunk (each chunk file written atomically):
 an interrupted encoding resumes, and a second encoding of the same texts reads them.
 
@@ -181,29 +181,27 @@ class MinilmEncoder:
     def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """(N, E) L2-normalised embeddings of ``texts`` (each truncated to the model's window).
 
-        Each distinct text is embedded once, in order of length (a batch of like lengths pads little), in inference
-        mode on every core; texts embedded before by this encoder, or kept in its cache folder, are not embedded again.
+        Each distinct text is embedded once, in order of length (a batch of like lengths pads little; ties in text
+        order, so that the same texts make the same batches, bit for bit), in inference mode on torch's threads (every
+        core unless set otherwise); texts embedded before by this encoder, or kept in its cache folder, are not
+        embedded again.
         """
         import torch
 
         if self.cache is not None and not self._known:
             self._known = self.cache.read(self.model_key)
-        todo = sorted({t for t in texts if t not in self._known}, key=len)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
-        try:
-            with Progress("minilm", len(todo), unit=self.settings.unit) if progress and todo else Silent() as bar, \
-                    torch.inference_mode():
-                for start in range(0, len(todo), CHUNK_TEXTS):
-                    part = todo[start:start + CHUNK_TEXTS]
-                    vectors = self.model.encode(part, batch_size=self.settings.batch_size, convert_to_numpy=True,
-                                                normalize_embeddings=True, show_progress_bar=False).astype(np.float32)
-                    self._known.update(zip(part, vectors))
-                    if self.cache is not None:
-                        self.cache.write(self.model_key, part, vectors)
-                    bar.update(len(part))
-        finally:
-            torch.set_num_threads(threads)
+        todo = sorted({t for t in texts if t not in self._known}, key=lambda t: (len(t), t))
+        # torch's threads as the caller left them: every core by default, fewer where a caller (a benchmark cell) chose so
+        with Progress("minilm", len(todo), unit=self.settings.unit) if progress and todo else Silent() as bar, \
+                torch.inference_mode():
+            for start in range(0, len(todo), CHUNK_TEXTS):
+                part = todo[start:start + CHUNK_TEXTS]
+                vectors = self.model.encode(part, batch_size=self.settings.batch_size, convert_to_numpy=True,
+                                            normalize_embeddings=True, show_progress_bar=False).astype(np.float32)
+                self._known.update(zip(part, vectors))
+                if self.cache is not None:
+                    self.cache.write(self.model_key, part, vectors)
+                bar.update(len(part))
         if not texts:
             return np.zeros((0, self.dimension), np.float32)
         return np.stack([self._known[t] for t in texts])
