@@ -41,6 +41,12 @@ COVERED_BY = {
     ("text", "encode"): ["tests/test_sentence_encoder.py"],
 }
 WITH_SUBCOMMANDS = ("data", "text", "benchmark", "aviary")
+# README blocks that are excerpts of a documentation page's worked example, which a test runs as it stands:
+# marker -> (the page, the marker of its example's block, the test that runs it)
+EXCERPTS = {
+    "own-method-example": ("docs/own-method.md", "<!-- example: commands -->", "tests/test_own_method.py"),
+    "own-text-example": ("docs/own-text.md", "<!-- own-vectors-example -->", "tests/test_own_vectors.py"),
+}
 
 
 def readme() -> str:
@@ -71,6 +77,13 @@ def test_every_readme_command_is_run():
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     unrun = []
     for name, lines in code_blocks(readme()):
+        if name in EXCERPTS:
+            page, marker, runner = EXCERPTS[name]
+            text = (REPO / page).read_text(encoding="utf-8")
+            example = code_blocks(text[text.index(marker):])[0][1]
+            assert [line for line in lines if line not in example] == [], f"README's {name} is not {page}'s example"
+            assert page in (REPO / runner).read_text(encoding="utf-8"), f"{runner} does not run {page}'s example"
+            continue
         if name in RUN_BY_CI:
             assert name in ci, f".ci/run does not run the README's {name} block"
             if name == "docs-command":  # .ci/run appends --site-dir to its one line, so no comment may end it
