@@ -210,10 +210,25 @@ def open_storage(url: str):
             return JournalStorage(JournalFileBackend(url))
         if url.startswith("sqlite:///"):
             Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.RDBStorage(url)
+        return _rdb_storage(url)
     except Exception as err:  # drivers, sockets and SQLAlchemy raise many kinds: all mean the same to the user
         raise GazslError(f"--storage {safe_url(url)}: cannot open it ({one_line(err, 160)}); give a database URL "
                          "(sqlite:///FILE.db, postgresql://..., mysql://...) or a journal file FILE.log") from None
+
+
+def _rdb_storage(url: str, attempts: int = 3):
+    """Optuna's RDBStorage; workers started together on a new database race to create its tables (PostgreSQL:
+    a duplicate key in pg_type), and the loser finds them made when it tries again."""
+    import optuna
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except (IntegrityError, ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
 
 
 def safe_url(url: str) -> str:
