@@ -122,8 +122,8 @@ def test_a_plugin_named_by_import_path_gives_the_built_in_prototypes_figures_cel
     ("my_zsl_method:NaNScores", "method my_zsl_method:NaNScores: scores returned a non-finite score (NaN or inf) in row 3"),
     ("my_zsl_method:WrongShape", "method my_zsl_method:WrongShape: scores returned scores of shape"),
     ("my_zsl_method:Raises", "method my_zsl_method:Raises: fit raised RuntimeError: out of coffee"),
-    ("my_zsl_method:Absent", "method my_zsl_method:Absent: module 'my_zsl_method' has no 'Absent'"),
-    ("no_such_module:Method", "method no_such_module:Method: cannot import module 'no_such_module'"),
+    ("my_zsl_method:Absent", "method 'my_zsl_method:Absent': module 'my_zsl_method' has no attribute 'Absent'"),
+    ("no_such_module:Method", "method 'no_such_module:Method': cannot import module 'no_such_module'"),
 ])
 def test_a_broken_plugin_stops_its_own_cell_in_one_line_and_the_others_run(toy_store, plugin_folder, tmp_path,
                                                                             monkeypatch, capsys, reference, problem):

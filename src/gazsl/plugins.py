@@ -36,13 +36,14 @@ def load_plugin(spec: str, group: str, what: str) -> Plugin:
     try:
         module = importlib.import_module(module_name)
     except Exception as err:  # ImportError, or the module's own code failing as it is imported
-        raise GazslError(f"{what} '{import_path}': cannot import module '{module_name}' ({one_line(err, 160)})") from None
+        raise GazslError(f"{what} '{import_path}': cannot import module '{module_name}' ({one_line(err, 160)}); is its "
+                         "folder on PYTHONPATH, or its package installed?") from None
     target = module
     for part in attribute.split("."):
         if not hasattr(target, part):
             raise GazslError(f"{what} '{import_path}': module '{module_name}' has no attribute '{attribute}'")
         target = getattr(target, part)
-    package, version = _distribution(module_name)
+    package, version = module_distribution(module_name)
     return Plugin(target, import_path, package, version)
 
 
@@ -54,7 +55,7 @@ def _entry_point(name: str, group: str, what: str) -> str:
     return found[0].value.replace(" ", "")
 
 
-def _distribution(module_name: str) -> tuple[str | None, str | None]:
+def module_distribution(module_name: str) -> tuple[str | None, str | None]:
     """The installed distribution that holds the top-level package of ``module_name`` and its version, or (None, None)."""
     top = module_name.split(".")[0]
     for dist in metadata.packages_distributions().get(top, []):

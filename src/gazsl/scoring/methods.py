@@ -19,7 +19,6 @@ a plugin that raises, or answers scores of the wrong shape or non-finite ones, i
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import inspect
 import itertools
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gazsl.io import GazslError, one_line
+from gazsl.plugins import entry_point_names, load_plugin, module_distribution
 from gazsl.scoring import baselines
 
 ENTRY_POINT_GROUP = "gazsl.methods"
@@ -135,31 +135,13 @@ def resolve(name: str) -> MethodSpec:
     if name in baselines.BASELINES:
         cls = baselines.BASELINES[name]
         return MethodSpec(name, cls, f"{cls.__module__}:{cls.__qualname__}", _module_version(cls.__module__), True)
-    if ":" in name:
-        module_name, _, attribute = name.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except Exception as err:  # ImportError, or whatever the module raises as it loads
-            raise GazslError(f"method {name}: cannot import module '{module_name}' ({one_line(err)}); is its folder "
-                             "on PYTHONPATH, or its package installed?") from None
-        cls = module
-        for part in attribute.split("."):
-            cls = getattr(cls, part, None)
-            if cls is None:
-                raise GazslError(f"method {name}: module '{module_name}' has no '{attribute}'")
-        return _checked_spec(name, cls, name, _module_version(module_name))
-    points = [ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
-    if not points:
-        known = sorted({*baselines.BASELINES, *(ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))})
+    if ":" not in name and name not in entry_point_names(ENTRY_POINT_GROUP):
+        known = sorted({*baselines.BASELINES, *entry_point_names(ENTRY_POINT_GROUP)})
         raise GazslError(f"unknown method '{name}': not a baseline, an entry point of '{ENTRY_POINT_GROUP}' or an "
                          f"import path package.module:Class (known: {', '.join(known)})")
-    point = points[0]
-    try:
-        cls = point.load()
-    except Exception as err:
-        raise GazslError(f"method {name}: entry point {point.value} does not load ({one_line(err)})") from None
-    version = point.dist.version if point.dist is not None else _module_version(point.module)
-    return _checked_spec(name, cls, point.value, version)
+    plugin = load_plugin(name, ENTRY_POINT_GROUP, "method")
+    version = plugin.version or _module_version(plugin.import_path.partition(":")[0])
+    return _checked_spec(name, plugin.target, plugin.import_path, version)
 
 
 def _checked_spec(name: str, cls, source: str, version: str) -> MethodSpec:
@@ -172,13 +154,10 @@ def _checked_spec(name: str, cls, source: str, version: str) -> MethodSpec:
 def _module_version(module_name: str) -> str:
     """The version of the distribution that installs ``module_name``'s top package, else the module's (or its top
     package's) ``__version__``, else "unversioned"."""
-    top = module_name.split(".")[0]
-    for dist in importlib.metadata.packages_distributions().get(top, []):
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    for candidate in (module_name, top):
+    _, version = module_distribution(module_name)
+    if version is not None:
+        return version
+    for candidate in (module_name, module_name.split(".")[0]):
         version = getattr(importlib.import_module(candidate), "__version__", None)
         if isinstance(version, str):
             return version
