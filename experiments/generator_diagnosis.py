@@ -85,21 +85,13 @@ def diagnosis_run(split: str, setting_json: str, seed: int, text_key: str, runs_
     """The record of one selection run with its geometry; a ``run_cells`` runner, reused when kept."""
     import torch
 
-    from gazsl.datasets.stores import open_store
-    from gazsl.generator.trainer import early_stops, run_phase
+    from gazsl.generator.trainer import run_phase
     from gazsl.protocols.protocol import build_runs, honest_sets
     from gazsl.scoring import evaluate as ev
+    from validation_probe import chosen_figures, prepared_selection  # experiments/validation_probe.py, beside this
 
-    if threads:
-        torch.set_num_threads(threads)
-    preset, config, store_path = load_cell(split, config_dir)
-    config = config_module.from_mapping(config, {**json.loads(setting_json), "seed": seed, "text": text_key},
-                                        f"--set {setting_json}")
-    store = open_store(split, store_path)
-    inputs = store.inputs_sha256(split, config.text)
-    key = hashlib.sha256(json.dumps([inputs, preset, config.to_dict(), torch.__version__, torch.get_num_threads()],
-                                    sort_keys=True).encode()).hexdigest()
-    kept = runs_dir / split / f"{key[:16]}.json"
+    kept, preset, config, store, inputs = prepared_selection(split, setting_json, seed, runs_dir, config_dir, threads,
+                                                             {"text": text_key})
     if kept.exists():
         return json.loads(kept.read_text(encoding="utf-8"))
     text = store.text(config.text).vectors
@@ -109,8 +101,7 @@ def diagnosis_run(split: str, setting_json: str, seed: int, text_key: str, runs_
     val, fit = sets.val_classes, sets.fit_classes
     shares_init = first_layer_shares(model, text[val])
     run_phase(selection, model)
-    figures = {c: {SELECT_KEY: record["by_classifier"][c][SELECT_KEY], "iteration": record["iteration"]}
-               for c, (record, _) in early_stops(selection.history, selection.watch, config.patience).items()}
+    figures = chosen_figures(selection, config)
 
     scaled = model.normaliser_(store.features)
 

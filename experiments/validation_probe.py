@@ -47,36 +47,55 @@ def parse_setting(text: str, source: str) -> dict:
     return setting
 
 
+def prepared_selection(split: str, setting_json: str, seed: int, runs_dir: Path, config_dir: Path,
+                       threads: int | None = None, extra: dict | None = None):
+    """What the selection run of a setting needs: (the path its record is kept at, preset, config, store, the data's
+    checksum); ``extra``: Config changes beside the setting's (e.g. the text)."""
+    import torch
+
+    from gazsl.datasets.stores import open_store
+
+    if threads:
+        torch.set_num_threads(threads)
+    preset, config, store_path = load_cell(split, config_dir)
+    config = config_module.from_mapping(config, {**json.loads(setting_json), **(extra or {}), "seed": seed},
+                                        f"--set {setting_json}")
+    store = open_store(split, store_path)
+    inputs = store.inputs_sha256(split, config.text)
+    key = hashlib.sha256(json.dumps([inputs, preset, config.to_dict(), torch.__version__, torch.get_num_threads()],
+                                    sort_keys=True).encode()).hexdigest()
+    return runs_dir / split / f"{key[:16]}.json", preset, config, store, inputs
+
+
+def chosen_figures(selection, config) -> dict:
+    """{classifier: {"val_top1_per_class", "iteration"}} that each classifier's early stopping chose in a selection
+    run that has run."""
+    from gazsl.generator.trainer import early_stops
+
+    return {c: {SELECT_KEY: record["by_classifier"][c][SELECT_KEY], "iteration": record["iteration"]}
+            for c, (record, _) in early_stops(selection.history, selection.watch, config.patience).items()}
+
+
 def selection_run(split: str, setting_json: str, seed: int, runs_dir: Path, config_dir: Path,
                   threads: int | None = None) -> dict:
     """The record of one selection run, its ``figures`` {classifier: {"val_top1_per_class", "iteration"}} with its
     settings, data checksum and versions; a ``run_cells`` runner, reused when kept."""
     import torch
 
-    from gazsl.generator.trainer import early_stops, run_phase
-    from gazsl.datasets.stores import open_store
+    from gazsl.generator.trainer import run_phase
     from gazsl.protocols.protocol import build_runs
 
-    if threads:
-        torch.set_num_threads(threads)
-    preset, config, store_path = load_cell(split, config_dir)
-    config = config_module.from_mapping(config, {**json.loads(setting_json), "seed": seed}, f"--set {setting_json}")
-    store = open_store(split, store_path)
-    inputs = store.inputs_sha256(split, config.text)
-    key = hashlib.sha256(json.dumps([inputs, preset, config.to_dict(), torch.__version__, torch.get_num_threads()],
-                                    sort_keys=True).encode()).hexdigest()
-    kept = runs_dir / split / f"{key[:16]}.json"
+    kept, preset, config, store, inputs = prepared_selection(split, setting_json, seed, runs_dir, config_dir, threads)
     if kept.exists():
         return json.loads(kept.read_text(encoding="utf-8"))
     text = store.text(config.text).vectors
     run = build_runs(store, split, config, "honest")[0][0]
     selection, model = run.phase, run.model(config, text, store)
     run_phase(selection, model)
-    figures = {c: {SELECT_KEY: record["by_classifier"][c][SELECT_KEY], "iteration": record["iteration"]}
-               for c, (record, _) in early_stops(selection.history, selection.watch, config.patience).items()}
     record = {"split": split, "setting": json.loads(setting_json), "seed": seed, "preset": preset,
               "config": config.to_dict(), "inputs_sha256": inputs, "device": str(model.device_),
-              "torch": torch.__version__, "threads": torch.get_num_threads(), "figures": figures}
+              "torch": torch.__version__, "threads": torch.get_num_threads(),
+              "figures": chosen_figures(selection, config)}
     write_json_atomic(kept, record)
     return record
 
