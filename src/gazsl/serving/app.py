@@ -126,7 +126,8 @@ def model_card(model, model_path: Path) -> dict:
             "text_encoder": {k: v for k, v in text.items() if k not in ("vocabulary", "idf")}
                             | ({"vocabulary_terms": len(text["vocabulary"])} if "vocabulary" in text else {}),
             "image_backbone": backbone, "training_classes": list(model.class_names_ or []),
-            "gzsl_calibration": getattr(model, "gzsl_calibration_", None), "iterations_trained": model.n_iter_}
+            "gzsl_calibration": getattr(model, "gzsl_calibration_", None), "temperature": model.temperature_,
+            "gzsl_temperature": model.gzsl_temperature_, "iterations_trained": model.n_iter_}
 
 
 def create_app(model, model_path, classes, top_k: int = 5, max_upload_bytes: int = 10 << 20, queue: int = 32):
