@@ -33,7 +33,7 @@ from gazsl.generator.gan import GAZSL, generated_classifier, gzsl_classifier
 from gazsl.io import GazslError, atomic_path, data_error, readable_path, writable_file
 from gazsl.documents.encoders import candidate_vectors
 from gazsl.scoring.ranking import (CLOSE_CALL_ODDS, NO_TEMPERATURE, class_probabilities, class_scores, percent, rank,
-                                   refuse_training_classes, too_close_to_call)
+                                   refuse_training_classes, temperature, too_close_to_call)
 from gazsl.vision.backbone import IMAGE_SUFFIXES, list_images
 
 
@@ -81,11 +81,11 @@ def score_meaning(model: GAZSL, gzsl: bool) -> str:
 
 def probability_meaning(model: GAZSL, gzsl: bool) -> str:
     """What the probability column holds for this model, or the note that it has none."""
-    temperature = model.gzsl_temperature_ if gzsl else model.temperature_
-    if temperature is None:
+    fitted = temperature(model, gzsl)
+    if fitted is None:
         return NO_TEMPERATURE
     return (f"probability: of each class among the ranked classes, a softmax of the scores at temperature "
-            f"{temperature:.3g} (fitted on validation classes when the model was trained); 'too close to call': the "
+            f"{fitted:.3g} (fitted on validation classes when the model was trained); 'too close to call': the "
             f"top class is less than {CLOSE_CALL_ODDS:g} times as likely as the second")
 
 

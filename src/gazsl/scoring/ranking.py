@@ -45,12 +45,17 @@ def rank(scores: np.ndarray, top_k: int) -> np.ndarray:
     return np.argsort(-scores, axis=1, kind="stable")[:, :top_k]
 
 
+def temperature(model, gzsl: bool) -> float | None:
+    """The temperature fitted on the model's validation classes for ``class_scores``'s scores (under GZSL they are
+    other scores, over other classes: the GZSL temperature); None where the model holds none (``NO_TEMPERATURE``)."""
+    return model.gzsl_temperature_ if gzsl else model.temperature_
+
+
 def class_probabilities(model, scores: np.ndarray, gzsl: bool) -> np.ndarray | None:
     """(M, C) each photo's probability of each ranked class among them: a softmax of ``scores`` (``class_scores``'s)
-    at the temperature fitted on the model's validation classes for those scores (under GZSL the scores are other
-    ones, over other classes: the GZSL temperature); None where the model holds none (``NO_TEMPERATURE``)."""
-    temperature = model.gzsl_temperature_ if gzsl else model.temperature_
-    return None if temperature is None else ev.softmax(scores, temperature)
+    at the model's ``temperature``; None where it has none."""
+    fitted = temperature(model, gzsl)
+    return None if fitted is None else ev.softmax(scores, fitted)
 
 
 def too_close_to_call(probabilities: np.ndarray) -> np.ndarray:
