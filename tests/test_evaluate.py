@@ -141,3 +141,27 @@ def test_softmax_classifier_separates_separable_data():
     labels = torch.tensor([0] * 50 + [1] * 50)
     scores = ev.softmax_scores(torch.tensor([[4.0, 4, 4], [-4.0, -4, -4]]), train, labels, 2, seed=0)
     assert scores.argmax(dim=1).tolist() == [0, 1]
+
+
+def test_the_fitted_temperature_is_the_one_that_drew_the_labels():
+    """Labels drawn from softmax(scores / T) give back T, at the scale of cosines and at the scale of log-probabilities."""
+    rng = np.random.default_rng(0)
+    for spread, temperature in ((0.01, 0.004), (3.0, 1.5)):
+        scores = 0.8 + spread * rng.normal(size=(4000, 12))
+        probabilities = ev.softmax(scores, temperature)
+        labels = (probabilities.cumsum(axis=1) < rng.random((4000, 1))).sum(axis=1)  # one draw per row
+        assert ev.fit_temperature(scores, labels) == pytest.approx(temperature, rel=0.08)
+        assert probabilities.sum(axis=1) == pytest.approx(np.ones(4000))
+
+
+def test_scores_that_tell_nothing_give_uniform_probabilities_and_separating_ones_sharp_probabilities():
+    rng = np.random.default_rng(1)
+    scores = rng.random((500, 6))
+    flat = ev.fit_temperature(scores, scores.argmin(axis=1))  # the true class scores below the average
+    assert np.isfinite(flat) and ev.softmax(scores, flat) == pytest.approx(np.full((500, 6), 1 / 6), rel=1e-5)
+    sharp = ev.fit_temperature(scores, scores.argmax(axis=1))
+    assert ev.softmax(scores, sharp).max(axis=1).min() > 0.99
+    votes = np.zeros((3, 4))
+    votes[[0, 0, 1, 2, 2], [0, 1, 0, 3, 2]] = [0.6, 0.4, 1.0, 0.6, 0.4]  # kNN vote shares, one image's class unvoted
+    probabilities = ev.softmax(votes, ev.fit_temperature(votes, np.array([0, 0, 1])))
+    assert probabilities.min() > 0.01 and probabilities[1, 1] == probabilities[1, 2]  # no class at 0; ties stay ties

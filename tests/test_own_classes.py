@@ -71,13 +71,19 @@ def own_run(tmp_path_factory):
     return root, model, photos
 
 
-def predicted(csv_file: Path, photo: Path) -> list[tuple[str, float]]:
-    return [(r["class"], float(r["score"])) for r in csv.DictReader(csv_file.open()) if r["image"] == str(photo)]
+def predicted(csv_file: Path, photo: Path) -> list[tuple[str, float, float]]:
+    """predict's (class, score, probability) for ``photo``, best first."""
+    return [(r["class"], float(r["score"]), float(r["probability"])) for r in csv.DictReader(csv_file.open())
+            if r["image"] == str(photo)]
 
 
-def same_ranking(page: list[tuple[str, float]], cli: list[tuple[str, float]]) -> None:
-    assert [c for c, _ in page] == [c for c, _ in cli]
-    assert [s for _, s in page] == pytest.approx([s for _, s in cli], rel=1e-5, abs=1e-6)  # the CSV keeps 6 digits
+def same_ranking(page: list[tuple[str, float, float]], cli: list[tuple[str, float, float]]) -> None:
+    assert [c for c, *_ in page] == [c for c, *_ in cli]
+    assert [s for _, s, _ in page] == pytest.approx([s for _, s, _ in cli], rel=1e-5, abs=1e-6)  # the CSV keeps 6 digits
+    # scores from two processes differ in float32's last digits (their thread counts split sums differently), which
+    # the softmax divides by the temperature (about 0.003 for this model's cosines): 1e-4 is 0.01 of a percent
+    assert [p for *_, p in page] == pytest.approx([p for *_, p in cli], abs=1e-4)
+    assert sum(p for *_, p in page) == pytest.approx(1, abs=1e-5)  # every candidate is on the page
 
 
 @pytest.mark.shared_data
@@ -92,6 +98,7 @@ def test_build_train_predict_and_the_page_agree_on_real_photographs(own_run):
     root, model_file, photos = own_run
     model = GAZSL.load(model_file)
     assert model.gzsl_calibration_ is not None and len(model.class_names_) == 9
+    assert model.temperature_ > 0 and model.gzsl_temperature_ > 0  # fitted on its validation classes
     with TestClient(create_app(model, model_file, root / "unseen")) as client:
         card = client.get("/api/card").json()
         assert card["figures"]["split"] == "birds_random" and card["image_backbone"]["name"] == "efficientnet-lite0"
@@ -99,7 +106,8 @@ def test_build_train_predict_and_the_page_agree_on_real_photographs(own_run):
             zsl, gzsl = ({"photo": (photo.name, photo.read_bytes())} for _ in range(2))
             answer = client.post("/api/predict", files=zsl, data={"top_k": "5"})
             assert answer.status_code == 200, answer.text
-            same_ranking([(c["class"], c["score"]) for c in answer.json()["classes"]], predicted(root / "zsl.csv", photo))
+            same_ranking([(c["class"], c["score"], c["probability"]) for c in answer.json()["classes"]],
+                         predicted(root / "zsl.csv", photo))
             # GZSL: against predict's own function (its command is the ZSL one above, with --gzsl)
             answer = client.post("/api/predict", files=gzsl, data={"gzsl": "true", "top_k": "12"}).json()["classes"]
             _, names, scores = predict(model, root / "unseen", [str(photo)], gzsl=True)
@@ -124,6 +132,7 @@ def chromium_or_skip() -> str:
 def test_the_page_in_chromium_shows_predicts_ranking_and_takes_a_new_article(own_run, tmp_path):
     from playwright.sync_api import sync_playwright
 
+    from gazsl.scoring.ranking import percent, too_close_to_call
     from test_serve import serve
 
     chromium = chromium_or_skip()
@@ -148,15 +157,26 @@ def test_the_page_in_chromium_shows_predicts_ranking_and_takes_a_new_article(own
             page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((url, "blob:", "data:")) else None)
             page.goto(url)
 
-            def ranking_of(card) -> list[tuple[str, float]]:
+            def ranking_of(card) -> list[tuple[str, float, float]]:
+                """The card's (class, score, probability) rows, the probability read as the page shows it."""
                 rows = card.locator("li[data-class]")
-                return [(rows.nth(i).get_attribute("data-class"), float(rows.nth(i).get_attribute("data-score")))
-                        for i in range(rows.count())]
+                ranking = [(rows.nth(i).get_attribute("data-class"), float(rows.nth(i).get_attribute("data-score")),
+                            float(rows.nth(i).get_attribute("data-probability"))) for i in range(rows.count())]
+                assert [rows.nth(i).locator(".value").inner_text() for i in range(rows.count())] == \
+                    [percent(p) for *_, p in ranking]
+                return ranking
+
+            def check_verdict(card, ranking) -> None:
+                """The line above the bars says 'Too close to call' exactly where the rule (gazsl.scoring.ranking) does."""
+                line = card.locator(".verdict").inner_text()
+                assert line.startswith("Too close to call") == too_close_to_call(np.array([[p for *_, p in ranking]]))[0]
 
             page.set_input_files("#photos", str(photos[0]))
             card = page.locator("article.photo.done").first
             card.wait_for(timeout=120_000)
-            same_ranking(ranking_of(card), predicted(root / "zsl.csv", photos[0]))
+            ranking = ranking_of(card)
+            same_ranking(ranking, predicted(root / "zsl.csv", photos[0]))
+            check_verdict(card, ranking)
 
             page.fill("#class-name", added)
             page.fill("#article", article)
@@ -165,7 +185,10 @@ def test_the_page_in_chromium_shows_predicts_ranking_and_takes_a_new_article(own
             assert page.inner_text("#n-classes") == "4"
             page.set_input_files("#photos", str(photos[0]))
             page.locator("article.photo.done").nth(1).wait_for(timeout=120_000)
-            same_ranking(ranking_of(page.locator("article.photo.done").first), predicted(tmp_path / "added.csv", photos[0]))
+            card = page.locator("article.photo.done").first
+            ranking = ranking_of(card)
+            same_ranking(ranking, predicted(tmp_path / "added.csv", photos[0]))
+            check_verdict(card, ranking)
             # GAZSL_SCREENSHOT=docs/serve.png: the README's picture of the page
             page.screenshot(path=os.environ.get("GAZSL_SCREENSHOT", str(tmp_path / "serve.png")), full_page=True)
 
@@ -175,6 +198,8 @@ def test_the_page_in_chromium_shows_predicts_ranking_and_takes_a_new_article(own
             assert "is not an image this server can read" in failed.inner_text()
             page.set_input_files("#photos", str(photos[1]))  # and the server answers on
             page.locator("article.photo.done").nth(2).wait_for(timeout=120_000)
+            card = page.locator("article.photo.done").first
+            check_verdict(card, ranking_of(card))
 
             page.click("#card-link")  # the model card, from the model file
             page.locator("td", has_text="birds_random").wait_for(timeout=30_000)

@@ -21,6 +21,7 @@ from gazsl.generator.config import preset
 from gazsl.generator.gan import GAZSL
 from gazsl.io import sha256_file
 from gazsl.predict import main, score_meaning
+from gazsl.scoring.ranking import NO_TEMPERATURE, percent
 from gazsl.documents.encoders import TfidfEncoder
 from gazsl.vision.backbone import BACKBONES, ImageBackbone
 
@@ -69,14 +70,17 @@ def test_every_photo_gets_the_classes_ranked_on_the_terminal_and_in_csv(photo_mo
     out = tmp_path / "predictions.csv"
     main(["--model", str(path), "--classes", str(articles), "--images", str(photos), "--top-k", "5", "--out", str(out)])
     lines = capsys.readouterr().out.splitlines()
-    # a header naming the score (the model's classifier is pivot), then the table: photo on its first row, rank, class
+    # a header naming the score (the model's classifier is pivot), the note that this model (a plain fit) has no
+    # temperature, so no probabilities; then the table: photo on its first row, rank, class, score
     assert lines[0] == ("score: cosine similarity to the mean of the class's generated features, among the candidates; "
                         "higher ranks first")
-    assert lines[1].split() == ["photo", "rank", "class", "score"]
-    table = [line.split() for line in lines[2:-1]]
-    assert lines[-1] == f"every class's score and rank for each photo (2 photos x 2 classes = 4 rows) -> {out}"
+    assert lines[1] == NO_TEMPERATURE
+    assert lines[2].split() == ["photo", "rank", "class", "score"]
+    table = [line.split() for line in lines[3:-1]]
+    assert lines[-1] == f"every class's probability, score and rank for each photo (2 photos x 2 classes = 4 rows) -> {out}"
     rows = list(csv.DictReader(out.open()))
     assert [(r["image"], r["rank"]) for r in rows] == [(str(photos / f"bird{i}.png"), str(k)) for i in (0, 1) for k in (1, 2)]
+    assert {r["probability"] for r in rows} == {""}
     # the same scores as the model gives in Python, best first
     documents, names = [ARTICLES[c][1] for c in (5, 6)], [ARTICLES[c][0] for c in (5, 6)]
     scores = model.scores(model.encode(documents, names), model.embed(sorted(photos.iterdir())))
@@ -103,7 +107,7 @@ def test_gzsl_adds_the_training_classes_with_the_calibration(photo_model, tmp_pa
     assert lines[0] == ("score: cosine similarity to the mean of the class's generated features, among the model's 4 "
                         "training classes and the candidates, +0.25 (the calibration chosen on validation classes) "
                         "added to the candidates'; higher ranks first")
-    assert len(lines) == 2 + 2 + 1  # header, column names, the top 2, the summary
+    assert len(lines) == 3 + 2 + 1  # score and probability lines, column names, the top 2, the summary
     # the CSV holds every class, not the top-k shown, and the calibration is in the candidates' scores
     rows = list(csv.DictReader(out.open()))
     assert [r["rank"] for r in rows] == [str(k) for k in range(1, 7)]
@@ -114,7 +118,7 @@ def test_gzsl_adds_the_training_classes_with_the_calibration(photo_model, tmp_pa
     mine = {r["class"]: float(r["score"]) for r in rows}
     in_order = [mine[n] for n in (*[ARTICLES[c][0] for c in (1, 2, 3, 4)], *names)]  # training classes, then candidates
     assert in_order == pytest.approx(plain + np.r_[np.zeros(4), 0.25, 0.25], rel=1e-5)
-    assert lines[-1] == f"every class's score and rank for each photo (1 photo x 6 classes = 6 rows) -> {out}"
+    assert lines[-1] == f"every class's probability, score and rank for each photo (1 photo x 6 classes = 6 rows) -> {out}"
     repeated = write_articles(tmp_path / "repeated", (1, 5))
     line = cli_error_line(capsys, main, ["--model", str(path), "--classes", str(repeated), "--images", str(photos), "--gzsl"])
     assert "class 'Red_Bird' is one of the model's training classes" in line
@@ -273,3 +277,64 @@ def test_a_class_in_no_store_is_predicted_from_an_article_written_here(cub100_ru
         mine = {r["class"]: float(r["score"]) for r in rows if r["image"] == str(photo)}
         assert mine == pytest.approx(dict(zip(names, scores[i])), abs=1e-4)
     assert sha256_file(store_path) == before and sorted(p.name for p in cub100_run.glob("*.h5")) == ["cub100.h5"]
+
+
+def with_temperatures(model: GAZSL, path: Path, temperature: float, gzsl_temperature: float | None,
+                      calibration: float | None = None) -> Path:
+    """``model`` saved to ``path`` as an honest run saves it: temperatures (and a calibration) fitted on validation
+    classes, here set by hand; the fixture's model is left as it was."""
+    model.temperature_, model.gzsl_temperature_, model.gzsl_calibration_ = temperature, gzsl_temperature, calibration
+    try:
+        return model.save(path)
+    finally:
+        model.temperature_ = model.gzsl_temperature_ = model.gzsl_calibration_ = None
+
+
+def test_the_probability_column_is_a_softmax_at_the_saved_temperature_summing_to_one(photo_model, tmp_path, capsys):
+    model, _, photos, articles = photo_model
+    documents, names = [ARTICLES[c][1] for c in (5, 6)], [ARTICLES[c][0] for c in (5, 6)]
+    scores = model.scores(model.encode(documents, names), model.embed(sorted(photos.iterdir())))
+    out, calls = tmp_path / "p.csv", set()
+    for temperature in (0.002, 0.05):  # sure of the top class, then not
+        path = with_temperatures(model, tmp_path / "tempered.gazsl", temperature, 0.004, calibration=0.1)
+        main(["--model", str(path), "--classes", str(articles), "--images", str(photos), "--out", str(out)])
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[1].startswith("probability: of each class among the ranked classes, a softmax of the scores at "
+                                   f"temperature {temperature:g} (fitted on validation classes")
+        assert lines[2].split() == ["photo", "rank", "class", "probability", "score"]
+        rows = list(csv.DictReader(out.open()))
+        expected = np.exp(scores / temperature) / np.exp(scores / temperature).sum(axis=1, keepdims=True)
+        for i in (0, 1):
+            mine = {r["class"]: float(r["probability"]) for r in rows if r["image"].endswith(f"bird{i}.png")}
+            assert sum(mine.values()) == pytest.approx(1, abs=1e-5)
+            assert mine == pytest.approx(dict(zip(names, expected[i])), abs=1e-6)
+            first = lines[3 + 2 * i].split()
+            p1, p2 = sorted(expected[i])[::-1]
+            too_close = first[-4:] == ["too", "close", "to", "call"]
+            assert first[3] == percent(p1) and too_close == (p1 < 2 * p2)
+            calls.add(too_close)
+    assert calls == {True, False}
+
+    # under --gzsl: the GZSL temperature, over the training classes and the candidates
+    main(["--model", str(path), "--classes", str(articles), "--images", str(photos / "bird1.png"), "--gzsl", "--out",
+          str(out)])
+    assert "temperature 0.004" in capsys.readouterr().out.splitlines()[1]
+    probabilities = [float(r["probability"]) for r in csv.DictReader(out.open())]
+    assert len(probabilities) == 6 and sum(probabilities) == pytest.approx(1, abs=1e-5)
+
+
+def test_a_model_file_from_before_the_temperature_gives_the_note_and_the_raw_scores(photo_model, tmp_path, capsys):
+    import torch
+
+    model, _, photos, articles = photo_model
+    path = with_temperatures(model, tmp_path / "new.gazsl", 0.002, 0.004)
+    older = {k: v for k, v in torch.load(path, weights_only=True).items() if k not in ("temperature", "gzsl_temperature")}
+    torch.save(older, tmp_path / "old.gazsl")  # as a gazsl without the fields wrote it
+    loaded = GAZSL.load(tmp_path / "old.gazsl")
+    assert loaded.temperature_ is None and loaded.gzsl_temperature_ is None
+    out = tmp_path / "p.csv"
+    main(["--model", str(tmp_path / "old.gazsl"), "--classes", str(articles), "--images", str(photos), "--out", str(out)])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == NO_TEMPERATURE and lines[2].split() == ["photo", "rank", "class", "score"]
+    rows = list(csv.DictReader(out.open()))
+    assert {r["probability"] for r in rows} == {""} and all(float(r["score"]) for r in rows)

@@ -17,9 +17,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from gazsl.generator.gan import GAZSL
 from gazsl.predict import predict
+from gazsl.scoring.ranking import NO_TEMPERATURE, class_probabilities, percent
 from gazsl.serving.app import STATIC, create_app
-from test_predict import ARTICLES, photo_model, write_articles  # noqa: F401 (photo_model: a fixture)
+from test_predict import ARTICLES, photo_model, with_temperatures, write_articles  # noqa: F401 (photo_model: a fixture)
 
 
 def client_for(photo_model, **options) -> TestClient:
@@ -97,6 +99,29 @@ def test_gzsl_on_the_page_ranks_the_training_classes_too(photo_model, tmp_path):
         model.gzsl_calibration_ = None
     assert [c["class"] for c in answer["classes"]] == [names[i] for i in np.argsort(-scores[0], kind="stable")]
     assert sorted(names) == sorted(name for name, _ in ARTICLES.values())
+
+
+def test_the_page_gets_each_candidates_probability_and_whether_the_top_two_are_too_close_to_call(photo_model, tmp_path):
+    model, _, photos, articles = photo_model
+    path = with_temperatures(model, tmp_path / "tempered.gazsl", 0.05, 0.004, calibration=0.1)
+    tempered = GAZSL.load(path)
+    with TestClient(create_app(tempered, path, articles)) as client:
+        for photo in sorted(photos.iterdir()):
+            for gzsl, n_classes in ((False, 2), (True, 6)):
+                answer = upload(client, photo, gzsl=gzsl, top_k=6).json()
+                _, names, scores = predict(tempered, articles, [str(photo)], gzsl=gzsl)
+                probabilities = class_probabilities(tempered, scores, gzsl)[0]
+                ranked = answer["classes"]
+                assert len(ranked) == n_classes and answer["note"] is None
+                assert sum(c["probability"] for c in ranked) == pytest.approx(1, abs=1e-9)
+                assert [c["probability"] for c in ranked] == pytest.approx(sorted(probabilities)[::-1], rel=1e-9)
+                assert [c["shown"] for c in ranked] == [percent(c["probability"]) for c in ranked]
+                first, second = ranked[0]["probability"], ranked[1]["probability"]
+                assert answer["too_close"] == (first < 2 * second)
+    with client_for(photo_model) as client:  # the fixture's model, a plain fit: no temperature, the raw scores
+        answer = upload(client, photos / "bird0.png").json()
+    assert answer["note"] == NO_TEMPERATURE and answer["too_close"] is None
+    assert {c["probability"] for c in answer["classes"]} == {None}
 
 
 def test_the_page_and_the_card_load_nothing_from_elsewhere(photo_model):

@@ -109,7 +109,8 @@ def test_every_classifier_scored_on_one_training_gives_what_a_run_of_its_own_giv
         monkeypatch.setattr(protocol, "CLASSIFIERS", (classifier,))
         main([*argv, "--classifier", classifier, "--out", str(tmp_path / classifier)])
         alone = json.loads((tmp_path / classifier / "metrics.json").read_text())
-        for key in (*protocol.FINAL_KEYS, "iterations", "val_top1", "val_top1_per_class", "gzsl_classifier"):
+        for key in (*protocol.FINAL_KEYS, "iterations", "val_top1", "val_top1_per_class", "gzsl_classifier",
+                    "temperature", "gzsl_temperature"):
             assert alone[key] == shared["by_classifier"][classifier][key], (classifier, key)
     assert {k: shared[k] for k in protocol.FINAL_KEYS} == {k: shared["by_classifier"]["knn"][k] for k in protocol.FINAL_KEYS}
 

@@ -17,7 +17,10 @@ is ``gazsl.scoring.ranking``'s, which gazsl serve shares). ``--gzsl``
 adds the model's own training classes to the candidates, with the calibration
 chosen on validation classes when it was trained (``GAZSL.generalised_scores``:
 the classifier whose scores calibrate, so a kNN model's votes become its pivots'
-cosines). The terminal shows each photo's top-k; ``--out`` holds every class.
+cosines). Beside each score is the class's probability among the ranked classes (a softmax at the temperature
+fitted on validation classes when the model was trained; a model file without one gets a one-line note and the
+scores alone), and a photo whose top two classes are too close to call says so (``gazsl.scoring.ranking``;
+docs/serving-probabilities.md). The terminal shows each photo's top-k; ``--out`` holds every class.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from gazsl.documents.corpus import read_corpus
 from gazsl.generator.gan import GAZSL, generated_classifier, gzsl_classifier
 from gazsl.io import GazslError, atomic_path, data_error, readable_path, writable_file
 from gazsl.documents.encoders import candidate_vectors
-from gazsl.scoring.ranking import class_scores, rank, refuse_training_classes
+from gazsl.scoring.ranking import (CLOSE_CALL_ODDS, NO_TEMPERATURE, class_probabilities, class_scores, percent, rank,
+                                   refuse_training_classes, temperature, too_close_to_call)
 from gazsl.vision.backbone import IMAGE_SUFFIXES, list_images
 
 
@@ -85,26 +89,46 @@ def score_meaning(model: GAZSL, gzsl: bool) -> str:
     return f"{meaning}, among the candidates"
 
 
-def print_table(paths: list[Path], names: list[str], scores: np.ndarray, order: np.ndarray, meaning: str) -> None:
-    """The top-k of each photo as a table: photo (on its first row), rank, class, score."""
-    rows = [(str(path) if r == 1 else "", str(r), names[c], f"{scores[i, c]:.3f}")
+def probability_meaning(model: GAZSL, gzsl: bool) -> str:
+    """What the probability column holds for this model, or the note that it has none."""
+    fitted = temperature(model, gzsl)
+    if fitted is None:
+        return NO_TEMPERATURE
+    return (f"probability: of each class among the ranked classes, a softmax of the scores at temperature "
+            f"{fitted:.3g} (fitted on validation classes when the model was trained); 'too close to call': the "
+            f"top class is less than {CLOSE_CALL_ODDS:g} times as likely as the second")
+
+
+def print_table(paths: list[Path], names: list[str], scores: np.ndarray, probabilities: np.ndarray | None,
+                order: np.ndarray, meaning: str, probability_line: str) -> None:
+    """The top-k of each photo as a table: photo (on its first row), rank, class, probability (where the model has a
+    temperature), score, and 'too close to call' on the first row of a photo whose top two are."""
+    close = np.zeros(len(paths), dtype=bool) if probabilities is None else too_close_to_call(probabilities)
+    rows = [(str(path) if r == 1 else "", str(r), names[c],
+             "" if probabilities is None else percent(probabilities[i, c]), f"{scores[i, c]:.3f}",
+             "too close to call" if r == 1 and close[i] else "")
             for i, path in enumerate(paths) for r, c in enumerate(order[i], 1)]
-    header = ("photo", "rank", "class", "score")
-    widths = [max(len(row[j]) for row in [header, *rows]) for j in range(4)]
+    header = ("photo", "rank", "class", "probability", "score", "")
+    columns = [j for j in range(len(header)) if j != 3 or probabilities is not None]
+    widths = {j: max(len(row[j]) for row in [header, *rows]) for j in columns}
     print(f"score: {meaning}; higher ranks first")
+    print(probability_line)
     for row in [header, *rows]:
-        print("  ".join(cell.rjust(w) if j in (1, 3) else cell.ljust(w) for j, (cell, w) in enumerate(zip(row, widths))).rstrip())
+        print("  ".join(row[j].rjust(widths[j]) if j in (1, 3, 4) else row[j].ljust(widths[j]) for j in columns).rstrip())
 
 
-def write_csv(path: Path, paths: list[Path], names: list[str], scores: np.ndarray, order: np.ndarray) -> None:
-    """Every class's score and rank for every photo (``order`` ranks all the classes), one row each."""
+def write_csv(path: Path, paths: list[Path], names: list[str], scores: np.ndarray, probabilities: np.ndarray | None,
+              order: np.ndarray) -> None:
+    """Every class's probability (empty where the model has no temperature), score and rank for every photo (``order``
+    ranks all the classes), one row each."""
     with atomic_path(path, suffix=".csv") as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
-            writer.writerow(["image", "rank", "class", "score"])
+            writer.writerow(["image", "rank", "class", "probability", "score"])
             for i, path_i in enumerate(paths):
                 for r, c in enumerate(order[i], 1):
-                    writer.writerow([str(path_i), r, names[c], f"{scores[i, c]:.6g}"])
+                    probability = "" if probabilities is None else f"{probabilities[i, c]:.6g}"
+                    writer.writerow([str(path_i), r, names[c], probability, f"{scores[i, c]:.6g}"])
 
 
 def main(argv=None) -> int:
@@ -113,8 +137,8 @@ def main(argv=None) -> int:
     add_candidate_arguments(parser, "articles of the candidate classes: a folder of <class_id>.<Name>.txt or a .jsonl file")
     parser.add_argument("--images", required=True, nargs="+", help=f"photos ({', '.join(IMAGE_SUFFIXES)}) or folders of them")
     parser.add_argument("--top-k", type=int, default=5, help="classes shown per photo (default 5)")
-    parser.add_argument("--out", type=Path, help="also write every class's score and rank for every photo to this CSV file "
-                        "(image, rank, class, score; not only the top-k)")
+    parser.add_argument("--out", type=Path, help="also write every class's probability, score and rank for every photo to "
+                        "this CSV file (image, rank, class, probability, score; not only the top-k)")
     parser.add_argument("--gzsl", action="store_true", help="add the model's training classes to the candidates")
     args = parser.parse_args(argv)
     if args.top_k < 1:
@@ -130,10 +154,12 @@ def main(argv=None) -> int:
     model = GAZSL.load(args.model)
     paths, names, scores = predict(model, candidates, args.images, args.gzsl)
     order = rank(scores, len(names))
-    print_table(paths, names, scores, order[:, :args.top_k], score_meaning(model, args.gzsl))
+    probabilities = class_probabilities(model, scores, args.gzsl)
+    print_table(paths, names, scores, probabilities, order[:, :args.top_k], score_meaning(model, args.gzsl),
+                probability_meaning(model, args.gzsl))
     if args.out:
-        write_csv(args.out, paths, names, scores, order)
-        print(f"every class's score and rank for each photo ({len(paths)} photo{'s' * (len(paths) != 1)} x "
+        write_csv(args.out, paths, names, scores, probabilities, order)
+        print(f"every class's probability, score and rank for each photo ({len(paths)} photo{'s' * (len(paths) != 1)} x "
               f"{len(names)} classes = {scores.size} rows) -> {args.out}")
     return 0
 

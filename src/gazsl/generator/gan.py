@@ -107,7 +107,8 @@ class GAZSL(ZeroShotEstimator):
     images), ``seen_text_`` (S, T) and ``class_names_`` of the training classes,
     ``n_iter_``, ``n_text_dims_``, ``n_features_in_``; ``trainer_`` (critic,
     optimisers, random streams) while it can still train; set by an honest run
-    of ``gazsl.train``: ``gzsl_calibration_`` and ``metrics_``.
+    of ``gazsl.train``: ``gzsl_calibration_``, ``temperature_`` and ``gzsl_temperature_`` (chosen and fitted on
+    validation classes: ``gazsl.protocols.protocol.validation_figures``) and ``metrics_``.
     """
 
     dtype = np.float32
@@ -153,6 +154,7 @@ class GAZSL(ZeroShotEstimator):
         self.n_text_dims_, self.n_features_in_ = text.shape[1], X.shape[1]
         self.n_iter_ = 0
         self.gzsl_calibration_, self.metrics_ = None, None
+        self.temperature_, self.gzsl_temperature_ = None, None
         # the "+regression" classifiers' other half; closed form and cheap, so fitted whatever the classifier, and
         # kept as a saved model keeps it (float32), so that a model answers alike before and after saving
         fitted = PrototypeRegression(alpha=self.config_.regression_alpha, feature_norm="zscore").fit(text, X, y)
@@ -303,7 +305,9 @@ class GAZSL(ZeroShotEstimator):
                            "scale": np.asarray(normaliser.scale)},
             "seen_text": self.seen_text_, "class_names": self.class_names_, "n_iter": self.n_iter_,
             "n_features_in": self.n_features_in_,
-            "gzsl_calibration": None if self.gzsl_calibration_ is None else float(self.gzsl_calibration_),
+            "gzsl_calibration": _optional_float(self.gzsl_calibration_),
+            "temperature": _optional_float(self.temperature_),
+            "gzsl_temperature": _optional_float(self.gzsl_temperature_),
             "metrics": self.metrics_,
             # only a "+regression" classifier scores with it; (T, D) weights are too large to keep for nothing
             "regression": _regression_state(self.regression_) if self._fuses() else None,
@@ -335,6 +339,10 @@ class GAZSL(ZeroShotEstimator):
         if model.class_names_ is not None and len(model.class_names_) != len(seen_text):
             raise data_error(path, f"{len(model.class_names_)} names for {len(seen_text)} classes", "class_names")
         model.gzsl_calibration_, model.metrics_ = fields["gzsl_calibration"], fields["metrics"]
+        for field in ("temperature", "gzsl_temperature"):
+            if fields[field] is not None and not fields[field] > 0:
+                raise data_error(path, f"a softmax temperature must be positive, got {fields[field]}", field)
+        model.temperature_, model.gzsl_temperature_ = fields["temperature"], fields["gzsl_temperature"]
         model.regression_ = _regression(fields["regression"], config, model.n_text_dims_, model.n_features_in_, path)
         if model.regression_ is None and model._fuses():
             raise data_error(path, f"classifier {config.classifier!r} without its regression", "regression")
@@ -342,6 +350,10 @@ class GAZSL(ZeroShotEstimator):
 
     def _fuses(self) -> bool:
         return self.config_.classifier != generated_classifier(self.config_.classifier)
+
+
+def _optional_float(value) -> float | None:
+    return None if value is None else float(value)
 
 
 def _fingerprint(array: np.ndarray) -> tuple:

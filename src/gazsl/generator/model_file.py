@@ -11,6 +11,10 @@ never runs code). Schema version 1 holds:
     seen_text, class_names                  (S, T) text vectors and names of the classes it was trained on
     n_iter, n_features_in                   iterations trained; feature dimension D
     gzsl_calibration                        GZSL constant chosen on validation classes (None: no honest run)
+    temperature, gzsl_temperature           temperatures of the softmax that turns scores into probabilities, among
+                                            the candidates and under GZSL, fitted on validation classes
+                                            (gazsl.scoring.evaluate.fit_temperature; None: no honest run; optional:
+                                            files written before them read as None)
     metrics                                 the figures of the run that made it (None for a plain fit)
     regression                              W, intercept, feature_mean, feature_scale of the text-to-class-mean
                                             regression a "+regression" classifier fuses in (None otherwise; optional:
@@ -39,10 +43,12 @@ SCHEMA_VERSION = 1
 FIELDS = {  # field -> the types it may hold
     "config": (dict,), "random_state": (int, type(None)), "generator": (dict,), "normaliser": (dict,),
     "seen_text": (np.ndarray,), "class_names": (list, type(None)), "n_iter": (int,), "n_features_in": (int,),
-    "gzsl_calibration": (float, type(None)), "metrics": (dict, type(None)),
+    "gzsl_calibration": (float, type(None)), "temperature": (float, type(None)),
+    "gzsl_temperature": (float, type(None)), "metrics": (dict, type(None)),
     "text_encoder": (dict,), "image_backbone": (dict,), "regression": (dict, type(None)),
 }
-OPTIONAL = {"regression": None}  # field -> its value in a file written before the field existed
+# field -> its value in a file written before the field existed
+OPTIONAL = {"regression": None, "temperature": None, "gzsl_temperature": None}
 
 
 def _to_torch(value):

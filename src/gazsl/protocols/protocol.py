@@ -130,10 +130,19 @@ def fit_on(model, text: np.ndarray, store: FeatureStore, classes: np.ndarray, im
     return model.fit(*fit_inputs(text, store, classes, images))
 
 
+def zsl_problem(model, text: np.ndarray, store: FeatureStore, classes: np.ndarray,
+                images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(scores (M, C) of ``images`` among ``classes`` alone, labels (M,) into them)."""
+    return model.scores(text[classes], store.features[images]), local_labels(store.labels[images], classes)
+
+
 def zsl_figures(model, text: np.ndarray, store: FeatureStore, classes: np.ndarray, images: np.ndarray) -> dict:
     """Top-1 (%, per sample and mean per class) of ``images`` classified among ``classes`` alone."""
-    scores = model.scores(text[classes], store.features[images])
-    per_sample, per_class = ev.top1(scores.argmax(axis=1), local_labels(store.labels[images], classes))
+    return _top1_figures(*zsl_problem(model, text, store, classes, images))
+
+
+def _top1_figures(scores: np.ndarray, labels: np.ndarray) -> dict:
+    per_sample, per_class = ev.top1(scores.argmax(axis=1), labels)
     return {"zsl_top1": per_sample, "zsl_top1_per_class": per_class}
 
 
@@ -147,12 +156,17 @@ def gzsl_problem(model, text: np.ndarray, store: FeatureStore, seen: np.ndarray,
 
 
 def validation_figures(model, text: np.ndarray, store: FeatureStore, split: Split, sets: HonestSets) -> dict:
-    """A model fitted on ``sets.fit_classes``, on the validation classes: its top-1 there and the best GZSL calibration."""
-    figures = zsl_figures(model, text, store, sets.val_classes, sets.val_images)
-    problem = gzsl_problem(model, text, store, sets.fit_classes, sets.val_classes,
-                           np.concatenate([sets.fit_heldout, sets.val_images]))
+    """A model fitted on ``sets.fit_classes``, on the validation classes: its top-1 there, the best GZSL calibration,
+    and the temperatures that turn its scores into probabilities (``ev.fit_temperature``): ``temperature`` among the
+    validation classes alone, ``gzsl_temperature`` among them and the fit classes, at that calibration."""
+    scores, labels = zsl_problem(model, text, store, sets.val_classes, sets.val_images)
+    figures = _top1_figures(scores, labels)
+    gzsl_scores, gzsl_labels, unseen_mask = gzsl_problem(model, text, store, sets.fit_classes, sets.val_classes,
+                                                         np.concatenate([sets.fit_heldout, sets.val_images]))
+    calibration = ev.best_calibration(ev.gzsl_exact_curve(gzsl_scores, gzsl_labels, unseen_mask))
     return {"val_top1": figures["zsl_top1"], "val_top1_per_class": figures["zsl_top1_per_class"],
-            "calibration": ev.best_calibration(ev.gzsl_exact_curve(*problem))}
+            "calibration": calibration, "temperature": ev.fit_temperature(scores, labels),
+            "gzsl_temperature": ev.fit_temperature(gzsl_scores + calibration * unseen_mask, gzsl_labels)}
 
 
 def final_figures(model, text: np.ndarray, store: FeatureStore, split: Split, sets: HonestSets,
@@ -186,7 +200,7 @@ def mean_figures(per_fold: list[dict]) -> dict:
     """
     if len(per_fold) == 1:
         return per_fold[0]
-    keys = ("val_top1", "val_top1_per_class", "calibration")
+    keys = ("val_top1", "val_top1_per_class", "calibration", "temperature", "gzsl_temperature")
     return {**{k: float(np.mean([f[k] for f in per_fold])) for k in keys},
             "folds": [{k: f[k] for k in keys} for f in per_fold]}
 
@@ -349,6 +363,7 @@ def build_runs(store: FeatureStore, split_name: str, config: Config, protocol: s
         return {c: {**{k: finals[c][k] for k in FINAL_KEYS}, "gzsl_classifier": gzsl_classifier(c),
                     "iterations": best["iteration"], "val_top1": best["by_classifier"][c]["val_top1"],
                     "val_top1_per_class": best["by_classifier"][c][SELECT_KEY],
+                    **{k: best["by_classifier"][c][k] for k in ("temperature", "gzsl_temperature")},
                     **({"val_folds": best["by_classifier"][c]["folds"]} if "folds" in best["by_classifier"][c] else {})}
                 for c, best in picked.items()}
 

@@ -101,6 +101,7 @@ def _train_locked(split: str, config: Config, out: Path, protocol: str, preset: 
         **precision.to_dict(), "config": record["config"], **provenance(store),
     }
     model.gzsl_calibration_ = summary.get("calibration")  # honest protocol: chosen on validation classes
+    model.temperature_, model.gzsl_temperature_ = summary.get("temperature"), summary.get("gzsl_temperature")  # likewise
     model.metrics_ = metrics
     model.save(out / MODEL_FILE)
     write_json_atomic(out / "metrics.json", metrics)  # last: a run is finished when its metrics exist

@@ -218,3 +218,52 @@ def gzsl_at(scores: np.ndarray, labels: np.ndarray, unseen_mask: np.ndarray, cal
     s = per_class_accuracy(correct[~is_unseen_sample], labels[~is_unseen_sample])
     u = per_class_accuracy(correct[is_unseen_sample], labels[is_unseen_sample])
     return 100 * s, 100 * u, 100 * harmonic_mean(s, u)
+
+
+def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
+    """(M, C) probabilities among the C classes of each row: exp(score / temperature), normalised; float64."""
+    scaled = np.asarray(scores, dtype=np.float64) / temperature
+    scaled -= scaled.max(axis=1, keepdims=True)  # exp of at most 0: no overflow
+    weights = np.exp(scaled)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(scores: np.ndarray, labels: np.ndarray, sharpest: float = 1e-12, flattest: float = 1e6) -> float:
+    """The temperature T that makes softmax(scores / T) most likely to give ``labels`` (M,) their own class: the T
+    minimising the mean negative log-likelihood of the true classes (used on validation classes only).
+
+    The negative log-likelihood is convex in b = 1 / T: its slope is the mean over images of (expected score - the
+    true class's score) and its curvature the mean variance of the scores under the softmax, so Newton's method,
+    kept inside a bracket of the root of the slope, finds b in a few steps. T is kept between ``sharpest`` and
+    ``flattest`` times the scores' spread (their mean standard deviation over the classes), so that it is a finite
+    number: scores whose true class scores no better than the average class get the flattest (every class as
+    likely, to six digits), scores that separate every image's class from the others the sharpest.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    scores = scores - scores.max(axis=1, keepdims=True)
+    true = scores[np.arange(len(scores)), np.asarray(labels)]
+    spread = float(scores.std(axis=1).mean())
+    if spread == 0:  # every class scores alike in every row: every temperature gives the same probabilities
+        return 1.0
+    if np.mean(scores.mean(axis=1) - true) >= 0:  # the slope at b = 0: sharper only lowers the likelihood
+        return flattest * spread
+
+    def slope_and_curvature(b: float) -> tuple[float, float]:
+        p = softmax(scores, 1.0 / b)
+        expected = (p * scores).sum(axis=1)
+        return float(np.mean(expected - true)), float(np.mean((p * scores ** 2).sum(axis=1) - expected ** 2))
+
+    low, high, b = 0.0, np.inf, 1.0 / spread
+    for _ in range(200):
+        slope, curvature = slope_and_curvature(b)
+        if slope < 0:
+            low = b
+        else:
+            high = b
+        if abs(slope) <= 1e-9 * spread or high - low <= 1e-9 * b:
+            break
+        step = b - slope / curvature if curvature > 0 else np.inf
+        b = step if low < step < high else (2 * low if high == np.inf else (low + high) / 2)
+        if b * spread > 1 / sharpest:
+            return sharpest * spread
+    return float(min(1.0 / b, flattest * spread))

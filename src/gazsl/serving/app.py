@@ -5,7 +5,9 @@
     GET  /api/card         what the model file records: training split and figures, text encoder, image backbone
     GET  /api/classes      the candidate classes, and whether GZSL is available
     POST /api/classes      form fields name and article (text, or an uploaded .txt): a new candidate class
-    POST /api/predict      form fields photo (one file), gzsl (true/false), top_k: the photo's ranked classes
+    POST /api/predict      form fields photo (one file), gzsl (true/false), top_k: the photo's ranked classes, each
+                           with its probability among them (null, and a note, where the model file has no
+                           temperature) and whether the top two are too close to call (gazsl.scoring.ranking)
 
 One model is loaded, and all its work runs on one worker thread, in arrival order: the generator is not
 made for concurrent use, and one photograph at a time keeps the memory to the model's plus the uploads
@@ -32,7 +34,8 @@ from gazsl.documents.corpus import Corpus, clean_document, read_corpus
 from gazsl.io import GazslError
 from gazsl.vision.backbone import unreadable
 from gazsl.documents.encoders import candidate_vectors
-from gazsl.scoring.ranking import class_scores, rank, refuse_training_classes
+from gazsl.scoring.ranking import (NO_TEMPERATURE, class_probabilities, class_scores, percent, rank,
+                                   refuse_training_classes, too_close_to_call)
 
 STATIC = Path(__file__).with_name("static")
 MAX_ARTICLE_BYTES = 1 << 20
@@ -79,7 +82,9 @@ class Ranker:
         return self._encoded
 
     def rank_photo(self, path: Path, filename: str, gzsl: bool, top_k: int) -> dict:
-        """The photo's ``top_k`` classes and scores, and the lowest score of all candidates (the bars' floor)."""
+        """The photo's ``top_k`` classes, their scores and probabilities (as predict's; ``shown``: as the page shows
+        them), whether the top two are too close to call, and the lowest score of all candidates (the bars' floor
+        where there are no probabilities, and ``note`` says why)."""
         why = unreadable(path)
         if why:
             raise Rejected(415, f"'{filename}' is not an image this server can read ({why})")
@@ -90,8 +95,15 @@ class Ranker:
             refuse_training_classes(self.model, names, self.source)  # a GazslError: a 400
         names, scores = class_scores(self.model, names, text, self.model.embed([path]), gzsl)
         order = rank(scores, min(top_k, len(names)))[0]
-        return {"classes": [{"class": names[c], "score": float(scores[0, c])} for c in order],
-                "floor": float(scores[0].min()), "n_candidates": len(names)}
+        probabilities = class_probabilities(self.model, scores, gzsl)
+        if probabilities is None:
+            return {"classes": [{"class": names[c], "score": float(scores[0, c]), "probability": None} for c in order],
+                    "floor": float(scores[0].min()), "n_candidates": len(names), "too_close": None,
+                    "note": NO_TEMPERATURE}
+        return {"classes": [{"class": names[c], "score": float(scores[0, c]), "probability": float(probabilities[0, c]),
+                             "shown": percent(probabilities[0, c])} for c in order],
+                "floor": float(scores[0].min()), "n_candidates": len(names),
+                "too_close": bool(too_close_to_call(probabilities)[0]), "note": None}
 
     def add_class(self, name: str, article: str) -> dict:
         name = name.strip()
@@ -127,7 +139,8 @@ def model_card(model, model_path: Path) -> dict:
             "text_encoder": {k: v for k, v in text.items() if k not in ("vocabulary", "idf")}
                             | ({"vocabulary_terms": len(text["vocabulary"])} if "vocabulary" in text else {}),
             "image_backbone": backbone, "training_classes": list(model.class_names_ or []),
-            "gzsl_calibration": getattr(model, "gzsl_calibration_", None), "iterations_trained": model.n_iter_}
+            "gzsl_calibration": getattr(model, "gzsl_calibration_", None), "temperature": model.temperature_,
+            "gzsl_temperature": model.gzsl_temperature_, "iterations_trained": model.n_iter_}
 
 
 def create_app(model, model_path, classes, top_k: int = 5, max_upload_bytes: int = 10 << 20, queue: int = 32):

@@ -18,12 +18,14 @@ function showClasses(info) {
 }
 
 function bars(result) {
-  // bar lengths from the lowest score of all candidates to the best, so that any kind of score reads alike
+  // with probabilities, a bar is the class's probability among the ranked classes (0 to 100 %); without (a model
+  // file holding no temperature), the raw scores from the lowest of all candidates to the best, as a ranking only
+  const probable = result.note === null;
   const top = result.classes[0].score;
   const span = top - result.floor || 1;
   const list = document.createElement("ol");
   list.className = "ranking";
-  for (const {class: name, score} of result.classes) {
+  for (const {class: name, score, probability, shown} of result.classes) {
     const item = document.createElement("li");
     item.dataset.class = name;
     item.dataset.score = score;
@@ -32,10 +34,17 @@ function bars(result) {
     label.textContent = name.replaceAll("_", " ");
     const bar = document.createElement("span");
     bar.className = "bar";
-    bar.style.width = `${Math.max(2, 100 * (score - result.floor) / span)}%`;
     const value = document.createElement("span");
-    value.className = "score";
-    value.textContent = score.toFixed(3);
+    value.className = "value";
+    if (probable) {
+      item.dataset.probability = probability;
+      bar.style.width = `${Math.max(0.5, 100 * probability)}%`;
+      value.textContent = shown;
+      value.title = `score ${score.toFixed(4)}`;
+    } else {
+      bar.style.width = `${Math.max(2, 100 * (score - result.floor) / span)}%`;
+      value.textContent = score.toFixed(3);
+    }
     const track = document.createElement("span");
     track.className = "track";
     track.append(bar);
@@ -43,6 +52,22 @@ function bars(result) {
     list.append(item);
   }
   return list;
+}
+
+function verdict(result) {
+  // one line above the bars: how sure, or why the numbers are raw scores
+  const line = document.createElement("p");
+  if (!result.note) {
+    const [first, second] = result.classes;
+    line.className = result.too_close ? "verdict close" : "verdict";
+    line.textContent = result.too_close
+      ? `Too close to call between ${first.class.replaceAll("_", " ")} (${first.shown}) and ${second.class.replaceAll("_", " ")} (${second.shown}).`
+      : `Probabilities among all ${result.n_candidates} classes ranked.`;
+  } else {
+    line.className = "verdict note";
+    line.textContent = result.note;
+  }
+  return line;
 }
 
 async function rankPhoto(file) {
@@ -64,7 +89,7 @@ async function rankPhoto(file) {
   form.append("top_k", topK.value);
   try {
     const result = await answer(await fetch("/api/predict", {method: "POST", body: form}));
-    side.append(bars(result));
+    side.append(verdict(result), bars(result));
     card.className = "photo done";
   } catch (err) {
     const message = document.createElement("p");

@@ -24,7 +24,8 @@ function table(title, rows) {
 fetch("/api/card").then((r) => r.json()).then((card) => {
   const main = document.getElementById("card");
   main.append(table("Training run (top-1 and H in %, AUSUC a fraction)", {model: card.model, ...card.figures,
-    "iterations trained": card.iterations_trained, "GZSL calibration": card.gzsl_calibration}));
+    "iterations trained": card.iterations_trained, "GZSL calibration": card.gzsl_calibration,
+    "temperature (probabilities)": card.temperature, "GZSL temperature": card.gzsl_temperature}));
   main.append(table("Text encoder", card.text_encoder));
   main.append(table("Image backbone", card.image_backbone));
   main.append(table(`Training classes (${card.training_classes.length})`, {classes: card.training_classes.join(", ")}));
