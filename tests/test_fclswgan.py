@@ -55,7 +55,7 @@ def test_it_runs_as_a_plugin_in_a_benchmark_cell_on_the_aviary(fclswgan, tmp_pat
     from gazsl.benchmark import main
 
     (tmp_path / "small_fclswgan.py").write_text(textwrap.dedent(f'''
-        from fclswgan import FCLSWGAN
+        from fclswgan import FCLSWGAN, __version__  # the same code at other defaults: its version
 
         class SmallFCLSWGAN(FCLSWGAN):  # the paper's method at a test's size: only the defaults differ
             def __init__(self, cls_weight=0.01, hidden={SMALL["hidden"]}, noise_dim={SMALL["noise_dim"]}, epochs=1,

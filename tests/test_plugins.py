@@ -163,3 +163,29 @@ def test_the_leaderboard_scores_a_plugin_as_a_baseline_with_the_same_figures(toy
     for key in ("zsl_top1", "ausuc", "gzsl_h", "val_top1_per_class", "params"):
         assert cells[plugin][key] == cells["prototype"][key]
     assert f"`{plugin}` version 0.3.1" in (tmp_path / "results" / "leaderboard.md").read_text()
+
+
+def test_gazsl_tune_tunes_a_plugin_as_the_built_in_with_the_same_trials(plugin_folder, tmp_path):
+    pytest.importorskip("optuna", reason="Optuna is not installed (pip install 'gazsl[tune]')")
+    from conftest import make_toy_store
+    from gazsl.tune import main as tune
+    from gazsl.tuning.study import open_storage
+
+    import optuna
+
+    store = make_toy_store(tmp_path / "toy.h5")
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "toy_easy.json").write_text(json.dumps({"split": "toy_easy", "preset": "cpu",
+                                                                    "store": str(store), "overrides": {}}))
+    values = {}
+    for method in ("prototype", "my_zsl_method:WrappedPrototype"):
+        space = tmp_path / "space.json"
+        space.write_text(json.dumps({"method": method, "params": {"alpha": {"choices": [300.0]},
+                                                                  "feature_norm": {"choices": ["none"]}}}))
+        storage = str(tmp_path / "study.log")
+        tune(["--split", "toy_easy", "--configs", str(tmp_path / "configs"), "--results", str(tmp_path / "results"),
+              "--method", method, "--space", str(space), "--trials", "2", "--storage", storage, "--study", method])
+        study = optuna.load_study(study_name=method, storage=open_storage(storage))
+        values[method] = [(t.params, t.value) for t in study.trials]
+    assert values["my_zsl_method:WrappedPrototype"] == values["prototype"]  # the same validation figure
+    assert len(values["prototype"]) == 2

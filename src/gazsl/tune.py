@@ -46,7 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m gazsl.tune", description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", required=True, help="e.g. aviary_hard, cub100_hard")
     parser.add_argument("--trials", type=int, required=True, help="the study's size: trials of every worker together")
-    parser.add_argument("--method", choices=METHODS, default="gazsl")
+    parser.add_argument("--method", default="gazsl", help=f"{', '.join(METHODS)}, or a method plugin: "
+                        "package.module:Class or an entry point of gazsl.methods (give its --space)")
     parser.add_argument("--space", type=Path, help="search space JSON (default: gazsl/tuning/spaces/<method>.json)")
     parser.add_argument("--storage", help="Optuna storage: a database URL or a journal file (*.log, *.journal) "
                                           "(default: sqlite:///runs/tune/<split>/optuna.db)")
@@ -61,6 +62,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--heartbeat", type=float, default=HEARTBEAT_SECONDS,
                         help="seconds between a running trial's signs of life")
     args = parser.parse_args(argv)
+    if args.method not in METHODS:
+        from gazsl.scoring.methods import resolve
+
+        resolve(args.method)  # a missing or broken plugin: one line, before anything starts
     for name in ("trials", "jobs"):
         if getattr(args, name) < 1:
             raise GazslError(f"--{name} must be at least 1, got {getattr(args, name)}")

@@ -14,9 +14,9 @@ import numpy as np
 from gazsl.generator import config as config_module
 from gazsl.generator.config import Config
 from gazsl.io import GazslError, data_error, read_utf8
-from gazsl.scoring import baselines
+from gazsl.scoring import baselines, methods as method_plugins
 
-METHODS = ("gazsl", *baselines.BASELINES)
+METHODS = ("gazsl", *baselines.BASELINES)  # and method plugins (gazsl.scoring.methods), with a space of their own
 SPACES_DIR = Path(__file__).parent / "spaces"  # the default search space of each method: <method>.json
 NOT_TUNABLE = {"seed": "the study's seed (--seed)", "device": "the machine's, not a setting"}
 
@@ -49,12 +49,14 @@ def tunable(method: str) -> dict[str, type]:
     if method == "gazsl":
         hints = typing.get_type_hints(Config)
         return {f.name: hints[f.name] for f in dataclasses.fields(Config) if f.name not in NOT_TUNABLE}
-    parameters = inspect.signature(baselines.BASELINES[method]).parameters
+    parameters = inspect.signature(method_plugins.resolve(method).cls).parameters
     return {name: type(p.default) for name, p in parameters.items() if name != "random_state"}  # the seed's
 
 
 def load_space(method: str, path=None) -> tuple[dict[str, Param], dict]:
     """The search space of ``method`` (default: the one shipped with gazsl) and its JSON, checked value by value."""
+    if path is None and method not in METHODS:
+        raise GazslError(f"method {method}: a plugin has no search space shipped with gazsl; give one (--space)")
     path = Path(path) if path else SPACES_DIR / f"{method}.json"
     form = '{"method": M, "params": {NAME: {"low": L, "high": H[, "log": true][, "step": S]} or {"choices": [..]}}}'
     try:
@@ -120,6 +122,8 @@ def check_value(method: str, name: str, value, where: str) -> None:
     """Refuse, before any trial runs, a value the method itself would refuse."""
     if method == "gazsl":
         config_module.from_mapping(Config(), {name: value}, where)
+        return
+    if method not in baselines.BASELINES:  # a plugin checks its settings when its trials fit it
         return
     try:  # a tiny fit: the baselines check their settings when fitted
         baselines.BASELINES[method](**{name: value}).fit(np.eye(2), np.eye(2), np.arange(2))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import tempfile
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from gazsl.progress import Progress
 from gazsl.store.feature_store import FeatureStore, Split, TextVectors
 from gazsl.io import GazslError
 from gazsl.protocols.protocol import SELECT_KEY, Run, fit_on, honest_sets, images_of, local_labels, zsl_figures
-from gazsl.scoring import baselines
+from gazsl.scoring import methods as method_plugins
 from gazsl.scoring import evaluate as ev
 from gazsl.tuning.space import Param
 
@@ -96,9 +95,7 @@ def baseline_trial(trial, view: FeatureStore, method: str, text_name: str, seed:
     split = view.split(VIEW_SPLIT)
     text = view.text(text_name).vectors
     fit_images, val_images = images_of(view, split.seen), images_of(view, split.unseen)
-    estimator = baselines.BASELINES[method]
-    extra = {"random_state": seed} if "random_state" in inspect.signature(estimator).parameters else {}
-    model = fit_on(estimator(**params, **extra), text, view, split.seen, fit_images)
+    model = fit_on(method_plugins.resolve(method).maker(seed)(params), text, view, split.seen, fit_images)
     predicted = model.predict(text[split.unseen], view.features[val_images])
     return ev.top1(predicted, local_labels(view.labels[val_images], split.unseen))[1]
 
