@@ -262,4 +262,4 @@ def test_a_model_on_descriptions_predicts_from_raw_description_files_and_from_on
     with mock.patch.object(GAZSL, "embed", lambda self, paths: store.features[[photo] * len(list(paths))]):
         main(["--model", str(path), "--classes", str(candidates), "--images", str(tmp_path / "model.gazsl"),
               "--top-k", "1"])
-    assert capsys.readouterr().out.splitlines()[2].split()[2] == best
+    assert capsys.readouterr().out.splitlines()[3].split()[2] == best  # after the score, probability and header lines
