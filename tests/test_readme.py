@@ -130,11 +130,13 @@ def test_the_readme_training_command_runs(tmp_path):
 
 def test_the_readme_headline_table_is_the_benchmarks():
     headline = load_experiment("headline")
-    results = json.loads((REPO / headline.RESULTS).read_text(encoding="utf-8"))
-    table = headline.headline_table(headline.read_design(REPO / headline.DESIGN), results)
+    benchmarks = {label: (headline.read_design(REPO / design), json.loads((REPO / results).read_text(encoding="utf-8")))
+                  for label, (design, results) in headline.TEXTS.items()}
+    texts = headline.text_table(benchmarks)
     marked = re.search(r"<!-- headline-table[^>]*-->\n(.*?)\n<!-- /headline-table -->", readme(), re.S).group(1)
-    assert marked == table
-    assert (REPO / headline.OUTPUT).read_text(encoding="utf-8") == headline.page(table)  # committed as computed
+    assert marked == texts
+    articles = headline.headline_table(*benchmarks["Wikipedia articles"])
+    assert (REPO / headline.OUTPUT).read_text(encoding="utf-8") == headline.page(texts, articles)  # as computed
     assert readme().index("<!-- /headline-table -->") < len("\n".join(readme().splitlines()[:40]))  # first screen
 
 

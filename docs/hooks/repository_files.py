@@ -8,6 +8,7 @@ table and figure stays reachable from the navigation.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from pathlib import Path
 
@@ -58,9 +59,10 @@ def on_config(config):
 
 
 def headline_table() -> str:
-    """The table of headline.md (written by experiments/headline.py), its lines as they are."""
+    """The first table of headline.md (written by experiments/headline.py: the README's), its lines as they are."""
     lines = (RESULTS / "headline.md").read_text(encoding="utf-8").splitlines()
-    return "\n".join(line for line in lines if line.startswith("|"))
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    return "\n".join(itertools.takewhile(lambda line: line.startswith("|"), lines[start:]))
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
