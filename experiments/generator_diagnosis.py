@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from gazsl.generator import config as config_module
-from gazsl.io import GazslError, run_cli, write_json_atomic, write_text_atomic
-from gazsl.protocols.cells import CONFIG_DIR, RESULTS_DIR, load_cell, run_cells
+from gazsl.io import run_cli, write_json_atomic, write_text_atomic
+from gazsl.protocols.cells import load_cell, run_cells
 from gazsl.protocols.protocol import CLASSIFIERS, SELECT_KEY
 
 RUNS = Path("runs/generator_diagnosis")
@@ -164,20 +164,12 @@ def table(records: list[dict]) -> str:
 def main(argv=None) -> int:
     import argparse
 
-    from validation_probe import parse_setting  # experiments/validation_probe.py, beside this script
+    from validation_probe import parse_probe_arguments, parse_setting  # experiments/validation_probe.py, beside this
 
     parser = argparse.ArgumentParser(prog="experiments/generator_diagnosis.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--splits", nargs="+", default=["cub100_easy", "cub100_hard"])
-    parser.add_argument("--text", default="descriptions_minilm", help="the store's text the generator is conditioned on")
-    parser.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1")
-    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="FIELD=VALUE[,...]")
-    parser.add_argument("--configs", type=Path, default=CONFIG_DIR)
-    parser.add_argument("--runs", type=Path, default=RUNS)
-    parser.add_argument("--results", type=Path, default=RESULTS_DIR)
-    parser.add_argument("--jobs", type=int, default=1)
-    args = parser.parse_args(argv)
-    if args.seeds < 1:
-        raise GazslError("--seeds must be at least 1")
+    parser.add_argument("--text", default="descriptions_tfidf", help="the store's text the generator is conditioned on")
+    args = parse_probe_arguments(parser, argv, seeds=1, runs=RUNS)
     settings = [{}] + [parse_setting(s, "--set") for s in args.settings]
     for split in args.splits:  # a bad field or value fails here, before any training
         _, base, _ = load_cell(split, args.configs)

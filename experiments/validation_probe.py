@@ -47,6 +47,20 @@ def parse_setting(text: str, source: str) -> dict:
     return setting
 
 
+def parse_probe_arguments(parser, argv, seeds: int, runs: Path):
+    """The options a probe of settings shares (seeds, --set, where configs, runs and results are, jobs), parsed."""
+    parser.add_argument("--seeds", type=int, default=seeds, help="seeds 0..N-1")
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="FIELD=VALUE[,...]")
+    parser.add_argument("--configs", type=Path, default=CONFIG_DIR)
+    parser.add_argument("--runs", type=Path, default=runs)
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--jobs", type=int, default=1)
+    args = parser.parse_args(argv)
+    if args.seeds < 1:
+        raise GazslError("--seeds must be at least 1")
+    return args
+
+
 def prepared_selection(split: str, setting_json: str, seed: int, runs_dir: Path, config_dir: Path,
                        threads: int | None = None, extra: dict | None = None):
     """What the selection run of a setting needs: (the path its record is kept at, preset, config, store, the data's
@@ -126,15 +140,7 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(prog="experiments/validation_probe.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", required=True)
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
-    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="FIELD=VALUE[,...]")
-    parser.add_argument("--configs", type=Path, default=CONFIG_DIR)
-    parser.add_argument("--runs", type=Path, default=RUNS)
-    parser.add_argument("--results", type=Path, default=RESULTS_DIR)
-    parser.add_argument("--jobs", type=int, default=1)
-    args = parser.parse_args(argv)
-    if args.seeds < 1:
-        raise GazslError("--seeds must be at least 1")
+    args = parse_probe_arguments(parser, argv, seeds=3, runs=RUNS)
     _, base, _ = load_cell(args.split, args.configs)
     settings = [{}] + [parse_setting(s, "--set") for s in args.settings]
     for setting in settings:  # a bad field or value fails here, before any training
