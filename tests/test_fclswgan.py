@@ -51,6 +51,32 @@ def test_it_trains_saves_loads_and_answers_alike(fclswgan, toy_store, tmp_path):
     assert np.array_equal(again.scores(unseen, X), model.scores(unseen, X))
 
 
+def test_staged_fit_is_fit_epoch_by_epoch_and_each_text_basis_saves_and_loads(fclswgan, toy_store, tmp_path):
+    from gazsl.store.feature_store import FeatureStore
+    from gazsl.protocols.protocol import fit_inputs, honest_sets
+
+    store = FeatureStore.open(toy_store)
+    split = store.split("toy_easy")
+    sets = honest_sets(store, split)
+    text = store.text("tfidf").vectors
+    inputs = fit_inputs(text, store, split.seen, sets.train_images)
+    X, unseen = store.features[sets.unseen_images], text[split.unseen]
+
+    staged = fclswgan.FCLSWGAN(**SMALL)
+    assert list(staged.staged_fit(*inputs)) == [1, 2]
+    fitted = fclswgan.FCLSWGAN(**SMALL).fit(*inputs)
+    assert np.array_equal(staged.scores(unseen, X), fitted.scores(unseen, X))
+    assert fitted.text_basis_.shape == (text.shape[1], len(split.seen))  # one coordinate per seen class
+
+    full = fclswgan.FCLSWGAN(**{**SMALL, "text_basis": "full"}).fit(*inputs)
+    assert full.text_basis_ is None and full.generator_[0].in_features == SMALL["noise_dim"] + text.shape[1]
+    for model in (fitted, full):
+        model.save(tmp_path / "model.pt")
+        assert np.array_equal(fclswgan.FCLSWGAN.load(tmp_path / "model.pt").scores(unseen, X), model.scores(unseen, X))
+    with pytest.raises(ValueError, match="text_basis must be 'seen' or 'full', got 'pca'"):
+        fclswgan.FCLSWGAN(**{**SMALL, "text_basis": "pca"}).fit(*inputs)
+
+
 def test_it_runs_as_a_plugin_in_a_benchmark_cell_on_the_aviary(fclswgan, tmp_path, capsys):
     from gazsl.benchmark import main
 
@@ -60,9 +86,9 @@ def test_it_runs_as_a_plugin_in_a_benchmark_cell_on_the_aviary(fclswgan, tmp_pat
         class SmallFCLSWGAN(FCLSWGAN):  # the paper's method at a test's size: only the defaults differ
             def __init__(self, cls_weight=0.01, hidden={SMALL["hidden"]}, noise_dim={SMALL["noise_dim"]}, epochs=1,
                          critic_steps=5, gp_weight=10.0, lr=1e-4, batch_size=64, synthetic_per_class=20,
-                         pretrain_epochs=2, classifier_epochs=2, random_state=0):
+                         pretrain_epochs=2, classifier_epochs=2, text_basis="seen", random_state=0):
                 super().__init__(cls_weight, hidden, noise_dim, epochs, critic_steps, gp_weight, lr, batch_size,
-                                 synthetic_per_class, pretrain_epochs, classifier_epochs, random_state)
+                                 synthetic_per_class, pretrain_epochs, classifier_epochs, text_basis, random_state)
         '''))
     sys.path.insert(0, str(tmp_path))
     try:
@@ -82,5 +108,5 @@ def test_it_runs_as_a_plugin_in_a_benchmark_cell_on_the_aviary(fclswgan, tmp_pat
     # figures of a scored run (at a test's training length they are near chance: the toy test above shows it learns)
     assert 0 <= row["zsl_top1"] <= 100 and 0 < row["ausuc"] < 1 and 0 <= row["gzsl_h"] <= 100
     assert row["first_fold"]["params"]["cls_weight"] in (0.01, 0.1)
-    assert record["definition"]["plugin"] == {"import": "small_fclswgan:SmallFCLSWGAN", "version": "1.0.0"}
+    assert record["definition"]["plugin"] == {"import": "small_fclswgan:SmallFCLSWGAN", "version": fclswgan.__version__}
     assert "fclswgan: top-1" in capsys.readouterr().out

@@ -16,8 +16,9 @@ classes (rows of the fitted ``text_seen``) and generated features of the others.
 Defaults are the paper's CUB settings (its code's run script: lr 1e-4, Adam beta1 0.5, batch 64, 5 critic steps,
 lambda 10, cls_weight 0.01, 300 synthetic features per class, noise of 312 dimensions, min-max scaled features; the
 classifiers: lr 1e-3, beta1 0.5, 50 epochs of pre-training, 25 epochs of the final softmax) except, for a CPU:
-``hidden`` 1024 instead of 4096 units, and ``epochs`` 10 instead of 56 passes over the seen training features
-(see README.md beside this file).
+``hidden`` 1024 instead of 4096 units, ``epochs`` 10 instead of 56 passes over the seen training features, and
+``text_basis`` "seen": class vectors enter G and D as coordinates in an orthonormal basis of the seen classes' vectors
+(at most one dimension per seen class instead of thousands of TF-IDF terms; see README.md beside this file).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from torch import nn
 
 from gazsl.scoring.estimator import Params
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 
 
 def _mlp(inputs: int, hidden: int, outputs: int, out_activation: nn.Module | None) -> nn.Sequential:
@@ -73,7 +74,7 @@ class FCLSWGAN(Params):
     def __init__(self, cls_weight: float = 0.01, hidden: int = 1024, noise_dim: int = 312, epochs: int = 10,
                  critic_steps: int = 5, gp_weight: float = 10.0, lr: float = 1e-4, batch_size: int = 64,
                  synthetic_per_class: int = 300, pretrain_epochs: int = 50, classifier_epochs: int = 25,
-                 random_state: int = 0):
+                 text_basis: str = "seen", random_state: int = 0):
         self.cls_weight = cls_weight
         self.hidden = hidden
         self.noise_dim = noise_dim
@@ -85,6 +86,7 @@ class FCLSWGAN(Params):
         self.synthetic_per_class = synthetic_per_class
         self.pretrain_epochs = pretrain_epochs
         self.classifier_epochs = classifier_epochs
+        self.text_basis = text_basis
         self.random_state = random_state
 
     # ------------------------------------------------------------------ training
@@ -94,11 +96,25 @@ class FCLSWGAN(Params):
         return ((X - self.feature_min_) / self.feature_range_).clamp(0.0, 1.0)
 
     @staticmethod
-    def _text(text) -> torch.Tensor:
+    def _unit(text) -> torch.Tensor:
         t = torch.as_tensor(np.asarray(text, dtype=np.float32))
         return t / t.norm(dim=1, keepdim=True).clamp_min(1e-12)  # class vectors of unit length
 
+    def _text(self, text) -> torch.Tensor:
+        """(C, T) class vectors as the networks take them: of unit length, in ``text_basis_`` coordinates (C, r)."""
+        units = self._unit(text)
+        return units if self.text_basis_ is None else units @ self.text_basis_
+
     def fit(self, text_seen, X, y) -> "FCLSWGAN":
+        for _ in self.staged_fit(text_seen, X, y):
+            pass
+        return self
+
+    def staged_fit(self, text_seen, X, y):
+        """``fit``, yielding the number of epochs done after each: between yields the model scores as if fitted for
+        that many epochs (development curves in one training, e.g. experiments/fclswgan_development.py)."""
+        if self.text_basis not in ("seen", "full"):
+            raise ValueError(f"text_basis must be 'seen' or 'full', got {self.text_basis!r}")
         text, X, y = np.asarray(text_seen, dtype=np.float32), np.asarray(X, dtype=np.float32), np.asarray(y)
         if text.ndim != 2 or X.ndim != 2 or y.shape != (len(X),) or not np.issubdtype(y.dtype, np.integer):
             raise ValueError(f"expected text (S, T), features (N, D) and integer labels (N,); got {text.shape}, "
@@ -109,6 +125,9 @@ class FCLSWGAN(Params):
         generator = torch.Generator().manual_seed(self.random_state)
         self.feature_min_ = torch.as_tensor(X.min(axis=0))
         self.feature_range_ = torch.as_tensor(np.maximum(X.max(axis=0) - X.min(axis=0), 1e-8))
+        # a linear first layer learns from seen classes only along their vectors' span, so "seen" keeps that span's
+        # coordinates (r <= S) and drops the rest of a new class's vector, which would meet only random weights
+        self.text_basis_ = torch.linalg.qr(self._unit(text).T).Q if self.text_basis == "seen" else None  # (T, r)
         features, labels, classes = self._scale(X), torch.as_tensor(y, dtype=torch.long), self._text(text)
         self.text_seen_ = text
         self.seen_features_, self.seen_labels_ = features, labels
@@ -116,8 +135,8 @@ class FCLSWGAN(Params):
 
         classifier = _softmax(features, labels, len(text), self.pretrain_epochs, generator)  # fixed from here on
         classifier.requires_grad_(False)
-        self.generator_ = _mlp(self.noise_dim + text.shape[1], self.hidden, X.shape[1], nn.ReLU())
-        critic = _mlp(X.shape[1] + text.shape[1], self.hidden, 1, None)
+        self.generator_ = _mlp(self.noise_dim + classes.shape[1], self.hidden, X.shape[1], nn.ReLU())
+        critic = _mlp(X.shape[1] + classes.shape[1], self.hidden, 1, None)
         opt_g = torch.optim.Adam(self.generator_.parameters(), lr=self.lr, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(critic.parameters(), lr=self.lr, betas=(0.5, 0.999))
         nll = nn.CrossEntropyLoss()
@@ -130,7 +149,8 @@ class FCLSWGAN(Params):
         def noise() -> torch.Tensor:
             return torch.randn(batch, self.noise_dim, generator=generator)
 
-        for _ in range(self.epochs * max(1, n // batch)):
+        steps_per_epoch = max(1, n // batch)
+        for step in range(1, self.epochs * steps_per_epoch + 1):
             for _ in range(self.critic_steps):
                 real, t, _ = sample()
                 fake = self.generator_(torch.cat([noise(), t], 1)).detach()
@@ -149,8 +169,9 @@ class FCLSWGAN(Params):
             opt_g.zero_grad()
             loss_g.backward()
             opt_g.step()
+            if step % steps_per_epoch == 0:
+                yield step // steps_per_epoch
         self.generator_.requires_grad_(False)
-        return self
 
     # ------------------------------------------------------------------ classifying
     def _check_fitted(self) -> None:
@@ -195,7 +216,7 @@ class FCLSWGAN(Params):
         torch.save({"params": self.get_params(deep=False), "generator": self.generator_.state_dict(),
                     "text_seen": torch.as_tensor(self.text_seen_), "seen_features": self.seen_features_,
                     "seen_labels": self.seen_labels_, "feature_min": self.feature_min_,
-                    "feature_range": self.feature_range_}, buffer)
+                    "feature_range": self.feature_range_, "text_basis": self.text_basis_}, buffer)
         Path(path).write_bytes(buffer.getvalue())
 
     @classmethod
@@ -205,8 +226,10 @@ class FCLSWGAN(Params):
         model.text_seen_ = state["text_seen"].numpy()
         model.seen_features_, model.seen_labels_ = state["seen_features"], state["seen_labels"]
         model.feature_min_, model.feature_range_ = state["feature_min"], state["feature_range"]
+        model.text_basis_ = state["text_basis"]
         model.n_text_dims_, model.n_features_in_ = model.text_seen_.shape[1], model.seen_features_.shape[1]
-        model.generator_ = _mlp(model.noise_dim + model.n_text_dims_, model.hidden, model.n_features_in_, nn.ReLU())
+        conditions = model.n_text_dims_ if model.text_basis_ is None else model.text_basis_.shape[1]
+        model.generator_ = _mlp(model.noise_dim + conditions, model.hidden, model.n_features_in_, nn.ReLU())
         model.generator_.load_state_dict(state["generator"])
         model.generator_.requires_grad_(False)
         return model
