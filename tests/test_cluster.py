@@ -278,20 +278,23 @@ def test_tune_workers_share_one_postgresql_study(postgres, tmp_path):
     assert run.returncode == 0, run.stderr
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["zsl_top1"] > 0
 
-    # a worker killed mid-trial: its trial is released and a rerun completes the study (a larger one here)
-    worker = tune_process(toy, tmp_path, "--trials", n + 2, "--storage", postgres, "--iters", 200)
-    wait_until(lambda: worker.poll() is not None or len([t for t in load_quietly(optuna, postgres)
-                                                         if t.state.name == "RUNNING" and "seed" in t.user_attrs]),
+    # a worker killed mid-trial: its trial is released and a rerun completes the study. Trials of 200 iterations,
+    # long enough to be killed in one, make another study in the same database (a study keeps its settings)
+    longer = ["--trials", 2, "--storage", postgres, "--iters", 200, "--study", "killed"]
+    worker = tune_process(toy, tmp_path, *longer)
+    wait_until(lambda: worker.poll() is not None or [t for t in load_quietly(optuna, postgres, "killed")
+                                                     if t.state.name == "RUNNING" and "seed" in t.user_attrs],
                300, "a running trial")
+    assert worker.poll() is None, worker.communicate()
     worker.send_signal(signal.SIGKILL)
     worker.wait()
-    running = [t.number for t in load(optuna, postgres).trials if t.state.name == "RUNNING"]
+    running = [t.number for t in load(optuna, postgres, "killed").trials if t.state.name == "RUNNING"]
     assert len(running) == 1  # what Optuna leaves behind a SIGKILL
-    out = finish(tune_process(toy, tmp_path, "--trials", n + 2, "--storage", postgres, "--iters", 200))
-    trials = load(optuna, postgres).trials
+    out = finish(tune_process(toy, tmp_path, *longer))
+    trials = load(optuna, postgres, "killed").trials
     killed = trials[running[0]]
-    assert killed.state.name == "FAIL" and "fail_reason" not in killed.user_attrs
-    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials) == n + 2 and f"{n + 2} of {n + 2} trials" in out
+    assert killed.state.name == "FAIL" and "fail_reason" not in killed.user_attrs  # released, not counted
+    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials) == 2 and "2 of 2 trials" in out
 
 
 def toy_tuning(tmp_path: Path) -> dict:

@@ -62,8 +62,11 @@ def test_staged_fit_is_fit_epoch_by_epoch_and_each_text_basis_saves_and_loads(fc
     inputs = fit_inputs(text, store, split.seen, sets.train_images)
     X, unseen = store.features[sets.unseen_images], text[split.unseen]
 
-    staged = fclswgan.FCLSWGAN(**SMALL)
-    assert list(staged.staged_fit(*inputs)) == [1, 2]
+    staged, epochs = fclswgan.FCLSWGAN(**SMALL), []
+    for epoch in staged.staged_fit(*inputs):
+        epochs.append(epoch)
+        assert staged.scores(unseen, X).shape == (len(X), len(unseen))  # scored between epochs, training goes on
+    assert epochs == [1, 2]
     fitted = fclswgan.FCLSWGAN(**SMALL).fit(*inputs)
     assert np.array_equal(staged.scores(unseen, X), fitted.scores(unseen, X))
     assert fitted.text_basis_.shape == (text.shape[1], len(split.seen))  # one coordinate per seen class

@@ -1,10 +1,10 @@
 """The README and the documentation's examples, as a newcomer runs them.
 
 * Every command in a README code block is run: by ``.ci/run`` (the blocks between ``<!-- setup-command -->``,
-  ``<!-- test-command -->`` and ``<!-- docs-command -->`` markers, which it extracts and runs as they are), by a
-  test here (the training command, with ``--iters`` appended), or, where it needs real photographs or hours, by a
-  named test that runs the same command with every option the README gives it (``COVERED_BY``): a README command
-  none of these runs fails ``test_every_readme_command_is_run``.
+  ``<!-- test-command -->``, ``<!-- docs-command -->`` and ``<!-- cluster-test-command -->`` markers, which it
+  extracts and runs as they are), by a test here (the training command, with ``--iters`` appended), or, where it
+  needs real photographs or hours, by a named test that runs the same command with every option the README gives
+  it (``COVERED_BY``): a README command none of these runs fails ``test_every_readme_command_is_run``.
 * The README's headline table is the one ``experiments/headline.py`` computes from the committed benchmark cells.
 * The Python example of docs/getting-started.md, saved beside a clone named ``gazsl`` (the repository's own name,
   which once hid the installed package as a namespace package) and run from that folder, which holds no corpus. Its
@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 PRESET = 'gazsl.preset("cpu")'
 ITERATIONS = 150  # about 20 s on one core; 40 left it at chance, 150 gives about 40 %
-RUN_BY_CI = ("setup-command", "test-command", "docs-command")  # .ci/run's README blocks
+RUN_BY_CI = ("setup-command", "test-command", "docs-command", "cluster-test-command")  # .ci/run's README blocks
 TRAIN_HERE = "gazsl train --split aviary_hard --seed 1 --out runs/hard1"  # run by the test below
 TRAIN_ITERATIONS = 30
 # (command, subcommand) -> the tests that run it, each with the README's options

@@ -287,9 +287,9 @@ def test_a_worker_killed_mid_trial_leaves_a_study_that_a_rerun_completes(optuna,
     assert "abandoned by a dead worker" in (tmp_path / "results" / "toy_easy.md").read_text()
 
 
-def load_quietly(optuna, storage):
+def load_quietly(optuna, storage, name="toy_easy-gazsl"):
     try:
-        return load(optuna, storage).trials
+        return load(optuna, storage, name).trials
     except KeyError:  # the study is not written yet
         return []
 
