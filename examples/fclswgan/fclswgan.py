@@ -196,7 +196,8 @@ class FCLSWGAN(Params):
                 parts_y.append(torch.full((len(real),), c))
             else:
                 z = torch.randn(self.synthetic_per_class, self.noise_dim, generator=generator)
-                parts_x.append(self.generator_(torch.cat([z, classes[c].expand(len(z), -1)], 1)))
+                with torch.no_grad():  # also between the epochs of staged_fit, while the generator still learns
+                    parts_x.append(self.generator_(torch.cat([z, classes[c].expand(len(z), -1)], 1)))
                 parts_y.append(torch.full((len(z),), c))
         softmax = _softmax(torch.cat(parts_x), torch.cat(parts_y), len(text), self.classifier_epochs, generator)
         with torch.no_grad():
