@@ -112,7 +112,10 @@ def protocol_summary(design: dict, found: dict[Cell, dict], protocol: str) -> di
            if CHOSEN in figures else {}),
         **({"plugins": plugins} if plugins else {}),
         "cpu_seconds": seconds, "cells": len(cells_here),
-        "made_on": sorted({f"{r.get('device', 'cpu')}, torch {r['versions']['torch']}" for r in cells_here}),
+        # CPUs of different makes round float32 differently: a protocol's rows say which made them
+        "made_on": sorted({f"{r.get('device', 'cpu')}"
+                           + (f" on {r['cpu']}" if r.get("cpu") and r.get("device", "cpu").startswith("cpu") else "")
+                           + f", torch {r['versions']['torch']}" for r in cells_here}),
     }
 
 
