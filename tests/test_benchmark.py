@@ -175,6 +175,14 @@ def test_list_prints_the_cells_of_a_full_run_two_run_apart_and_the_table_collect
     again = json.loads((tmp_path / "again" / "benchmark.json").read_text())
     assert {k: v for k, v in again.items() if k != "command"} == {k: v for k, v in table.items() if k != "command"}
 
+    # a design adding a method to these folds reuses their cells, leaving out those it does not have
+    (tmp_path / "fewer.json").write_text(json.dumps({**design, "trainings": {}, "recommended": {"method": "prototype"}}))
+    fewer = [*base[:4], "--design", str(tmp_path / "fewer.json"), "--runs", str(tmp_path / "fewer")]
+    done = subprocess.run([*fewer, "restore", str(tmp_path / "results" / "benchmark.json")], env=env,
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0 and "2 cell(s) restored" in done.stdout and "2 left out" in done.stdout, done.stderr
+    assert sorted(p.parent.parent.name for p in (tmp_path / "fewer").rglob("cell.json")) == ["prototype"] * 2
+
     table["cells"][0]["definition"]["unseen_class_ids"] = [1, 2, 3]  # a cell the design does not make
     (tmp_path / "tampered.json").write_text(json.dumps(table))
     done = subprocess.run([*base[:-1], str(tmp_path / "elsewhere"), "restore", str(tmp_path / "tampered.json")],

@@ -159,8 +159,9 @@ def main(argv=None) -> int:
                   f"{figures['val_top1_per_class']:.1f}%")
         return 0
     if args.action == "restore":
-        restored, present = bm.restore_cells(design, args.results_file, args.runs)
-        print(f"{args.runs}: {restored} cell(s) restored from {args.results_file}, {present} already there")
+        restored, present, left_out = bm.restore_cells(design, args.results_file, args.runs)
+        print(f"{args.runs}: {restored} cell(s) restored from {args.results_file}, {present} already there"
+              + (f", {left_out} left out (protocols or methods the design does not have)" if left_out else ""))
         return 0
     todo = bm.cells(design, args.protocols)
     if args.action == "list":

@@ -210,11 +210,14 @@ def run_cell(cell: Cell, design_path: Path = DESIGN, runs: Path = RUNS, threads:
         return record
 
 
-def restore_cells(design: dict, results: Path, runs: Path = RUNS) -> tuple[int, int]:
-    """Write the cells of a results file (``benchmark.json``) back as finished cells: (restored, already there).
+def restore_cells(design: dict, results: Path, runs: Path = RUNS) -> tuple[int, int, int]:
+    """Write the cells of a results file (``benchmark.json``) back as finished cells: (restored, already there,
+    left out as cells this design does not have).
 
     A cell comes back only where its definition (split classes, validation folds, store and text checksums) is the
-    one the design and the store give now, so a table made from restored cells is the table those cells made.
+    one the design and the store give now, so a table made from restored cells is the table those cells made. Cells
+    of protocols or methods the design does not have are left out: a design that adds a method to an earlier
+    benchmark's folds reuses that benchmark's cells.
     """
     results = Path(results)
     try:
@@ -223,13 +226,14 @@ def restore_cells(design: dict, results: Path, runs: Path = RUNS) -> tuple[int, 
         raise data_error(results, "benchmark results not found") from None
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
         raise data_error(results, f"not a benchmark results file ({one_line(err, 120)})") from None
-    restored = present = 0
+    restored = present = left_out = 0
     stores, known = {}, set(cells(design))
     for entry in records:
         entry = dict(entry)
         cell = Cell(**entry.pop("cell"))
         if cell not in known:
-            raise data_error(results, f"a cell the design has no longer ({cell.command()})")
+            left_out += 1
+            continue
         if cell.protocol not in stores:
             stores[cell.protocol] = protocol_store(design, cell.protocol)
         store, folds = stores[cell.protocol]
@@ -247,7 +251,7 @@ def restore_cells(design: dict, results: Path, runs: Path = RUNS) -> tuple[int, 
                 continue
             write_json_atomic(path, entry)
             restored += 1
-    return restored, present
+    return restored, present, left_out
 
 
 def read_cell_record(path: Path) -> dict:
