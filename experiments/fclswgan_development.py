@@ -1,7 +1,7 @@
 """Development evidence for f-CLSWGAN's settings, on validation classes of the official splits only.
 
-    PYTHONPATH=examples/fclswgan python experiments/fclswgan_development.py --jobs 2
-        # -> experiments/results/fclswgan_development.md and .json
+    PYTHONPATH=examples/fclswgan python experiments/fclswgan_development.py --cls-weights 0.01 --epochs 40 --jobs 2
+        # -> experiments/results/fclswgan_development.md and .json (the committed ones)
 
 For each split (cub100_easy, cub100_hard), text (default: the articles' TF-IDF, the text of the benchmark's
 cub100_scs folds) and ``cls_weight`` of the plugin's grid, f-CLSWGAN (examples/fclswgan) is trained as the honest
@@ -89,7 +89,7 @@ def main(argv=None) -> None:
     parser.add_argument("--splits", nargs="+", default=["cub100_easy", "cub100_hard"])
     parser.add_argument("--text", default="tfidf")
     parser.add_argument("--cls-weights", nargs="+", type=float, default=[0.01, 0.1])
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -104,9 +104,11 @@ def main(argv=None) -> None:
         "",
         f"Validation classes of the official splits only ({', '.join(args.splits)}; {first['validation_classes']} "
         f"classes on {args.splits[0]}), text `{args.text}`, seed 0: f-CLSWGAN (examples/fclswgan, version "
-        f"{first['plugin_version']}) at its defaults but `cls_weight`, trained on the seen classes minus the validation "
-        "classes and scored after every epoch (validation top-1 per class, %). Made by "
-        "`PYTHONPATH=examples/fclswgan python experiments/fclswgan_development.py`.",
+        f"{first['plugin_version']}) at its defaults but `cls_weight` and `epochs`, trained on the seen classes minus the "
+        "validation classes and scored after every epoch (validation top-1 per class, %). Made by "
+        f"`PYTHONPATH=examples/fclswgan python experiments/fclswgan_development.py --splits {' '.join(args.splits)} "
+        f"--text {args.text} --cls-weights {' '.join(map(str, args.cls_weights))} --epochs {args.epochs} "
+        f"--jobs {args.jobs}`.",
         "",
         table(runs, args.splits),
         "",
