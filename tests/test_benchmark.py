@@ -150,6 +150,16 @@ def test_list_prints_the_cells_of_a_full_run_two_run_apart_and_the_table_collect
     assert sorted(missing.stdout.splitlines()) == sorted(set(listed) - set(two))
     assert not (tmp_path / "results" / "benchmark.json").exists()
 
+    # the finished cells so far travel in a file (another session, another machine) and come back as finished cells
+    exported = gazsl("export", str(tmp_path / "so_far.json")).stdout
+    assert "2 of 4 cells finished" in exported
+    later = [*base[:-1], str(tmp_path / "later")]
+    done = subprocess.run([*later, "restore", str(tmp_path / "so_far.json")], env=env, capture_output=True, text=True,
+                          cwd=tmp_path, timeout=300)
+    assert done.returncode == 0 and "2 cell(s) restored" in done.stdout, done.stderr
+    assert ({p.relative_to(tmp_path / "later") for p in (tmp_path / "later").rglob("cell.json")}
+            == {p.relative_to(tmp_path / "runs") for p in (tmp_path / "runs").rglob("cell.json")})
+
     gazsl("run", "--results", str(tmp_path / "results"))
     table = json.loads((tmp_path / "results" / "benchmark.json").read_text())
     assert table["recommended"] == "gazsl_pivot+regression"

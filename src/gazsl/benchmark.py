@@ -4,6 +4,7 @@
     gazsl benchmark list                                             # one command per cell (Slurm, GNU parallel)
     gazsl benchmark cell --protocol cub100_scs --repeat 0 --fold 3 --method gazsl --seed 0
     gazsl benchmark table                                            # collect finished cells; names missing ones
+    gazsl benchmark export experiments/results/cells.json              # the finished cells so far, for restore
     gazsl benchmark restore experiments/results/benchmark.json        # a results file's cells back as finished cells
     gazsl benchmark render experiments/results/benchmark.json         # rewrite a results file's tables from its cells
 
@@ -41,8 +42,12 @@ def parser() -> argparse.ArgumentParser:
             s.add_argument("--results", type=Path, default=RESULTS, help="where the table goes")
         if name == "run":
             s.add_argument("--jobs", type=int, default=1, help="cells run at once (each gets cores / jobs threads)")
-    r = sub.add_parser("restore", help="write the cells of a results file (benchmark.json) back into the runs "
-                       "folder, where the design and store still define them the same way")
+    x = sub.add_parser("export", help="write the finished cells and the design to a file that restore reads: a "
+                       "benchmark carried to another machine or session before every cell has run")
+    x.add_argument("cells_file", type=Path)
+    x.add_argument("--protocols", nargs="+", help="benchmark protocols (default: all of the design)")
+    r = sub.add_parser("restore", help="write the cells of a results file (benchmark.json, or one that export wrote) "
+                       "back into the runs folder, where the design and store still define them the same way")
     r.add_argument("results_file", type=Path)
     d = sub.add_parser("render", help="rewrite benchmark.md, .json and the forest plot from the cells and design a "
                        "results file holds (no store, no run; its command kept)")
@@ -162,6 +167,13 @@ def main(argv=None) -> int:
         restored, present, left_out = bm.restore_cells(design, args.results_file, args.runs)
         print(f"{args.runs}: {restored} cell(s) restored from {args.results_file}, {present} already there"
               + (f", {left_out} left out (protocols or methods the design does not have)" if left_out else ""))
+        return 0
+    if args.action == "export":
+        found, missing = bm.collect(design, args.runs, args.protocols)
+        write_json_atomic(args.cells_file, {"command": command, "design": design,
+                                            "cells": [{"cell": vars(c), **record} for c, record in sorted(found.items())]})
+        print(f"{args.cells_file}: {len(found)} of {len(found) + len(missing)} cells finished; `gazsl benchmark "
+              f"--design {args.design} restore {args.cells_file}` brings them back")
         return 0
     todo = bm.cells(design, args.protocols)
     if args.action == "list":
