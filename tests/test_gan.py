@@ -52,6 +52,31 @@ def test_gazsl_and_a_baseline_are_scored_alike_and_gazsl_learns_the_toy_world(to
     assert fitted.n_iter_ == 60 and fitted.config_.seed == 3 and fitted.n_features_in_ == store.features.shape[1]
 
 
+def at_offset(array: np.ndarray, offset: int) -> np.ndarray:
+    """A copy of ``array`` starting ``offset`` bytes past a 64-byte boundary (NumPy guarantees only 16)."""
+    buffer = np.empty(array.nbytes + 128, dtype=np.uint8)
+    start = (-buffer.ctypes.data) % 64 + offset
+    placed = buffer[start:start + array.nbytes].view(array.dtype).reshape(array.shape)
+    placed[...] = array
+    return placed
+
+
+def test_scores_do_not_depend_on_where_their_inputs_lie_in_memory(toy, fitted):
+    """A resumed run's process has another allocation history than the one it resumes, so its arrays lie at other
+    offsets; a kernel whose summation order follows alignment would then score differently in the last bits, enough
+    to move a GZSL calibration chosen between nearly equal candidates (issue 35: a resume chose 0.017639 instead of
+    0.017560 on an Intel Xeon). Every placement must score bit for bit alike. On the AMD EPYC where this was written
+    the kernels sum alike at any offset, with or without owned_tensor, so here it guards rather than reproduces."""
+    store, split, sets, text = toy
+    features = store.features[np.concatenate([sets.heldout, sets.unseen_images])]
+    reference = (fitted.scores(text[split.unseen], features), fitted.gzsl_scores(text, features))
+    for offset in range(4, 64, 4):
+        moved = at_offset(features, offset)
+        assert moved.ctypes.data % 64 == offset
+        assert np.array_equal(fitted.scores(at_offset(text[split.unseen], offset), moved), reference[0]), offset
+        assert np.array_equal(fitted.gzsl_scores(at_offset(text, offset), moved), reference[1]), offset
+
+
 def test_the_seed_fixes_a_model_and_random_state_overrides_the_config(toy, fitted):
     store, split, sets, text = toy
     again = fit_on(GAZSL(tiny_config(seed=3)), text, store, split.seen, sets.train_images)

@@ -38,7 +38,7 @@ from gazsl.scoring.baselines import PrototypeRegression
 from gazsl.scoring.feature_scaling import FeatureScaling
 from gazsl.scoring.estimator import ZeroShotEstimator
 from gazsl.io import GazslError, data_error, one_line
-from gazsl.generator.model import Generator, generate
+from gazsl.generator.model import Generator, generate, owned_tensor
 from gazsl.generator.precision import resolve as resolve_precision
 from gazsl.documents.encoders import encoder_from_recipe
 from gazsl.generator.trainer import GazslTrainer, Phase, resolve_device, run_phase
@@ -194,7 +194,7 @@ class GAZSL(ZeroShotEstimator):
         """Normalised synthetic features (C * per_class, D) of ``text``'s classes, their labels, and the seed used."""
         seed = evaluation_seed(self.config_.seed, self.n_iter_)
         self.generator_.eval()
-        fake, labels = generate(self.generator_, torch.from_numpy(text).to(self.device_), per_class,
+        fake, labels = generate(self.generator_, owned_tensor(text, self.device_), per_class,
                                    torch.Generator().manual_seed(seed))
         self.generator_.train()
         return fake, labels, seed
@@ -202,7 +202,7 @@ class GAZSL(ZeroShotEstimator):
     @torch.no_grad()
     def _generated_scores(self, text: np.ndarray, X: np.ndarray, classifier: str) -> np.ndarray:
         fake, labels, seed = self._generated(text, self.config_.samples_per_class)
-        test = torch.from_numpy(self.normaliser_(X)).to(self.device_)
+        test = owned_tensor(self.normaliser_(X), self.device_)
         return ev.class_scores(classifier, test, fake, labels, len(text), self.config_.knn_k, seed).cpu().numpy()
 
     def _scores(self, text: np.ndarray, X: np.ndarray, classifier: str) -> np.ndarray:

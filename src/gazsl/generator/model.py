@@ -15,6 +15,14 @@ import torch.nn.functional as F
 from gazsl.generator.config import ModelConfig
 
 
+def owned_tensor(array, device) -> torch.Tensor:
+    """``array`` copied into PyTorch's own memory on ``device``. ``torch.from_numpy`` shares NumPy's buffer, whose
+    alignment (16 bytes guaranteed, 64 by chance) follows the process's allocation history, and a matrix kernel may
+    sum in an order that depends on it; PyTorch aligns its own to 64 bytes, so a resumed process, whose history
+    differs, sums alike."""
+    return torch.tensor(array, device=device)
+
+
 def _init(module: nn.Module) -> None:
     for m in module.modules():
         if isinstance(m, nn.Linear):

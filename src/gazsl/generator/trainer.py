@@ -23,7 +23,7 @@ from gazsl.generator.checkpoint import load_checkpoint, save_checkpoint
 from gazsl.generator.fast_step import fast_step, make_optimizers
 from gazsl.interrupt import Interrupted, StopRequest
 from gazsl.io import GazslError, one_line
-from gazsl.generator.model import Critic, Generator
+from gazsl.generator.model import Critic, Generator, owned_tensor
 from gazsl.generator.step import EpochSampler, TrainingData, draw_inputs, reference_step
 from gazsl.progress import Silent
 
@@ -46,10 +46,10 @@ class GazslTrainer:
                  device: torch.device, seed: int):
         self.config, self.device, self.n_classes = config, device, len(text_seen)
         self.model = config.model  # what the networks and the reference step see; the fast step also reads precision
-        x = torch.from_numpy(features).to(device)  # (N, D)
-        y = torch.from_numpy(labels).to(device)  # (N,)
+        x = owned_tensor(features, device)  # (N, D)
+        y = owned_tensor(labels, device)  # (N,)
         centroids = ev.class_means(x, y, self.n_classes)  # (S, D) the visual pivots of the seen classes
-        self.data = TrainingData(x, y, torch.from_numpy(text_seen).to(device), centroids)
+        self.data = TrainingData(x, y, owned_tensor(text_seen, device), centroids)
 
         # torch's layers draw their initial weights from its global generator: seeded here within a fork of it,
         # so that the weights depend on ``seed`` alone and the caller's global state is left as it was
