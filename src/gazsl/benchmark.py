@@ -90,6 +90,11 @@ def write_table(design_path: Path, design: dict, runs: Path, protocols: list[str
     return write_results(design_path, design, found, protocols or list(design["protocols"]), results, command)
 
 
+def cell_entries(found: dict) -> list[dict]:
+    """The finished cells as a results file holds them, and as ``restore`` reads them: each record with its cell."""
+    return [{"cell": vars(c), **record} for c, record in sorted(found.items())]
+
+
 def write_results(design_path: Path, design: dict, found: dict, protocols: list[str], results: Path,
                   command: str) -> str:
     """benchmark.md, benchmark.json and benchmark_forest.png of the finished cells ``found``; returns the verdict and
@@ -102,7 +107,7 @@ def write_results(design_path: Path, design: dict, found: dict, protocols: list[
     write_json_atomic(results / "benchmark.json", {
         "command": command, "recommended": design["recommended"]["method"], "design": design,
         "protocols": summaries,
-        "cells": [{"cell": vars(c), **record} for c, record in sorted(found.items())]})
+        "cells": cell_entries(found)})
     figures = " and ".join(bt.FIGURES[k][0] for k in design["claim_figures"])
     write_text_atomic(results / "benchmark.md", (
         f"# Cross-validated benchmark\n\n{bt.verdict(design, summaries)}\n\nMade by:\n\n```bash\n{command}\n```\n\n"
@@ -170,8 +175,7 @@ def main(argv=None) -> int:
         return 0
     if args.action == "export":
         found, missing = bm.collect(design, args.runs, args.protocols)
-        write_json_atomic(args.cells_file, {"command": command, "design": design,
-                                            "cells": [{"cell": vars(c), **record} for c, record in sorted(found.items())]})
+        write_json_atomic(args.cells_file, {"command": command, "design": design, "cells": cell_entries(found)})
         print(f"{args.cells_file}: {len(found)} of {len(found) + len(missing)} cells finished; `gazsl benchmark "
               f"--design {args.design} restore {args.cells_file}` brings them back")
         return 0
