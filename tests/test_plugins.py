@@ -3,6 +3,7 @@ a plugin that is missing, raises or answers bad scores stops its own cell in one
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -93,6 +94,8 @@ def test_a_plugin_named_by_import_path_gives_the_built_in_prototypes_figures_cel
              for line in listed.stdout.splitlines()]
     for p in procs:
         assert p.wait(timeout=300) == 0, p.stderr.read()
+        # off a terminal a cell tells of its fits (settings x validation folds, then the 2 final fits) as they end
+        assert re.search(r"\(the honest protocol's fits\): fit (\d+)/\1 \(100%\)", p.stderr.read())
     done = subprocess.run([*base, "table", "--results", str(tmp_path / "results")], env=env, capture_output=True,
                           text=True, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr  # a design without any GAZSL training writes its table
@@ -118,22 +121,24 @@ def test_a_plugin_named_by_import_path_gives_the_built_in_prototypes_figures_cel
     assert "| method | AUSUC % |" in text
 
 
-@pytest.mark.parametrize("reference, problem", [
-    ("my_zsl_method:NaNScores", "method my_zsl_method:NaNScores: scores returned a non-finite score (NaN or inf) in row 3"),
-    ("my_zsl_method:WrongShape", "method my_zsl_method:WrongShape: scores returned scores of shape"),
-    ("my_zsl_method:Raises", "method my_zsl_method:Raises: fit raised RuntimeError: out of coffee"),
-    ("my_zsl_method:Absent", "method 'my_zsl_method:Absent': module 'my_zsl_method' has no attribute 'Absent'"),
-    ("no_such_module:Method", "method 'no_such_module:Method': cannot import module 'no_such_module'"),
+@pytest.mark.parametrize("reference, problem, fitting", [  # fitting: the fits' progress came before the error
+    ("my_zsl_method:NaNScores", "method my_zsl_method:NaNScores: scores returned a non-finite score (NaN or inf) in row 3",
+     True),
+    ("my_zsl_method:WrongShape", "method my_zsl_method:WrongShape: scores returned scores of shape", True),
+    ("my_zsl_method:Raises", "method my_zsl_method:Raises: fit raised RuntimeError: out of coffee", True),
+    ("my_zsl_method:Absent", "method 'my_zsl_method:Absent': module 'my_zsl_method' has no attribute 'Absent'", False),
+    ("no_such_module:Method", "method 'no_such_module:Method': cannot import module 'no_such_module'", False),
 ])
 def test_a_broken_plugin_stops_its_own_cell_in_one_line_and_the_others_run(toy_store, plugin_folder, tmp_path,
-                                                                            monkeypatch, capsys, reference, problem):
+                                                                            monkeypatch, capsys, reference, problem,
+                                                                            fitting):
     from gazsl.benchmark import main
 
     design = toy_design(tmp_path, {"broken": reference})
     monkeypatch.setenv("GAZSL_FEATURES", str(toy_store.parent))
     argv = ["--design", str(design), "--runs", str(tmp_path / "runs"), "cell", "--protocol", "toy_scs", "--repeat",
             "0", "--fold", "0", "--seed", "0"]
-    line = cli_error_line(capsys, main, [*argv, "--method", "broken"])
+    line = cli_error_line(capsys, main, [*argv, "--method", "broken"], after_progress=fitting)
     assert problem in line
     assert not (tmp_path / "runs" / "toy_scs" / "r0f0" / "broken" / "seed0" / "cell.json").exists()
     main([*argv, "--method", "prototype"])  # the design's other cells are unharmed

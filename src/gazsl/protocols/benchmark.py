@@ -275,12 +275,18 @@ def baseline_rows(name: str, text, store: FeatureStore, split_name: str, val_fol
     from threadpoolctl import threadpool_limits
     import torch
 
+    from gazsl.progress import Progress
     from gazsl.protocols.protocol import baseline_maker, honest_baseline, refit_chosen
 
-    with threadpool_limits(torch.get_num_threads()):
+    # each setting on each validation fold, the final fit of the mean's choice, then that of the first fold's
+    fits = len(method_plugins.resolve(plugin or name).candidates()) * len(val_folds or [None]) + 2
+    with threadpool_limits(torch.get_num_threads()), Progress(f"{name} (the honest protocol's fits)", fits,
+                                                              unit="fit") as progress:
         rows = {}
-        chosen = honest_baseline(plugin or name, text, store, split_name, seed, val_folds=val_folds)
-        first = refit_chosen(baseline_maker(plugin or name, seed), chosen.tried, text, store, split_name)
+        chosen = honest_baseline(plugin or name, text, store, split_name, seed, val_folds=val_folds,
+                                 progress=progress)
+        first = refit_chosen(baseline_maker(plugin or name, seed), chosen.tried, text, store, split_name,
+                             progress=progress)
         for rule, picked in (("folds", chosen), ("first_fold", first)):
             rows[rule] = _row({**picked.final, "val_top1_per_class": picked.validation["val_top1_per_class"]},
                               {"params": picked.params})

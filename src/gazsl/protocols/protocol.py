@@ -29,6 +29,7 @@ from gazsl.scoring import methods
 from gazsl.scoring import evaluate as ev
 from gazsl.generator.config import KNOWN_CLASSIFIERS, Config
 from gazsl.io import GazslError
+from gazsl.progress import Progress, Silent
 from gazsl.store.feature_store import FeatureStore, Split
 from gazsl.generator.gan import GAZSL, gzsl_classifier
 from gazsl.generator.trainer import Phase, early_stops
@@ -206,7 +207,8 @@ def mean_figures(per_fold: list[dict]) -> dict:
 
 
 def choose_and_refit(make, candidates, text: np.ndarray, store: FeatureStore, split_name: str,
-                     select_key: str = SELECT_KEY, val_folds: list[np.ndarray] | None = None) -> Chosen:
+                     select_key: str = SELECT_KEY, val_folds: list[np.ndarray] | None = None,
+                     progress: Progress | Silent | None = None) -> Chosen:
     """The honest protocol for a method with settings to choose: ``make(params)`` is an unfitted model.
 
     Each candidate is fitted on the fit classes and scored on the validation
@@ -217,14 +219,19 @@ def choose_and_refit(make, candidates, text: np.ndarray, store: FeatureStore, sp
     ``text``: (C, T) class vectors, or a function of the fit classes returning them, for text whose making
     learns from images (``gazsl.documents.relevance.RelevanceText``): it is asked once per validation fold with
     that fold's fit classes and once with every seen class for the final fit.
+    ``progress``: told of each fit as it ends (candidates x validation folds, then the final one).
     """
+    progress = progress or Silent()
     split = store.split(split_name)
     fold_sets = [honest_sets(store, split, val) for val in (val_folds or [None])]
     fold_texts = [text(sets.fit_classes) if callable(text) else text for sets in fold_sets]
     best, tried = None, []
     for params in candidates:
-        per_fold = [validation_figures(fit_on(make(params), t, store, sets.fit_classes, sets.fit_images),
-                                       t, store, split, sets) for sets, t in zip(fold_sets, fold_texts)]
+        per_fold = []
+        for sets, t in zip(fold_sets, fold_texts):
+            per_fold.append(validation_figures(fit_on(make(params), t, store, sets.fit_classes, sets.fit_images),
+                                               t, store, split, sets))
+            progress.update()
         tried.append((params, per_fold))
         figures = mean_figures(per_fold)
         if best is None or figures[select_key] > best[1][select_key]:
@@ -233,30 +240,33 @@ def choose_and_refit(make, candidates, text: np.ndarray, store: FeatureStore, sp
     sets = fold_sets[0]  # the final fit and test sets do not depend on the validation classes
     text = text(split.seen) if callable(text) else text
     model = fit_on(make(params), text, store, split.seen, sets.train_images)
+    progress.update()
     return Chosen(params, validation, final_figures(model, text, store, split, sets, validation["calibration"]), model,
                   tried)
 
 
 def refit_chosen(make, tried: list, text: np.ndarray, store: FeatureStore, split_name: str,
-                 select_key: str = SELECT_KEY) -> Chosen:
+                 select_key: str = SELECT_KEY, progress: Progress | Silent | None = None) -> Chosen:
     """The honest protocol's choice among ``tried`` (params, [figures]) on the first validation fold alone, refitted
     on every seen training image: what a single-fold protocol would have chosen, without fitting the candidates again."""
     split = store.split(split_name)
     params, per_fold = max(tried, key=lambda t: t[1][0][select_key])  # the first if tied, as choose_and_refit
     sets = honest_sets(store, split)
     model = fit_on(make(params), text, store, split.seen, sets.train_images)
+    (progress or Silent()).update()
     return Chosen(params, per_fold[0], final_figures(model, text, store, split, sets, per_fold[0]["calibration"]),
                   model, tried)
 
 
 def honest_baseline(name: str, text: np.ndarray, store: FeatureStore, split_name: str, seed: int,
-                    candidates: list[dict] | None = None, val_folds: list[np.ndarray] | None = None) -> Chosen:
+                    candidates: list[dict] | None = None, val_folds: list[np.ndarray] | None = None,
+                    progress: Progress | Silent | None = None) -> Chosen:
     """A method without a GAN of its own under the honest protocol: a baseline (``gazsl.scoring.baselines``) or a
     plugin (``gazsl.scoring.methods``), its settings chosen among ``candidates`` (default: its grid) on the
     validation classes (``val_folds``: several, chosen by their mean)."""
     spec = methods.resolve(name)
     return choose_and_refit(spec.maker(seed), candidates or spec.candidates(), text, store, split_name,
-                            val_folds=val_folds)
+                            val_folds=val_folds, progress=progress)
 
 
 def baseline_maker(name: str, seed: int):
