@@ -113,3 +113,18 @@ def test_it_runs_as_a_plugin_in_a_benchmark_cell_on_the_aviary(fclswgan, tmp_pat
     assert row["first_fold"]["params"]["cls_weight"] in (0.01, 0.1)
     assert record["definition"]["plugin"] == {"import": "small_fclswgan:SmallFCLSWGAN", "version": fclswgan.__version__}
     assert "fclswgan: top-1" in capsys.readouterr().out
+
+
+def test_the_comparison_with_gazsl_pairs_the_benchmarks_own_folds(tmp_path):
+    from conftest import load_experiment
+
+    results = Path(__file__).resolve().parents[1] / "experiments" / "results" / "benchmark_fclswgan" / "benchmark.json"
+    summary = json.loads(results.read_text())["protocols"]["cub100_scs"]
+    versus = load_experiment("fclswgan_versus")
+    first = versus.versus_table(summary).splitlines()[2]  # the best baseline's row: top-1 as the table pairs it
+    p = summary["versus_best_baseline"]["fclswgan"]
+    assert first.startswith(f"| {summary['best_baseline']} (the best baseline) | {p['mean']:+.1f} [{p['low']:+.1f}, "
+                            f"{p['high']:+.1f}] | {p['wins']} / {p['losses']} |")
+    (tmp_path / "benchmark.json").write_text(results.read_text())
+    versus.main(["--results", str(tmp_path)])
+    assert "gazsl_pivot+regression (GAZSL's pre-registered row)" in (tmp_path / "versus.md").read_text()
